@@ -1,0 +1,209 @@
+"""All human output goes through here: a Rich console on stderr, step lines, loguru wiring.
+
+stdout is reserved for machine-readable documents (`--json`) and for `activate`'s shell code.
+Foreign text (paths, subprocess output) is always printed with markup off, exactly as given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from rich.console import Console
+
+from launcher.redact import redact
+
+_console: Console | None = None
+_quiet = False
+
+
+def get_console() -> Console:
+    """The shared stderr console (created on first use, so no environment is read at import)."""
+    global _console
+    if _console is None:
+        _console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console
+
+
+def reset_console() -> None:
+    """Forget the console so the next call re-reads the environment (tests, NO_COLOR changes)."""
+    global _console
+    _console = None
+
+
+def is_interactive() -> bool:
+    """True when stderr is a terminal a person watches (bars and prompts make sense)."""
+    return get_console().is_terminal and not _quiet
+
+
+def unicode_ok() -> bool:
+    """False on consoles that cannot show ✓/✗ (legacy Windows code pages): use ASCII there."""
+    encoding = (getattr(get_console().file, "encoding", None) or "").lower().replace("-", "")
+    return encoding in {"utf8", "utf16", "utf32", "utf8sig"}
+
+
+def symbol(status: str) -> str:
+    """The mark for a status: ok, warn, fail, run."""
+    fancy = {"ok": "✓", "warn": "!", "fail": "✗", "run": "…"}
+    plain = {"ok": "OK", "warn": "!", "fail": "X", "run": "..."}
+    return (fancy if unicode_ok() else plain)[status]
+
+
+_STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "run": "cyan"}
+
+
+def line(status: str, text: str, detail: str = "") -> None:
+    """Print one status line: `✓ text  detail`, text printed literally."""
+    if _quiet and status in {"ok", "run"}:
+        return
+    out = get_console()
+    mark = symbol(status)
+    out.print(f"[{_STYLE[status]}]{mark}[/] ", end="")
+    out.print(redact(text), markup=False, end="")
+    if detail:
+        out.print(f"  [dim]{_escape(redact(detail))}[/]", end="")
+    out.print()
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def info(text: str) -> None:
+    if not _quiet:
+        get_console().print(redact(text), markup=False)
+
+
+def warn(text: str, hint: str = "") -> None:
+    out = get_console()
+    out.print("[yellow]warning:[/] ", end="")
+    out.print(redact(text), markup=False)
+    if hint:
+        out.print("  [dim]hint:[/] ", end="")
+        out.print(redact(hint), markup=False)
+
+
+def error(text: str, hint: str = "") -> None:
+    """The two-line error format of the error boundary."""
+    out = get_console()
+    out.print("[red]error:[/] ", end="")
+    out.print(redact(text), markup=False)
+    if hint:
+        out.print("[dim]hint:[/] ", end="")
+        out.print(redact(hint), markup=False)
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout (and nothing else goes to stdout)."""
+    sys.stdout.write(redact(json.dumps(document, indent=2, default=str)) + "\n")
+    sys.stdout.flush()
+
+
+def emit_stdout(text: str) -> None:
+    """Raw text for stdout (shell code for `activate`)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Step:
+    """A pipeline step being timed; `detail` and `status` may be set by the body."""
+
+    title: str
+    detail: str = ""
+    status: str = "ok"
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+@contextmanager
+def step(title: str) -> Iterator[Step]:
+    """Time a pipeline step and print `✓ title (detail, 1.2 s)` when it ends.
+
+    On an exception the step prints `✗ title` and the exception propagates unchanged.
+    """
+    current = Step(title)
+    try:
+        yield current
+    except BaseException:
+        line("fail", current.title, _timing(current))
+        raise
+    line(current.status, current.title, _timing(current))
+
+
+def _timing(current: Step) -> str:
+    seconds = current.seconds
+    took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+    return f"{current.detail}, {took}" if current.detail else took
+
+
+def log_dir() -> Path:
+    """Where the rotating log file lives (ROBO_BACKEND_LOG_DIR overrides platformdirs)."""
+    override = os.environ.get("ROBO_BACKEND_LOG_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_log_dir
+
+    return Path(user_log_dir("robo-backend", appauthor=False))
+
+
+def log_file() -> Path:
+    return log_dir() / "robo-backend.log"
+
+
+def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """Wire loguru: messages to the Rich console, everything to a rotating file.
+
+    Library code logs with `loguru.logger`; this decides where it shows. Secrets are redacted
+    in both sinks.
+    """
+    global _quiet
+    _quiet = quiet
+    logger.remove()
+    level = "DEBUG" if verbose else ("WARNING" if quiet else "INFO")
+
+    def to_console(message: Any) -> None:
+        record = message.record
+        text = record["message"]
+        levelno = record["level"].no
+        if levelno >= 40:
+            error(text)
+        elif levelno >= 30:
+            warn(text)
+        else:
+            get_console().print(redact(text), markup=False, style="dim" if levelno < 20 else None)
+
+    logger.add(to_console, level=level, format="{message}")
+    try:
+        directory = log_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        logger.add(
+            directory / "robo-backend.log",
+            level="DEBUG",
+            rotation="5 MB",
+            retention=3,
+            encoding="utf-8",
+            format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {process} | {message}",
+            filter=_redact_record,
+            enqueue=False,
+        )
+    except OSError as exc:  # an unwritable log dir must never stop the launcher
+        logger.debug(f"no log file: {exc}")
+
+
+def _redact_record(record: Any) -> bool:
+    record["message"] = redact(record["message"])
+    return True

@@ -1,0 +1,38 @@
+"""Isolate every test from the machine: caches, logs and config point into tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.fakehub.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def isolation(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("ROBO_BACKEND_LOG_DIR", str(home / "logs"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    for name in (
+        "FASTEMBED_CACHE_PATH",
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HF_HOME",
+        "ROBO_BACKEND_DEBUG",
+        "VIRTUAL_ENV",
+        "FORCE_COLOR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name in list(__import__("os").environ):
+        if name.startswith("ROBO_BACKEND_") and name != "ROBO_BACKEND_LOG_DIR":
+            monkeypatch.delenv(name, raising=False)
+    yield home

@@ -1,0 +1,1 @@
+"""pytest fixtures of the loopback fake Hugging Face hub (filled in by the fakehub work)."""

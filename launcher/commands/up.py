@@ -1,9 +1,110 @@
-"""(not built yet)"""
+"""Set up and run the backend: venv, dependencies, model prefetch, then a supervised server."""
 
 from __future__ import annotations
 
-from launcher.errors import LauncherError
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from launcher.commands.options import (
+    CacheDir,
+    FallbackModel,
+    Model,
+    Offline,
+    Project,
+    RequireModel,
+    RetryDelay,
+    Retries,
+    Shell,
+)
 
 
-def command() -> None:
-    raise LauncherError("'up' is not built yet", "See the issue tracker.")
+def command(
+    ctx: typer.Context,
+    project: Project = Path("."),
+    app: Annotated[
+        Optional[str],
+        typer.Option("--app", help="ASGI app as module:attr (default: discovered).", show_default=False),
+    ] = None,
+    host: Annotated[
+        Optional[str], typer.Option("--host", help="Interface to bind.", show_default=False)
+    ] = None,
+    port: Annotated[
+        Optional[int],
+        typer.Option("--port", help="Port to listen on; 0 picks a free one.", show_default=False),
+    ] = None,
+    reload: Annotated[
+        Optional[bool], typer.Option("--reload", help="Restart on code changes.", show_default=False)
+    ] = None,
+    venv: Annotated[
+        Optional[str],
+        typer.Option("--venv", help="Venv folder, relative to the project.", show_default=False),
+    ] = None,
+    python: Annotated[
+        Optional[str],
+        typer.Option("--python", help="Interpreter used to create the venv.", show_default=False),
+    ] = None,
+    model: Model = None,
+    fallback_model: FallbackModel = None,
+    cache_dir: CacheDir = None,
+    retries: Retries = None,
+    retry_delay: RetryDelay = None,
+    offline: Offline = None,
+    no_prefetch: Annotated[
+        bool,
+        typer.Option("--no-prefetch", help="Skip the download; use what the cache holds."),
+    ] = False,
+    ready_timeout: Annotated[
+        Optional[float],
+        typer.Option("--ready-timeout", help="Seconds to wait for the health endpoint.", show_default=False),
+    ] = None,
+    require_model: RequireModel = None,
+    shell: Shell = None,
+    activation: Annotated[
+        Optional[str],
+        typer.Option(
+            "--activation",
+            help="Force an activation strategy: direct, powershell, cmd, wsl, posix.",
+            show_default=False,
+        ),
+    ] = None,
+    install: Annotated[
+        Optional[str],
+        typer.Option("--install", help="Dependency install: auto, always or never.", show_default=False),
+    ] = None,
+) -> None:
+    from launcher.pipeline import UpRequest, run_up
+
+    flags: dict[str, Any] = {
+        "app": app,
+        "host": host,
+        "port": port,
+        "reload": reload,
+        "venv": venv,
+        "python": python,
+        "model": model,
+        "fallback_model": fallback_model,
+        "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "offline": offline,
+        "prefetch": False if no_prefetch else None,
+        "ready_timeout": ready_timeout,
+        "require_model": require_model,
+        "shell": shell,
+        "activation": activation,
+        "install": install,
+    }
+    options = ctx.obj or {}
+    code = run_up(
+        UpRequest(
+            project=project,
+            flags=flags,
+            env=dict(os.environ),
+            verbose=bool(options.get("verbose")),
+            quiet=bool(options.get("quiet")),
+        )
+    )
+    raise typer.Exit(code)

@@ -1,0 +1,153 @@
+"""The `up` pipeline: settings → pre-flight → shell → venv → dependencies → model → server.
+
+Each stage is a step line with a tick and its duration. The stages themselves live in their
+own modules; this file only sequences them and builds the backend's environment (GUIDE §1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher import console
+from launcher.redact import register_secret_file
+from launcher.settings import Settings, resolve_settings
+
+
+@dataclass
+class UpRequest:
+    project: Path
+    flags: dict[str, Any]
+    env: dict[str, str]
+    verbose: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class BackendLaunch:
+    """Everything needed to start the server, built by the pipeline before the server step."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    url: str
+    health_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def show_settings(settings: Settings) -> None:
+    for name, value, source in settings.as_table():
+        console.info(f"  {name} = {value!r}  ({source})")
+
+
+def backend_env(
+    base: Mapping[str, str],
+    *,
+    cache_dir: Path,
+    model: str | None,
+    status_file: Path,
+) -> dict[str, str]:
+    """The launcher-to-backend contract of GUIDE §1 (on top of the activated venv env)."""
+    env = dict(base)
+    env.update(
+        {
+            "FASTEMBED_CACHE_PATH": str(cache_dir),
+            "HF_HUB_OFFLINE": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "ROBO_BACKEND_MODEL": model or "",
+            "ROBO_BACKEND_STATUS_FILE": str(status_file),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def run_up(request: UpRequest) -> int:
+    """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C)."""
+    console.setup_logging(verbose=request.verbose, quiet=request.quiet)
+    with console.step("settings resolved") as current:
+        settings = resolve_settings(request.project, request.flags, request.env)
+        register_secret_file(settings.project / ".env")
+        from launcher.apps import discover_app
+
+        target = discover_app(settings.project, settings.app)
+        current.detail = f"{settings.project}, app {target.spec}"
+    if request.verbose:
+        show_settings(settings)
+
+    from launcher.activation import choose_activation, wrap_argv
+    from launcher.checks import preflight
+    from launcher.deps import sync_dependencies
+    from launcher.models.cache import resolve_cache_dir
+    from launcher.models.prefetch import PrefetchOptions, prefetch
+    from launcher.server import check_port, pick_free_port, serve
+    from launcher.shells import PlatformFacts, detect_shell
+    from launcher.venvs import activated_env, ensure_venv
+
+    facts = PlatformFacts.current()
+    shell = detect_shell(facts, settings.shell)
+    cache = resolve_cache_dir(settings.cache_dir, settings.source("cache_dir"), request.env)
+    for warning in cache.warnings:
+        console.warn(warning)
+
+    with console.step("pre-flight checks passed") as current:
+        port = settings.port
+        if port == 0:
+            port = pick_free_port(settings.host)
+        preflight(settings, cache=cache, port=port, facts=facts)
+        check_port(settings.host, port)
+        current.detail = f"shell {shell.name}{' (WSL)' if shell.wsl else ''}, port {port} free"
+
+    with console.step("venv ready") as current:
+        venv = ensure_venv(settings.project, settings.venv_path, settings.python, facts)
+        current.detail = venv.method
+
+    with console.step("dependencies in sync") as current:
+        deps = sync_dependencies(
+            settings.project, venv.python, settings.install, settings.state_dir, request.env
+        )
+        current.detail = deps.reason
+
+    with console.step("venv activated") as current:
+        activation = choose_activation(venv, shell, facts, None if settings.activation == "auto" else settings.activation)
+        current.detail = f"{activation.strategy} strategy"
+    environment = activation.to_json()
+
+    options = PrefetchOptions.from_settings(settings, cache=cache, env=request.env)
+    if not settings.prefetch:
+        options.offline = True
+    with console.step("model ready") as current:
+        result = prefetch(options, status_file=settings.status_file, environment=environment)
+        current.detail = result.summary()
+        if result.state == "degraded":
+            current.status = "warn"
+
+    host = settings.host
+    url_host = f"[{host}]" if ":" in host else host
+    url = f"http://{url_host}:{port}"
+    argv = [str(venv.python), "-m", "uvicorn", target.spec, "--host", host, "--port", str(port)]
+    if target.app_dir:
+        argv += ["--app-dir", str(target.app_dir)]
+    if settings.reload:
+        argv.append("--reload")
+    env = backend_env(
+        activated_env(venv, request.env),
+        cache_dir=cache.path,
+        model=result.resolved,
+        status_file=settings.status_file,
+    )
+
+    def on_ready(ready_url: str, pid: int) -> None:
+        console.line("ok", f"Backend ready at {ready_url} (pid {pid})")
+
+    return serve(
+        wrap_argv(activation, argv),
+        env=env,
+        cwd=settings.project,
+        url=url,
+        health_url=url + settings.health_path,
+        ready_timeout=settings.ready_timeout,
+        on_ready=on_ready,
+    )

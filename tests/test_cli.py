@@ -1,0 +1,101 @@
+"""The CLI as a user runs it: a real subprocess, exit codes, two-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from launcher import __version__
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_via_python_dash_m() -> None:
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"robo-backend {__version__}"
+
+
+def test_help_lists_every_command() -> None:
+    done = run_cli("--help")
+    assert done.returncode == 0
+    for name in ("up", "prefetch", "doctor", "clear-cache", "activate"):
+        assert name in done.stdout
+
+
+def test_every_command_takes_project(tmp_path: Path) -> None:
+    for name in ("up", "prefetch", "doctor", "clear-cache", "activate"):
+        done = run_cli(name, "--help")
+        assert done.returncode == 0, done.stderr
+        assert "--project" in done.stdout
+
+
+def assert_two_line_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    error_lines = [line for line in lines if line.startswith("error:")]
+    hint_lines = [line for line in lines if line.startswith("hint:")]
+    assert len(error_lines) == 1, done.stderr
+    assert len(hint_lines) == 1, done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr
+
+
+def test_missing_project_is_exit_2_with_a_hint(tmp_path: Path) -> None:
+    done = run_cli("up", "-p", str(tmp_path / "missing"))
+    assert_two_line_error(done, 2, "does not exist", "--project")
+
+
+def test_malformed_pyproject_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.robo-backend\n", encoding="utf-8")
+    done = run_cli("up", "-p", str(tmp_path))
+    assert_two_line_error(done, 2, "not valid TOML")
+
+
+def test_out_of_range_port_is_exit_2(tmp_path: Path) -> None:
+    done = run_cli("up", "-p", str(tmp_path), "--port", "70000")
+    assert_two_line_error(done, 2, "--port = 70000", "65535")
+
+
+def test_non_numeric_port_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_cli("up", "-p", str(tmp_path), "--port", "abc")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "--port" in done.stderr
+
+
+def test_debug_env_shows_the_traceback(tmp_path: Path) -> None:
+    done = run_cli("up", "-p", str(tmp_path / "missing"), env={"ROBO_BACKEND_DEBUG": "1"})
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr
+    assert "ProjectError" in done.stderr
+
+
+@pytest.mark.parametrize("module", ["fastembed", "onnxruntime", "huggingface_hub", "httpx", "loguru"])
+def test_help_does_not_import_heavy_modules(module: str) -> None:
+    code = (
+        "import sys\n"
+        "from launcher.cli import app\n"
+        "try:\n"
+        "    app(args=['--help'], prog_name='robo-backend')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print({module!r} in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr

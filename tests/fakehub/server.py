@@ -1,0 +1,732 @@
+"""A loopback stand-in for the Hugging Face hub, with fault injection.
+
+The real hub is unreachable from tests and CI, but the launcher must be tested against the
+real `huggingface_hub` and `fastembed` clients, over real sockets. `FakeHub` is a threaded
+stdlib HTTP server on 127.0.0.1 that answers exactly the requests those clients make:
+
+- `GET /api/models/{repo}` and `/api/models/{repo}/revision/{rev}` (model info; `?blobs=true`
+  adds size, blobId and lfs to each sibling),
+- `GET /api/models/{repo}/tree/{rev}[/{path}]` (tree listing, `?recursive=true`),
+- `HEAD`/`GET /{repo}/resolve/{rev}/{file}` with ETag, X-Repo-Commit, X-Linked-Etag,
+  X-Linked-Size, Content-Length, Accept-Ranges, and a single `Range: bytes=N-[M]` → 206.
+
+Faults (503s, connection resets, truncation, corruption, stalls, a missing repo, a refused
+port, throttling) are armed by method calls, each counting down its `times` and then
+disarming, and every request is logged so tests can assert what the client really did.
+
+Which requests each fault applies to:
+- `fail_requests`: any request (API, HEAD or GET) whose raw path contains `path_contains`.
+- `reset_after`, `truncate`, `corrupt`, `throttle`: only file downloads (`GET .../resolve/...`),
+  since those are the bodies a download can lose.
+- `stall`: with `after_bytes > 0` only file downloads (headers and `after_bytes` are sent, then
+  silence); with `after_bytes == 0` any matching request, before anything is sent (an endpoint
+  that accepts the connection but never answers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LFS_POINTER_SIZE = 134
+FAKE_DATE = "2024-01-01T00:00:00.000Z"
+_SLICE = 0.05  # seconds: how often sleeping handlers check whether the hub is stopping
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def git_blob_sha1(content: bytes) -> str:
+    """The git object id of a file, which is what the hub reports as blobId/ETag for non-LFS."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the hub saw it (logged once its response is over or aborted)."""
+
+    method: str
+    path: str  # the URL path, unquoted, without the query string
+    range: str | None  # the raw Range header, e.g. "bytes=1000-"
+    status: int
+    bytes_sent: int  # body bytes actually written
+    query: str = ""
+    fault: str | None = None  # which fault, if any, shaped this response
+
+
+@dataclass
+class _Fault:
+    kind: str
+    times: int
+    path_contains: str = ""
+    nbytes: int = 0
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _Commit:
+    sha: str
+    files: dict[str, bytes]
+    lfs: frozenset[str]
+
+
+@dataclass
+class _Repo:
+    repo_id: str
+    commits: dict[str, _Commit] = field(default_factory=dict)
+    head: str = ""
+
+
+class _Aborted(Exception):
+    """The handler cut the connection on purpose; nothing more may be written."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, hub: FakeHub, address: tuple[str, int]) -> None:
+        self.hub = hub
+        super().__init__(address, _Handler)
+
+
+class FakeHub:
+    """A real HTTP server on 127.0.0.1 that looks enough like the hub for real clients.
+
+    Use as `with FakeHub() as hub:` or `.start()`/`.stop()`; `.url` is `http://127.0.0.1:PORT`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._repos: dict[str, _Repo] = {}
+        self._missing: set[str] = set()
+        self._faults: list[_Fault] = []
+        self._throttle: float | None = None
+        self._requests: list[RequestRecord] = []
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._refusing = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> FakeHub:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._listen()
+        return self
+
+    def _listen(self) -> None:
+        self._server = _Server(self, (self._host, self._port))
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _SLICE},
+            name=f"fakehub-{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _close_listener(self) -> None:
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=1)
+
+    def _drop_connections(self) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        """Stop serving; returns quickly even if a client is stalled mid-download."""
+        self._stopping.set()
+        self._drop_connections()
+        self._close_listener()
+        self._refusing = False
+
+    def __enter__(self) -> FakeHub:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Where clients should point `HF_ENDPOINT`/`endpoint=` (stays valid while refusing)."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    # ---------------------------------------------------------------- content
+    def add_repo(
+        self, repo_id: str, files: dict[str, bytes], lfs: set[str] | None = None
+    ) -> str:
+        """Publish `files` as the new head of `repo_id`; returns its commit sha.
+
+        `lfs` names the files served as LFS (sha256 ETag, X-Linked-*); by default the .onnx
+        files, as on the real model repos. Earlier commits stay reachable by their sha.
+        """
+        lfs_names = frozenset(
+            lfs if lfs is not None else {name for name in files if name.endswith(".onnx")}
+        )
+        digest = hashlib.sha1(repo_id.encode())
+        for name in sorted(files):
+            digest.update(b"\0" + name.encode() + b"\0" + git_blob_sha1(files[name]).encode())
+        sha = digest.hexdigest()
+        commit = _Commit(sha=sha, files=dict(files), lfs=lfs_names)
+        with self._lock:
+            repo = self._repos.setdefault(repo_id, _Repo(repo_id))
+            repo.commits[sha] = commit
+            repo.head = sha
+        return sha
+
+    def commit_sha(self, repo_id: str) -> str:
+        with self._lock:
+            return self._repos[repo_id].head
+
+    def repo_files(self, repo_id: str) -> dict[str, bytes]:
+        with self._lock:
+            repo = self._repos[repo_id]
+            return dict(repo.commits[repo.head].files)
+
+    # ---------------------------------------------------------------- faults
+    def _arm(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def fail_requests(
+        self,
+        n: int,
+        status: int = 503,
+        path_contains: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        """The next `n` matching requests (any kind) get `status` with a JSON error body."""
+        self._arm(
+            _Fault("fail", n, path_contains, status=status, retry_after=retry_after)
+        )
+
+    def reset_after(self, nbytes: int, times: int = 1, path_contains: str = "") -> None:
+        """Send `nbytes` of a file body, then abort the TCP connection (RST)."""
+        self._arm(_Fault("reset", times, path_contains, nbytes=nbytes))
+
+    def truncate(self, nbytes: int, times: int = 1, path_contains: str = "") -> None:
+        """Announce the full length, send `nbytes` of a file body, then close cleanly (FIN)."""
+        self._arm(_Fault("truncate", times, path_contains, nbytes=nbytes))
+
+    def corrupt(self, times: int = 1, path_contains: str = "") -> None:
+        """Serve a file body of the right length with some bytes flipped."""
+        self._arm(_Fault("corrupt", times, path_contains))
+
+    def stall(
+        self, seconds: float, after_bytes: int = 0, times: int = 1, path_contains: str = ""
+    ) -> None:
+        """Go silent for `seconds` (see the module docstring for where)."""
+        self._arm(_Fault("stall", times, path_contains, nbytes=after_bytes, seconds=seconds))
+
+    def not_found(self, repo_id: str) -> None:
+        """Answer 404 RepoNotFound for `repo_id` (even if it was added) until cleared."""
+        with self._lock:
+            self._missing.add(repo_id)
+
+    def refuse_all(self) -> None:
+        """Close the listening socket (and open connections): connects get ECONNREFUSED."""
+        self._refusing = True
+        self._close_listener()
+        self._drop_connections()
+
+    def throttle(self, bytes_per_second: float) -> None:
+        """Pace file bodies to about `bytes_per_second` until cleared."""
+        self._throttle = float(bytes_per_second) if bytes_per_second > 0 else None
+
+    def clear_faults(self) -> None:
+        """Disarm every fault; a refusing hub listens again on the same port."""
+        with self._lock:
+            self._faults.clear()
+            self._missing.clear()
+        self._throttle = None
+        if self._refusing:
+            self._refusing = False
+            if not self._stopping.is_set():
+                self._listen()
+
+    def _take_fault(
+        self, path: str, kinds: tuple[str, ...], pre_stall: bool | None = None
+    ) -> _Fault | None:
+        """Consume one count of the first armed matching fault.
+
+        `pre_stall` narrows stalls: True takes only `after_bytes == 0` stalls (silence before
+        any response), False only mid-body ones.
+        """
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind not in kinds or fault.times <= 0:
+                    continue
+                if fault.path_contains not in path:
+                    continue
+                if fault.kind == "stall" and pre_stall is not None:
+                    if pre_stall != (fault.nbytes == 0):
+                        continue
+                fault.times -= 1
+                return fault
+        return None
+
+    # ---------------------------------------------------------------- log
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the request log, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def _log(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._requests.append(record)
+
+    # ---------------------------------------------------------------- helpers for handlers
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep in slices; False if the hub started stopping meanwhile."""
+        return not self._stopping.wait(max(0.0, seconds))
+
+    def _lookup(self, repo_id: str) -> _Repo | None:
+        with self._lock:
+            if repo_id in self._missing:
+                return None
+            return self._repos.get(repo_id)
+
+    def _split_repo(self, parts: list[str]) -> tuple[str, list[str]]:
+        """Split path segments into (repo_id, rest): `ns/name` or a legacy single-name repo."""
+        with self._lock:
+            known = set(self._repos)
+        if parts and parts[0] in known and (len(parts) < 2 or "/".join(parts[:2]) not in known):
+            return parts[0], parts[1:]
+        return "/".join(parts[:2]), parts[2:]
+
+
+def _resolve_commit(repo: _Repo, revision: str) -> _Commit | None:
+    if revision in ("main", "HEAD", ""):
+        return repo.commits.get(repo.head)
+    if _COMMIT_RE.match(revision):
+        return repo.commits.get(revision)
+    return None
+
+
+def _folders_of(names: list[str]) -> set[str]:
+    folders: set[str] = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folders.add("/".join(parts[:depth]))
+    return folders
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeHub/1.0"
+    timeout = 30  # idle keep-alive connections go away on their own
+    server: _Server
+
+    # quiet: tests read the structured log, not stderr
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+    def setup(self) -> None:
+        super().setup()
+        self.hub: FakeHub = self.server.hub
+        self.hub._track(self.connection, True)
+
+    def finish(self) -> None:
+        self.hub._track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def handle(self) -> None:
+        with contextlib.suppress(_Aborted, ConnectionError, OSError):
+            super().handle()
+
+    # ---------------------------------------------------------------- dispatch
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch("HEAD")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        self._method = method
+        self._fault_name: str | None = None
+        self._bytes_sent = 0
+        self._status = 0
+        split = urlsplit(self.path)
+        self._url_path = unquote(split.path)
+        self._query = split.query
+        # Drain a request body, if any, so keep-alive stays in sync.
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        try:
+            self._route(method, split.path, parse_qs(split.query))
+        finally:
+            self.hub._log(
+                RequestRecord(
+                    method=method,
+                    path=self._url_path,
+                    range=self.headers.get("Range"),
+                    status=self._status,
+                    bytes_sent=self._bytes_sent,
+                    query=self._query,
+                    fault=self._fault_name,
+                )
+            )
+
+    def _route(self, method: str, raw_path: str, query: dict[str, list[str]]) -> None:
+        hub = self.hub
+        # A stall before anything is sent applies to every request; mid-body ones to downloads.
+        stall = hub._take_fault(self.path, ("stall",), pre_stall=True)
+        if stall is not None:
+            self._fault_name = "stall"
+            if not hub._sleep(stall.seconds):
+                raise _Aborted
+        failure = hub._take_fault(self.path, ("fail",))
+        if failure is not None:
+            self._fault_name = f"fail:{failure.status}"
+            headers = {}
+            if failure.retry_after is not None:
+                headers["Retry-After"] = f"{failure.retry_after:g}"
+            self._send_json(
+                failure.status,
+                {"error": f"Injected failure (HTTP {failure.status})"},
+                headers,
+            )
+            return
+
+        parts = [unquote(part) for part in raw_path.split("/") if part]
+        if parts[:2] == ["api", "models"] and len(parts) >= 3:
+            self._api(method, parts[2:], query)
+            return
+        if "resolve" in parts and method in ("GET", "HEAD"):
+            self._resolve(method, parts)
+            return
+        self._send_json(404, {"error": "Not Found"}, {"X-Error-Code": "NotFound"})
+
+    # ---------------------------------------------------------------- API
+    def _api(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        repo_id, rest = self.hub._split_repo(parts)
+        repo = self.hub._lookup(repo_id)
+        if repo is None:
+            self._repo_not_found()
+            return
+        if not rest:
+            self._model_info(repo, repo.commits[repo.head], query)
+            return
+        if rest[0] == "revision" and len(rest) >= 2:
+            commit = _resolve_commit(repo, "/".join(rest[1:]))
+            if commit is None:
+                self._revision_not_found("/".join(rest[1:]))
+                return
+            self._model_info(repo, commit, query)
+            return
+        if rest[0] == "tree" and len(rest) >= 2:
+            commit = _resolve_commit(repo, rest[1])
+            if commit is None:
+                self._revision_not_found(rest[1])
+                return
+            recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
+            self._tree(commit, "/".join(rest[2:]), recursive)
+            return
+        self._send_json(404, {"error": "Not Found"}, {"X-Error-Code": "NotFound"})
+
+    def _sibling(self, commit: _Commit, name: str, blobs: bool) -> dict[str, object]:
+        sibling: dict[str, object] = {"rfilename": name}
+        if blobs:
+            content = commit.files[name]
+            sibling["size"] = len(content)
+            sibling["blobId"] = git_blob_sha1(content)
+            if name in commit.lfs:
+                sibling["lfs"] = {
+                    "sha256": sha256_hex(content),
+                    "size": len(content),
+                    "pointerSize": LFS_POINTER_SIZE,
+                }
+        return sibling
+
+    def _model_info(self, repo: _Repo, commit: _Commit, query: dict[str, list[str]]) -> None:
+        blobs = query.get("blobs", ["false"])[0].lower() in ("1", "true")
+        names = sorted(commit.files)
+        author = repo.repo_id.split("/")[0] if "/" in repo.repo_id else None
+        info = {
+            "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "modelId": repo.repo_id,
+            "author": author,
+            "sha": commit.sha,
+            "lastModified": FAKE_DATE,
+            "createdAt": FAKE_DATE,
+            "private": False,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "library_name": "onnx",
+            "pipeline_tag": "feature-extraction",
+            "tags": ["onnx", "feature-extraction", "fake-hub"],
+            "siblings": [self._sibling(commit, name, blobs) for name in names],
+            "usedStorage": sum(len(content) for content in commit.files.values()),
+        }
+        self._send_json(200, info, {"X-Repo-Commit": commit.sha})
+
+    def _tree(self, commit: _Commit, under: str, recursive: bool) -> None:
+        prefix = under.strip("/") + "/" if under.strip("/") else ""
+        names = sorted(name for name in commit.files if name.startswith(prefix))
+        folders = _folders_of(names)
+        if prefix and not names:
+            self._send_json(
+                404, {"error": f"Entry not found: {under}"}, {"X-Error-Code": "EntryNotFound"}
+            )
+            return
+        entries: list[dict[str, object]] = []
+        for folder in sorted(folders):
+            if not folder.startswith(prefix) or folder == prefix.rstrip("/"):
+                continue
+            if not recursive and "/" in folder[len(prefix) :]:
+                continue
+            oid = hashlib.sha1(f"tree {commit.sha} {folder}".encode()).hexdigest()
+            entries.append({"type": "directory", "oid": oid, "size": 0, "path": folder})
+        for name in names:
+            if not recursive and "/" in name[len(prefix) :]:
+                continue
+            content = commit.files[name]
+            entry: dict[str, object] = {
+                "type": "file",
+                "oid": git_blob_sha1(content),
+                "size": len(content),
+                "path": name,
+            }
+            if name in commit.lfs:
+                entry["lfs"] = {
+                    "oid": sha256_hex(content),
+                    "size": len(content),
+                    "pointerSize": LFS_POINTER_SIZE,
+                }
+            entries.append(entry)
+        self._send_json(200, entries, {"X-Repo-Commit": commit.sha})
+
+    # ---------------------------------------------------------------- resolve
+    def _resolve(self, method: str, parts: list[str]) -> None:
+        marker = parts.index("resolve")
+        prefix = parts[:marker]
+        if prefix and prefix[0] == "models":  # /models/{repo}/resolve/... also exists
+            prefix = prefix[1:]
+        repo_id = "/".join(prefix)
+        repo = self.hub._lookup(repo_id)
+        if repo is None or len(parts) < marker + 3:
+            self._repo_not_found()
+            return
+        revision, filename = parts[marker + 1], "/".join(parts[marker + 2 :])
+        commit = _resolve_commit(repo, revision)
+        if commit is None:
+            self._revision_not_found(revision)
+            return
+        if filename not in commit.files:
+            self._send_json(
+                404,
+                {"error": "Entry not found"},
+                {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit.sha},
+            )
+            return
+        content = commit.files[filename]
+        total = len(content)
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": f'attachment; filename="{filename.rsplit("/", 1)[-1]}"',
+        }
+        if filename in commit.lfs:
+            etag = f'"{sha256_hex(content)}"'
+            headers["X-Linked-Etag"] = etag
+            headers["X-Linked-Size"] = str(total)
+        else:
+            etag = f'"{git_blob_sha1(content)}"'
+        headers["ETag"] = etag
+
+        start, end = 0, total - 1
+        status = 200
+        range_header = self.headers.get("Range")
+        if range_header:
+            parsed = _parse_range(range_header, total)
+            if parsed is None:
+                headers["Content-Range"] = f"bytes */{total}"
+                self._send_json(416, {"error": "Range Not Satisfiable"}, headers)
+                return
+            start, end = parsed
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+        body = content[start : end + 1]
+        headers["Content-Length"] = str(len(body))
+
+        if method == "HEAD":
+            self._send_head(status, headers)
+            return
+        self._send_body(status, headers, body)
+
+    def _send_body(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        hub = self.hub
+        fault = hub._take_fault(
+            self.path, ("reset", "truncate", "corrupt", "stall"), pre_stall=False
+        )
+        if fault is not None:
+            self._fault_name = fault.kind
+        if fault is not None and fault.kind == "corrupt" and body:
+            body = _flip_bytes(body)
+        self._send_head(status, headers)
+        limit = len(body)
+        if fault is not None and fault.kind in ("reset", "truncate", "stall"):
+            limit = min(fault.nbytes, len(body))
+        self._write_paced(body[:limit])
+        if fault is None or fault.kind == "corrupt":
+            return
+        if fault.kind == "stall":
+            if not hub._sleep(fault.seconds):
+                raise _Aborted
+            self._write_paced(body[limit:])
+            return
+        self.close_connection = True
+        if fault.kind == "reset":
+            # SO_LINGER 0 + close → the kernel sends RST instead of FIN: a real abort.
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            self.connection.close()
+        else:  # truncate: a clean close before Content-Length bytes were sent
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self.connection.close()
+        raise _Aborted
+
+    def _write_paced(self, data: bytes) -> None:
+        hub = self.hub
+        view = memoryview(data)
+        offset = 0
+        while offset < len(view):
+            if hub._stopping.is_set():
+                raise _Aborted
+            rate = hub._throttle
+            chunk = max(1, int(rate * _SLICE)) if rate else 64 * 1024
+            piece = view[offset : offset + chunk]
+            self.wfile.write(piece)
+            offset += len(piece)
+            self._bytes_sent += len(piece)
+            if rate and not hub._sleep(len(piece) / rate):
+                raise _Aborted
+
+    # ---------------------------------------------------------------- responses
+    def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self._status = status
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _send_json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        all_headers = {"Content-Type": "application/json; charset=utf-8"}
+        all_headers.update(headers or {})
+        all_headers["Content-Length"] = str(len(body))
+        self._send_head(status, all_headers)
+        if self._method != "HEAD":
+            self.wfile.write(body)
+            self._bytes_sent += len(body)
+
+    def _repo_not_found(self) -> None:
+        self._send_json(
+            404,
+            {"error": "Repository not found"},
+            {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"},
+        )
+
+    def _revision_not_found(self, revision: str) -> None:
+        self._send_json(
+            404,
+            {"error": f"Invalid rev id: {revision}"},
+            {"X-Error-Code": "RevisionNotFound", "X-Error-Message": f"Invalid rev id: {revision}"},
+        )
+
+
+def _parse_range(value: str, total: int) -> tuple[int, int] | None:
+    """Parse a single `bytes=N-`, `bytes=N-M` or `bytes=-K`; None if unsatisfiable."""
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", value)
+    if match is None or (not match.group(1) and not match.group(2)):
+        return None
+    if not match.group(1):  # suffix range: the last K bytes
+        length = int(match.group(2))
+        if length == 0 or total == 0:
+            return None
+        return max(0, total - length), total - 1
+    start = int(match.group(1))
+    end = int(match.group(2)) if match.group(2) else total - 1
+    if start >= total or end < start:
+        return None
+    return start, min(end, total - 1)
+
+
+def _flip_bytes(body: bytes) -> bytes:
+    """Invert up to 64 bytes in the middle: same length, different sha256."""
+    data = bytearray(body)
+    middle = len(data) // 2
+    for index in range(middle, min(len(data), middle + 64)):
+        data[index] ^= 0xFF
+    return bytes(data)
+
+
+@contextlib.contextmanager
+def running_hub() -> Iterator[FakeHub]:
+    """A started hub for scripts; stopped on exit."""
+    hub = FakeHub().start()
+    try:
+        yield hub
+    finally:
+        hub.stop()

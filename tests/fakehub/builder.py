@@ -19,63 +19,59 @@ from pathlib import Path
 
 import numpy as np
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # Function words: kept (they are real text) but given short vectors so they don't dominate.
-FUNCTION_WORDS: tuple[str, ...] = (
+FUNCTION_WORDS: tuple[str, ...] = _words(
     "a an the and or but if then so of to in on at by for with from about into over under "
     "is are was were be been being am do does did have has had will would can could should "
     "may might must not no yes this that these those it its he she they we you i me my our "
     "your their his her them us what which who whom how why when where there here all any "
     "some each every both few more most other such only own same than too very just also "
-    "up down out off again once as while because until after before during through between"
-).split()
+    "up down out off again once as while because until after before during through between "
+    "keep keeps kept let lets put take takes"
+)
 
 # Content words grouped by topic: words of one topic share a topic direction, so e.g.
 # "robot" and "humanoid" are closer than "robot" and "onion" even when no word is shared.
 TOPIC_WORDS: dict[str, tuple[str, ...]] = {
-    "robotics": tuple(
-        (
-            "humanoid robot robots robotic robotics actuator actuators sensor sensors "
-            "locomotion balance balancing reinforcement learning simulation simulator ros "
-            "kinematics inverse forward dynamics grasping grasp gripper vision lidar camera "
-            "torque gait walking walk legged leg legs arm arms joint joints motor motors "
-            "servo controller control policy training trained neural network model "
-            "embedding embeddings planning planner navigation slam odometry imu encoder "
-            "manipulation manipulator autonomous autonomy perception depth pose estimation "
-            "trajectory stability stable fall falling recover recovery terrain stairs "
-            "foot feet hand hands finger fingers wrist elbow knee hip ankle torso head "
-            "battery power firmware hardware software backend server api launcher python"
-        ).split()
+    "robotics": _words(
+        "humanoid robot robots robotic robotics actuator actuators sensor sensors "
+        "locomotion balance balancing reinforcement learning simulation simulator ros "
+        "kinematics inverse forward dynamics grasping grasp gripper vision lidar camera "
+        "torque gait walking walk legged leg legs arm arms joint joints motor motors "
+        "servo controller control policy training trained neural network model "
+        "embedding embeddings planning planner navigation slam odometry imu encoder "
+        "manipulation manipulator autonomous autonomy perception depth pose estimation "
+        "trajectory stability stable fall falling recover recovery terrain stairs "
+        "foot feet hand hands finger fingers wrist elbow knee hip ankle torso head "
+        "battery power firmware hardware software backend server api launcher python"
     ),
-    "cooking": tuple(
-        (
-            "cook cooking recipe recipes bake baking oven stove pan pot boil boiling fry "
-            "frying onion onions garlic tomato tomatoes pasta sauce salt pepper butter oil "
-            "flour sugar bread cake soup kitchen chef dinner lunch breakfast meal taste "
-            "delicious spicy sweet chop slice stir simmer roast grill vegetables meat chicken "
-            "fish rice egg eggs cheese milk cream lemon herbs basil"
-        ).split()
+    "cooking": _words(
+        "cook cooking recipe recipes bake baking oven stove pan pot boil boiling fry "
+        "frying onion onions garlic tomato tomatoes pasta sauce salt pepper butter oil "
+        "flour sugar bread cake soup kitchen chef dinner lunch breakfast meal taste "
+        "delicious spicy sweet chop slice stir simmer roast grill vegetables meat chicken "
+        "fish rice egg eggs cheese milk cream lemon herbs basil"
     ),
-    "weather": tuple(
-        (
-            "weather rain rainy sun sunny cloud clouds cloudy storm snow wind windy cold hot "
-            "warm temperature forecast summer winter spring autumn sky thunder fog"
-        ).split()
+    "weather": _words(
+        "weather rain rainy sun sunny cloud clouds cloudy storm snow wind windy cold hot "
+        "warm temperature forecast summer winter spring autumn sky thunder fog"
     ),
-    "finance": tuple(
-        (
-            "money bank banks stock stocks market markets price prices invest investment "
-            "budget tax taxes loan interest rate rates economy profit revenue cost costs"
-        ).split()
+    "finance": _words(
+        "money bank banks stock stocks market markets price prices invest investment "
+        "budget tax taxes loan interest rate rates economy profit revenue cost costs"
     ),
-    "general": tuple(
-        (
-            "hello world good bad new old big small fast slow first last long short high low "
-            "time day days year years people person man woman child house car city country "
-            "work make made use used find found give get go going come see look know think "
-            "want need like love help try start stop run runs running test tests today "
-            "tomorrow yesterday morning evening night week month number data text document "
-            "documents query sentence word words example question answer"
-        ).split()
+    "general": _words(
+        "hello world good bad new old big small fast slow first last long short high low "
+        "time day days year years people person man woman child house car city country "
+        "work make made use used find found give get go going come see look know think "
+        "want need like love help try start stop run runs running test tests today "
+        "tomorrow yesterday morning evening night week month number data text document "
+        "documents query sentence word words example question answer"
     ),
 }
 
@@ -125,7 +121,9 @@ def build_tokenizer_json() -> str:
 
     vocab = vocabulary()
     ids = {token: index for index, token in enumerate(vocab)}
-    tokenizer = Tokenizer(models.WordPiece(vocab=ids, unk_token="[UNK]", max_input_chars_per_word=100))
+    tokenizer = Tokenizer(
+        models.WordPiece(vocab=ids, unk_token="[UNK]", max_input_chars_per_word=100)
+    )
     tokenizer.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
     )
@@ -138,7 +136,9 @@ def build_tokenizer_json() -> str:
     tokenizer.decoder = decoders.WordPiece(prefix="##")
     tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
     tokenizer.enable_truncation(max_length=MAX_LENGTH)
-    tokenizer.enable_padding(direction="right", pad_id=ids["[PAD]"], pad_type_id=0, pad_token="[PAD]")
+    tokenizer.enable_padding(
+        direction="right", pad_id=ids["[PAD]"], pad_type_id=0, pad_token="[PAD]"
+    )
     # Round-trip through json so the text is canonical (sorted keys, fixed separators).
     return json.dumps(json.loads(tokenizer.to_str()), indent=2, sort_keys=True) + "\n"
 

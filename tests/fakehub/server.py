@@ -32,7 +32,6 @@ import re
 import socket
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -189,9 +188,7 @@ class FakeHub:
         return self._port
 
     # ---------------------------------------------------------------- content
-    def add_repo(
-        self, repo_id: str, files: dict[str, bytes], lfs: set[str] | None = None
-    ) -> str:
+    def add_repo(self, repo_id: str, files: dict[str, bytes], lfs: set[str] | None = None) -> str:
         """Publish `files` as the new head of `repo_id`; returns its commit sha.
 
         `lfs` names the files served as LFS (sha256 ETag, X-Linked-*); by default the .onnx
@@ -233,9 +230,7 @@ class FakeHub:
         retry_after: float | None = None,
     ) -> None:
         """The next `n` matching requests (any kind) get `status` with a JSON error body."""
-        self._arm(
-            _Fault("fail", n, path_contains, status=status, retry_after=retry_after)
-        )
+        self._arm(_Fault("fail", n, path_contains, status=status, retry_after=retry_after))
 
     def reset_after(self, nbytes: int, times: int = 1, path_contains: str = "") -> None:
         """Send `nbytes` of a file body, then abort the TCP connection (RST)."""
@@ -295,9 +290,9 @@ class FakeHub:
                     continue
                 if fault.path_contains not in path:
                     continue
-                if fault.kind == "stall" and pre_stall is not None:
-                    if pre_stall != (fault.nbytes == 0):
-                        continue
+                wrong_stall = pre_stall is not None and pre_stall != (fault.nbytes == 0)
+                if fault.kind == "stall" and wrong_stall:
+                    continue
                 fault.times -= 1
                 return fault
         return None
@@ -637,9 +632,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         if fault.kind == "reset":
             # SO_LINGER 0 + close → the kernel sends RST instead of FIN: a real abort.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
         else:  # truncate: a clean close before Content-Length bytes were sent
             with contextlib.suppress(OSError):
@@ -671,7 +664,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
 
-    def _send_json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+    def _send_json(
+        self, status: int, payload: object, headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps(payload).encode()
         all_headers = {"Content-Type": "application/json; charset=utf-8"}
         all_headers.update(headers or {})

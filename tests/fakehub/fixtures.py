@@ -32,13 +32,17 @@ STANDARD_MODELS: dict[str, tuple[str, str]] = {
     MINILM_MODEL: (MINILM_REPO, MINILM_FILE),
 }
 BIG_MODEL_PADDING = 4_000_000
+# fastembed declares 384 for both models; the stand-ins match so its `embedding_size` is true.
+STANDARD_DIM = 384
 
 
 def build_standard_models(root: Path) -> dict[str, dict[str, bytes]]:
     """Build both standard repos under `root/<repo_id>`; {repo_id: {filename: bytes}}."""
     models: dict[str, dict[str, bytes]] = {}
     for seed, (repo_id, model_file) in enumerate(STANDARD_MODELS.values()):
-        models[repo_id] = build_embedding_model(root / repo_id, model_file=model_file, seed=seed)
+        models[repo_id] = build_embedding_model(
+            root / repo_id, model_file=model_file, dim=STANDARD_DIM, seed=seed
+        )
     return models
 
 
@@ -59,6 +63,7 @@ def big_model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes
     return build_embedding_model(
         tmp_path_factory.mktemp("fakehub-big"),
         model_file=BGE_FILE,
+        dim=STANDARD_DIM,
         padding_bytes=BIG_MODEL_PADDING,
         seed=0,
     )
@@ -75,8 +80,8 @@ def fake_hub(
     try:
         yield hub
     finally:
-        hub.clear_faults()
         hub.stop()
+        hub.clear_faults()
 
 
 @pytest.fixture

@@ -130,6 +130,7 @@ class FakeHub:
         if self._server is not None:
             return self
         self._stopping.clear()
+        self._refusing = False
         self._listen()
         return self
 
@@ -347,6 +348,29 @@ def _resolve_commit(repo: _Repo, revision: str) -> _Commit | None:
     return None
 
 
+def _file_entry(commit: _Commit, name: str) -> dict[str, object]:
+    """A tree / paths-info entry for a file, as the hub's JSON spells it."""
+    content = commit.files[name]
+    entry: dict[str, object] = {
+        "type": "file",
+        "oid": git_blob_sha1(content),
+        "size": len(content),
+        "path": name,
+    }
+    if name in commit.lfs:
+        entry["lfs"] = {
+            "oid": sha256_hex(content),
+            "size": len(content),
+            "pointerSize": LFS_POINTER_SIZE,
+        }
+    return entry
+
+
+def _folder_entry(commit: _Commit, folder: str) -> dict[str, object]:
+    oid = hashlib.sha1(f"tree {commit.sha} {folder}".encode()).hexdigest()
+    return {"type": "directory", "oid": oid, "size": 0, "path": folder}
+
+
 def _folders_of(names: list[str]) -> set[str]:
     folders: set[str] = set()
     for name in names:
@@ -398,10 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         self._url_path = unquote(split.path)
         self._query = split.query
-        # Drain a request body, if any, so keep-alive stays in sync.
+        # Read the request body, if any (paths-info), so keep-alive stays in sync.
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        self._body = self.rfile.read(length) if length else b""
         try:
             self._route(method, split.path, parse_qs(split.query))
         finally:
@@ -472,6 +495,13 @@ class _Handler(BaseHTTPRequestHandler):
             recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
             self._tree(commit, "/".join(rest[2:]), recursive)
             return
+        if rest[0] == "paths-info" and len(rest) >= 2 and method == "POST":
+            commit = _resolve_commit(repo, rest[1])
+            if commit is None:
+                self._revision_not_found(rest[1])
+                return
+            self._paths_info(commit)
+            return
         self._send_json(404, {"error": "Not Found"}, {"X-Error-Code": "NotFound"})
 
     def _sibling(self, commit: _Commit, name: str, blobs: bool) -> dict[str, object]:
@@ -528,25 +558,24 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             if not recursive and "/" in folder[len(prefix) :]:
                 continue
-            oid = hashlib.sha1(f"tree {commit.sha} {folder}".encode()).hexdigest()
-            entries.append({"type": "directory", "oid": oid, "size": 0, "path": folder})
+            entries.append(_folder_entry(commit, folder))
         for name in names:
             if not recursive and "/" in name[len(prefix) :]:
                 continue
-            content = commit.files[name]
-            entry: dict[str, object] = {
-                "type": "file",
-                "oid": git_blob_sha1(content),
-                "size": len(content),
-                "path": name,
-            }
-            if name in commit.lfs:
-                entry["lfs"] = {
-                    "oid": sha256_hex(content),
-                    "size": len(content),
-                    "pointerSize": LFS_POINTER_SIZE,
-                }
-            entries.append(entry)
+            entries.append(_file_entry(commit, name))
+        self._send_json(200, entries, {"X-Repo-Commit": commit.sha})
+
+    def _paths_info(self, commit: _Commit) -> None:
+        """`HfApi.get_paths_info`: POSTed form `paths=...`, unknown paths are left out."""
+        form = parse_qs(self._body.decode("utf-8", "replace"))
+        folders = _folders_of(list(commit.files))
+        entries: list[dict[str, object]] = []
+        for path in form.get("paths", []):
+            path = path.strip("/")
+            if path in commit.files:
+                entries.append(_file_entry(commit, path))
+            elif path in folders:
+                entries.append(_folder_entry(commit, path))
         self._send_json(200, entries, {"X-Repo-Commit": commit.sha})
 
     # ---------------------------------------------------------------- resolve

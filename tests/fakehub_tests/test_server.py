@@ -72,6 +72,17 @@ def test_model_info_and_tree_report_sizes_blob_ids_and_lfs(
     assert tree["config.json"].blob_id == git_blob_sha1(files["config.json"])
 
 
+def test_paths_info_reports_the_asked_files_only(
+    fake_hub: FakeHub, embedding_models: dict[str, dict[str, bytes]]
+) -> None:
+    api = HfApi(endpoint=fake_hub.url)
+    infos = api.get_paths_info(BGE_REPO, [BGE_FILE, "config.json", "nope.txt"])
+    by_path = {info.path: info for info in infos}
+    assert set(by_path) == {BGE_FILE, "config.json"}
+    onnx = embedding_models[BGE_REPO][BGE_FILE]
+    assert by_path[BGE_FILE].lfs is not None and by_path[BGE_FILE].lfs.sha256 == _sha256(onnx)
+
+
 def test_nested_files_show_folders_in_the_tree(fake_hub: FakeHub, tmp_path: Path) -> None:
     fake_hub.add_repo("acme/nested", {"onnx/model.onnx": b"x" * 10, "config.json": b"{}"})
     api = HfApi(endpoint=fake_hub.url)

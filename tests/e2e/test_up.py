@@ -1,0 +1,334 @@
+"""End to end: the real `robo-backend up` on a copy of the example backend.
+
+A real venv is created (uv), real dependencies installed, the model prefetched from the loopback
+fake hub, real uvicorn supervised; then real signals. The project path has a space in it.
+The tests in this module share one project (and so one venv): the first run is the cold one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.fakehub.fixtures import BGE_FILE, BGE_REPO, build_standard_models, serve_standard_models
+from tests.fakehub.server import FakeHub
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO_ROOT / "examples" / "textbook-backend"
+COLD_START_TIMEOUT = 600.0
+READY_TIMEOUT = 120.0
+
+
+class Launcher:
+    """A `robo-backend up` subprocess whose combined output is collected line by line."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "launcher", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if self.proc.poll() is not None:
+                self._reader.join(timeout=5)
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not seen; output:\n{self.output}")
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            return [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        """Last resort for a failing test: kill by PID whatever of the tree is left."""
+        for process in self.tree():
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    survivors = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                survivors.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return survivors
+
+
+def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeHub]:
+    models = build_standard_models(tmp_path_factory.mktemp("e2e-models"))
+    with FakeHub() as fake:
+        serve_standard_models(fake, models)
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example backend in a folder whose path has a space."""
+    target = tmp_path_factory.mktemp("e2e") / "textbook backend"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".venv*", ".robo-backend", "__pycache__"))
+    return target
+
+
+@pytest.fixture
+def env(hub: FakeHub, tmp_path: Path) -> dict[str, str]:
+    hub.clear_faults()
+    hub.reset_log()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "ROBO_BACKEND_"))}
+    environ.update(
+        {
+            "HF_ENDPOINT": hub.url,
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "ROBO_BACKEND_LOG_DIR": str(tmp_path / "logs"),
+            "ROBO_BACKEND_READY_TIMEOUT": str(READY_TIMEOUT),
+            "NO_COLOR": "1",
+        }
+    )
+    return environ
+
+
+def up(project: Path, env: dict[str, str], cache: Path, *extra: str) -> Launcher:
+    return Launcher(
+        ["up", "-p", str(project), "--port", str(free_port()), "--cache-dir", str(cache), *extra], env
+    )
+
+
+def test_cold_up_serves_search_then_ctrl_c_stops_the_whole_tree(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    launcher = up(project, env, tmp_path / "cache")
+    try:
+        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        out = launcher.output
+        assert "venv ready" in out and "created" in out
+        assert "dependencies in sync" in out
+        assert "Downloading BGE model... (Attempt 1/3)" in out
+        assert "model ready" in out
+
+        status, health = http("GET", url + "/health")
+        assert status == 200
+        assert health["status"] == "healthy"
+        assert health["model_loaded"] is True
+        assert health["model"]["state"] == "ready"
+        assert health["model"]["resolved"] == "BAAI/bge-small-en-v1.5"
+        assert health["model"]["attempt_count"] == 1
+
+        status, found = http(
+            "POST", url + "/search", {"query": "how do humanoid robots keep their balance", "k": 3}
+        )
+        assert status == 200
+        assert len(found["results"]) == 3
+        assert "balance" in json.dumps(found["results"][0]).lower()
+
+        tree = launcher.tree()
+        assert len(tree) >= 2, "the backend should run as a child of the launcher"
+        started = time.monotonic()
+        code = launcher.stop(signal.SIGINT)
+        assert code == 130, launcher.output
+        assert time.monotonic() - started < 15
+        assert alive(tree) == [], f"survivors: {alive(tree)}"
+    finally:
+        launcher.kill()
+
+
+def test_warm_up_creates_no_venv_and_installs_nothing(
+    project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
+) -> None:
+    cache = tmp_path / "cache"
+    first = up(project, env, cache)
+    try:
+        first.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        assert first.stop() == 130
+    finally:
+        first.kill()
+    hub.reset_log()
+    second = up(project, env, cache)
+    try:
+        second.wait_for("Backend ready at", READY_TIMEOUT)
+        out = second.output
+        venv_line = next(line for line in second.lines if "venv ready" in line)
+        deps_line = next(line for line in second.lines if "dependencies in sync" in line)
+        assert "created" not in venv_line, venv_line
+        assert "installed" not in deps_line or "nothing installed" in deps_line, deps_line
+        assert "Downloading" not in out
+        assert hub.requests == [], "a warm cache must need no network"
+        assert second.stop(signal.SIGTERM) == 130
+    finally:
+        second.kill()
+
+
+def test_reload_worker_does_not_outlive_ctrl_c(project: Path, env: dict[str, str], tmp_path: Path) -> None:
+    launcher = up(project, env, tmp_path / "cache", "--reload")
+    try:
+        launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        tree = launcher.tree()
+        assert len(tree) >= 3, f"--reload runs a reloader and a worker: {tree}"
+        assert launcher.stop(signal.SIGINT) == 130
+        assert alive(tree) == []
+    finally:
+        launcher.kill()
+
+
+def test_injected_faults_show_in_health(
+    project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
+) -> None:
+    hub.fail_requests(2, status=503, path_contains=BGE_FILE)
+    launcher = up(project, env, tmp_path / "cache", "--retry-delay", "0.2")
+    try:
+        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        assert "Downloading BGE model... (Attempt 3/3)" in launcher.output
+        _, health = http("GET", url + "/health")
+        assert health["model"]["state"] == "ready"
+        assert health["model"]["attempt_count"] == 3
+        assert [a["ok"] for a in health["model"]["attempts"]] == [False, False, True]
+        assert launcher.stop() == 130
+    finally:
+        launcher.kill()
+
+
+def test_degraded_when_no_model_can_be_had(
+    project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
+) -> None:
+    hub.not_found(BGE_REPO)
+    hub.not_found("Qdrant/all-MiniLM-L6-v2-onnx")
+    launcher = up(project, env, tmp_path / "cache")
+    try:
+        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        _, health = http("GET", url + "/health")
+        assert health["status"] == "degraded"
+        assert health["model"]["state"] == "degraded"
+        status, body = http("POST", url + "/search", {"query": "balance", "k": 1})
+        assert status == 503
+        assert body["detail"]
+        assert launcher.stop() == 130
+    finally:
+        launcher.kill()
+        hub.clear_faults()
+
+
+def test_port_in_use_names_the_holder(project: Path, env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "launcher", "up", "-p", str(project), "--port", str(port),
+             "--cache-dir", str(tmp_path / "cache")],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"pid {os.getpid()}" in done.stderr
+    assert "hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_app_is_a_usage_error(project: Path, env: dict[str, str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "up", "-p", str(project), "--app", "nosuchmodule:app",
+         "--cache-dir", str(tmp_path / "cache")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "nosuchmodule" in done.stderr
+    assert "hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_backend_that_dies_shows_its_last_lines_and_exit_code(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    (project / "crash.py").write_text(
+        "import sys\nprint('crash: the textbook index is missing', flush=True)\nsys.exit(3)\n"
+        "app = None\n",
+        encoding="utf-8",
+    )
+    launcher = up(project, env, tmp_path / "cache", "--app", "crash:app")
+    try:
+        code = launcher.proc.wait(timeout=COLD_START_TIMEOUT)
+        launcher._reader.join(timeout=5)
+        assert code == 3, launcher.output
+        assert "crash: the textbook index is missing" in launcher.output
+        assert "Backend ready" not in launcher.output
+    finally:
+        launcher.kill()
+        (project / "crash.py").unlink()

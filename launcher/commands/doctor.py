@@ -1,9 +1,72 @@
-"""(not built yet)"""
+"""Check the machine and the project: shell, Python, venv, cache, models, hub, port, settings."""
 
 from __future__ import annotations
 
-from launcher.errors import LauncherError
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from launcher.commands.options import Json, Project
+
+if TYPE_CHECKING:
+    from launcher.checks import Check
 
 
-def command() -> None:
-    raise LauncherError("'doctor' is not built yet", "See the issue tracker.")
+def command(ctx: typer.Context, project: Project = Path("."), json_output: Json = False) -> None:
+    """Run every check; exit 1 when one fails. `--json` prints one document on stdout."""
+    from launcher import console
+    from launcher.checks import DoctorContext, document, overall_ok, run_checks
+    from launcher.redact import register_secret_file
+
+    options = ctx.obj or {}
+    console.setup_logging(verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
+    register_secret_file(project.expanduser() / ".env")
+    context = DoctorContext.build(project, env=dict(os.environ))
+    checks = run_checks(context)
+    if json_output:
+        console.emit_json(document(checks))
+    else:
+        render(checks, verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
+    if not overall_ok(checks):
+        raise typer.Exit(1)
+
+
+def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
+    """flutter-doctor style: `[✓] summary`, `[!] summary`, `[✗] summary`, fix indented below."""
+    from rich.text import Text
+
+    from launcher import console
+    from launcher.redact import redact
+
+    out = console.get_console()
+    styles = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for check in checks:
+        if quiet and check.status == "ok":
+            continue
+        line = Text()
+        line.append(f"[{console.symbol(check.status)}] ", style=styles[check.status])
+        line.append(redact(check.summary))
+        out.print(line)
+        if check.status != "ok" and check.hint:
+            for hint_line in redact(check.hint).splitlines():
+                out.print(Text("    " + hint_line, style="dim"))
+        if verbose and check.details:
+            for key, value in check.details.items():
+                out.print(Text(f"    {key}: {redact(str(value))}", style="dim"))
+    failures = sum(c.status == "fail" for c in checks)
+    warnings = sum(c.status == "warn" for c in checks)
+    if failures or warnings:
+        parts = []
+        if failures:
+            parts.append(f"{failures} failing check{'s' * (failures != 1)}")
+        if warnings:
+            parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+        verdict = " and ".join(parts)
+        tail = "`up` will stop until the failing ones are fixed." if failures else (
+            "`up` copes with these, but read the hints."
+        )
+        out.print(Text(f"\n{verdict}: {tail}"))
+    elif not quiet:
+        out.print(Text("\nNo issues found."))

@@ -8,7 +8,9 @@ stdlib HTTP server on 127.0.0.1 that answers exactly the requests those clients 
   adds size, blobId and lfs to each sibling),
 - `GET /api/models/{repo}/tree/{rev}[/{path}]` (tree listing, `?recursive=true`),
 - `HEAD`/`GET /{repo}/resolve/{rev}/{file}` with ETag, X-Repo-Commit, X-Linked-Etag,
-  X-Linked-Size, Content-Length, Accept-Ranges, and a single `Range: bytes=N-[M]` → 206.
+  X-Linked-Size, Content-Length, Accept-Ranges, and a single `Range: bytes=N-[M]` → 206;
+  with `redirect_lfs()`, LFS files answer 302 to `/cdn-lfs/...` on host `localhost`, as the
+  real hub redirects to its CDN.
 
 Faults (503s, connection resets, truncation, corruption, stalls, a missing repo, a refused
 port, throttling) are armed by method calls, each counting down its `times` and then
@@ -16,8 +18,8 @@ disarming, and every request is logged so tests can assert what the client reall
 
 Which requests each fault applies to:
 - `fail_requests`: any request (API, HEAD or GET) whose raw path contains `path_contains`.
-- `reset_after`, `truncate`, `corrupt`, `throttle`: only file downloads (`GET .../resolve/...`),
-  since those are the bodies a download can lose.
+- `reset_after`, `truncate`, `corrupt`, `throttle`: only file downloads (`GET .../resolve/...`
+  or `/cdn-lfs/...`), since those are the bodies a download can lose.
 - `stall`: with `after_bytes > 0` only file downloads (headers and `after_bytes` are sent, then
   silence); with `after_bytes == 0` any matching request, before anything is sent (an endpoint
   that accepts the connection but never answers).
@@ -42,6 +44,11 @@ LFS_POINTER_SIZE = 134
 FAKE_DATE = "2024-01-01T00:00:00.000Z"
 _SLICE = 0.05  # seconds: how often sleeping handlers check whether the hub is stopping
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Redirected LFS downloads go to this name for the same loopback server: a different host
+# string, so huggingface_hub treats it as a CDN (does not follow the HEAD redirect), as with
+# the real hub.
+_CDN_HOST = "localhost"
 
 
 def git_blob_sha1(content: bytes) -> str:
@@ -124,6 +131,7 @@ class FakeHub:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._refusing = False
+        self._redirect_lfs = False
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> FakeHub:
@@ -261,6 +269,16 @@ class FakeHub:
         self._refusing = True
         self._close_listener()
         self._drop_connections()
+
+    def redirect_lfs(self, enabled: bool = True) -> None:
+        """Answer LFS `resolve` requests with a 302 to a CDN-like url, as the real hub does.
+
+        The 302 carries X-Repo-Commit, X-Linked-Etag and X-Linked-Size; the Location is
+        `http://localhost:PORT/cdn-lfs/{repo}/{sha256}/{file}` (Range and body faults work
+        there too). A downloader that doesn't follow redirects fails, as it would for real.
+        Not a fault: `clear_faults()` leaves it as it is.
+        """
+        self._redirect_lfs = enabled
 
     def throttle(self, bytes_per_second: float) -> None:
         """Pace file bodies to about `bytes_per_second` until cleared."""
@@ -465,6 +483,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts[:2] == ["api", "models"] and len(parts) >= 3:
             self._api(method, parts[2:], query)
             return
+        if parts and parts[0] == "cdn-lfs" and method in ("GET", "HEAD"):
+            self._cdn(method, parts)
+            return
         if "resolve" in parts and method in ("GET", "HEAD"):
             self._resolve(method, parts)
             return
@@ -603,20 +624,53 @@ class _Handler(BaseHTTPRequestHandler):
             return
         content = commit.files[filename]
         total = len(content)
-        headers = {
-            "X-Repo-Commit": commit.sha,
-            "Accept-Ranges": "bytes",
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": f'attachment; filename="{filename.rsplit("/", 1)[-1]}"',
-        }
+        base_name = filename.rsplit("/", 1)[-1]
+        headers = {"X-Repo-Commit": commit.sha}
         if filename in commit.lfs:
             etag = f'"{sha256_hex(content)}"'
             headers["X-Linked-Etag"] = etag
             headers["X-Linked-Size"] = str(total)
+            if self.hub._redirect_lfs:
+                # Like the real hub: LFS files live on a CDN host; the 302 carries the metadata.
+                location = (
+                    f"http://{_CDN_HOST}:{self.hub.port}/cdn-lfs/{repo.repo_id}/"
+                    f"{sha256_hex(content)}/{filename}"
+                )
+                headers["ETag"] = f'"{git_blob_sha1(content)}"'
+                headers["Location"] = location
+                self._send_text(302, f"Found. Redirecting to {location}", headers)
+                return
         else:
             etag = f'"{git_blob_sha1(content)}"'
         headers["ETag"] = etag
+        self._serve_file(method, content, base_name, headers)
 
+    def _cdn(self, method: str, parts: list[str]) -> None:
+        """`/cdn-lfs/{repo}/{sha256}/{file}`: where redirected LFS downloads land."""
+        digest_at = next((i for i, part in enumerate(parts) if _SHA256_RE.match(part)), None)
+        repo = self.hub._lookup("/".join(parts[1:digest_at])) if digest_at else None
+        content = None
+        if repo is not None and digest_at is not None:
+            digest = parts[digest_at]
+            with self.hub._lock:
+                blobs = [c.files[n] for c in repo.commits.values() for n in c.files]
+            content = next((b for b in blobs if sha256_hex(b) == digest), None)
+        if content is None or digest_at is None:
+            self._send_text(404, "NoSuchKey", {})
+            return
+        self._serve_file(method, content, parts[-1], {"ETag": f'"{parts[digest_at]}"'})
+
+    def _serve_file(
+        self, method: str, content: bytes, base_name: str, headers: dict[str, str]
+    ) -> None:
+        """Send `content` (or the asked Range of it) with the download headers."""
+        total = len(content)
+        headers = {
+            **headers,
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": f'attachment; filename="{base_name}"',
+        }
         start, end = 0, total - 1
         status = 200
         range_header = self.headers.get("Range")
@@ -699,6 +753,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(payload).encode()
         all_headers = {"Content-Type": "application/json; charset=utf-8"}
         all_headers.update(headers or {})
+        all_headers["Content-Length"] = str(len(body))
+        self._send_head(status, all_headers)
+        if self._method != "HEAD":
+            self.wfile.write(body)
+            self._bytes_sent += len(body)
+
+    def _send_text(self, status: int, text: str, headers: dict[str, str]) -> None:
+        body = text.encode()
+        all_headers = {"Content-Type": "text/plain; charset=utf-8", **headers}
         all_headers["Content-Length"] = str(len(body))
         self._send_head(status, all_headers)
         if self._method != "HEAD":

@@ -74,7 +74,9 @@ def test_fastembed_loads_from_cache_offline_once_downloaded(
     fake_hub: FakeHub, hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
+    fake_hub.redirect_lfs()  # the ONNX file comes through a CDN-style redirect, as for real
     _embed(cache, [MINILM_MODEL], hub_env)
+    assert any(r.path.startswith("/cdn-lfs/") for r in fake_hub.requests)
     fake_hub.refuse_all()  # the hub is gone; only the cache can serve now
     offline = _embed(cache, [MINILM_MODEL], hub_env, local_only=True)
     assert offline[MINILM_MODEL]["near"] > offline[MINILM_MODEL]["far"]

@@ -149,6 +149,28 @@ def test_a_new_commit_becomes_main_and_the_old_sha_still_resolves(
     assert Path(path).read_bytes() == b'{"v": 1}'
 
 
+def test_lfs_redirect_mode_sends_downloads_to_a_cdn_host_like_the_hub(
+    fake_hub: FakeHub, embedding_models: dict[str, dict[str, bytes]], tmp_path: Path
+) -> None:
+    files = embedding_models[BGE_REPO]
+    fake_hub.redirect_lfs()
+    fake_hub.reset_log()
+    folder = Path(snapshot_download(BGE_REPO, cache_dir=tmp_path, endpoint=fake_hub.url))
+    for name, content in files.items():
+        assert (folder / name).read_bytes() == content
+    onnx_requests = [(r.method, r.status, r.path) for r in fake_hub.requests if BGE_FILE in r.path]
+    assert ("HEAD", 302) in {(method, status) for method, status, _ in onnx_requests}
+    assert any(m == "GET" and s == 200 and p.startswith("/cdn-lfs/") for m, s, p in onnx_requests)
+
+    url = _resolve_url(fake_hub, BGE_REPO, BGE_FILE)
+    redirect = httpx.get(url)
+    assert redirect.status_code == 302
+    assert redirect.headers["X-Linked-Etag"] == f'"{_sha256(files[BGE_FILE])}"'
+    assert redirect.headers["Location"].startswith("http://localhost:")
+    resumed = httpx.get(url, headers={"Range": "bytes=100-"}, follow_redirects=True)
+    assert resumed.status_code == 206 and resumed.content == files[BGE_FILE][100:]
+
+
 def test_unknown_revision_and_file_raise_the_hubs_errors(fake_hub: FakeHub, tmp_path: Path) -> None:
     with pytest.raises(RevisionNotFoundError):
         HfApi(endpoint=fake_hub.url).model_info(BGE_REPO, revision="no-such-branch")

@@ -1,9 +1,80 @@
-"""(not built yet)"""
+"""Download and verify the embedding model into the cache (for CI and Docker image builds)."""
 
 from __future__ import annotations
 
-from launcher.errors import LauncherError
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from launcher.commands.options import (
+    CacheDir,
+    FallbackModel,
+    Json,
+    Model,
+    Offline,
+    Project,
+    RequireModel,
+    Retries,
+    RetryDelay,
+)
 
 
-def command() -> None:
-    raise LauncherError("'prefetch' is not built yet", "See the issue tracker.")
+def command(
+    ctx: typer.Context,
+    project: Project = Path("."),
+    model: Model = None,
+    fallback_model: FallbackModel = None,
+    cache_dir: CacheDir = None,
+    retries: Retries = None,
+    retry_delay: RetryDelay = None,
+    offline: Offline = None,
+    require_model: RequireModel = None,
+    json_output: Json = False,
+) -> None:
+    from launcher import console
+    from launcher.models.prefetch import PrefetchOptions, prefetch
+    from launcher.settings import resolve_settings
+
+    options = ctx.obj or {}
+    console.setup_logging(verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
+    flags: dict[str, Any] = {
+        "model": model,
+        "fallback_model": fallback_model,
+        "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "offline": offline,
+        "require_model": require_model,
+    }
+    env = dict(os.environ)
+    settings = resolve_settings(project, flags, env)
+    prefetch_options = PrefetchOptions.from_settings(settings, env)
+    result = prefetch(prefetch_options, status_file=settings.status_file)
+    if json_output:
+        console.emit_json(result.to_json())
+    error = result.error()
+    if error is not None:
+        raise error
+    _render(result)
+
+
+def _render(result: Any) -> None:
+    from launcher import console
+
+    location = result.location
+    where = f"{result.cache_dir} ({location.source})" if location is not None else result.cache_dir
+    if result.state == "ready":
+        how = {"cache": "already in the cache", "legacy-cache": "copied from the old temp cache"}
+        console.line("ok", f"Model ready: {result.resolved}", how.get(result.source, "downloaded"))
+    elif result.state == "fallback":
+        console.line(
+            "warn",
+            f"Model ready: {result.resolved} (fallback; {result.requested} is unavailable)",
+        )
+    else:
+        console.line("warn", "No embedding model: the backend will run degraded")
+    console.info(f"  cache: {where}")
+    if result.path:
+        console.info(f"  path:  {result.path}")

@@ -1,0 +1,125 @@
+"""Model name → hub repository and files: what to download for an embedding model.
+
+The two models robo-backend uses by default live in a built-in table, so a warm start never
+imports fastembed (about a second of imports). Any other name is looked up in fastembed's
+own model list, lazily, the first time it is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from launcher.errors import UsageError
+
+# The files fastembed's `download_files_from_huggingface` allows next to the model file
+# (`preprocessor_config.json` is for image models only). Those present in the repo are fetched.
+TOKENIZER_FILES: tuple[str, ...] = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One embedding model: where it lives on the hub and which of its files we need.
+
+    `files` starts with `model_file` and the model's own additional files (all required),
+    followed by the tokenizer files, which are fetched when the repo has them.
+    `size_hint` is fastembed's advertised size in bytes (used before the hub answers).
+    `label` is how log lines name the model ("BGE model" for the BGE family).
+    """
+
+    name: str
+    repo: str
+    model_file: str
+    files: tuple[str, ...]
+    size_hint: int
+    label: str
+    required: tuple[str, ...] = ()
+
+    def is_required(self, path: str) -> bool:
+        return path == self.model_file or path in self.required
+
+
+def _label(name: str) -> str:
+    return "BGE model" if "bge" in name.lower() else name
+
+
+def _spec(
+    name: str, repo: str, model_file: str, size_gb: float, additional: tuple[str, ...] = ()
+) -> ModelSpec:
+    files = (model_file, *additional, *(f for f in TOKENIZER_FILES if f not in additional))
+    return ModelSpec(
+        name=name,
+        repo=repo,
+        model_file=model_file,
+        files=files,
+        size_hint=int(size_gb * 1_000_000_000),
+        label=_label(name),
+        required=(model_file, *additional),
+    )
+
+
+BUILTIN: dict[str, ModelSpec] = {
+    spec.name.lower(): spec
+    for spec in (
+        _spec(
+            "BAAI/bge-small-en-v1.5",
+            "Qdrant/bge-small-en-v1.5-onnx-Q",
+            "model_optimized.onnx",
+            0.067,
+        ),
+        _spec(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "Qdrant/all-MiniLM-L6-v2-onnx",
+            "model.onnx",
+            0.09,
+        ),
+    )
+}
+
+
+def _fastembed_specs() -> dict[str, ModelSpec]:
+    """fastembed's text models that have a Hugging Face source (imported only when needed)."""
+    try:
+        from fastembed import TextEmbedding
+    except Exception:  # fastembed missing or broken: only the built-in table is known
+        return {}
+    specs: dict[str, ModelSpec] = {}
+    for description in TextEmbedding._list_supported_models():
+        repo = getattr(description.sources, "hf", None)
+        if not repo:
+            continue
+        specs[description.model.lower()] = _spec(
+            description.model,
+            repo,
+            description.model_file,
+            float(description.size_in_GB or 0.0),
+            tuple(description.additional_files or ()),
+        )
+    return specs
+
+
+def lookup(name: str) -> ModelSpec:
+    """The spec of `name` (case-insensitive); unknown → UsageError (exit 2) naming known models."""
+    key = name.strip().lower()
+    if key in BUILTIN:
+        return BUILTIN[key]
+    specs = _fastembed_specs()
+    if key in specs:
+        return specs[key]
+    known = sorted({spec.name for spec in (*BUILTIN.values(), *specs.values())})
+    raise UsageError(
+        f"unknown embedding model {name!r}",
+        "Use a model fastembed supports, e.g. "
+        + ", ".join(known[:8])
+        + (f" (and {len(known) - 8} more)" if len(known) > 8 else "")
+        + ".",
+    )
+
+
+def known_models() -> list[str]:
+    """Every model name `lookup` accepts (imports fastembed)."""
+    return sorted({spec.name for spec in (*BUILTIN.values(), *_fastembed_specs().values())})

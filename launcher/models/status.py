@@ -1,0 +1,50 @@
+"""The status file (schema 1): what the launcher prepared, for the backend and for scripts.
+
+`<project>/.robo-backend/status.json`, handed to the backend as `ROBO_BACKEND_STATUS_FILE`.
+It is always replaced atomically (temp file + rename), so a reader never sees half a document,
+and prefetch rewrites it after every download attempt. The contract is in docs/status-file.md.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from launcher.models.cache import DEFAULT_FILE_OPS, FileOps, atomic_write_text, read_json
+
+SCHEMA = 1
+MODEL_STATES = ("ready", "fallback", "degraded", "failed")
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The status document, or None when the file is missing or is not a schema-1 document."""
+    data = read_json(Path(path))
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return None
+    return data
+
+
+def write_status(
+    path: Path,
+    *,
+    model: dict[str, Any] | None = None,
+    environment: dict[str, Any] | None = None,
+    ops: FileOps = DEFAULT_FILE_OPS,
+) -> dict[str, Any]:
+    """Write the status file atomically and return the document written.
+
+    A part given as None keeps what the file already holds (so prefetch can update `model`
+    without knowing the `environment` that `up` recorded, and the other way round).
+    """
+    target = Path(path)
+    previous = read_status(target) or {}
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": model if model is not None else previous.get("model"),
+        "environment": environment if environment is not None else previous.get("environment"),
+    }
+    atomic_write_text(target, json.dumps(document, indent=2, default=str) + "\n", ops)
+    return document

@@ -248,8 +248,12 @@ def sync_dependencies(
     mode: str,
     state_dir: Path,
     env: Mapping[str, str],
+    *,
+    installer: str = "auto",
 ) -> DepsResult:
     """Make the venv hold the project's dependencies; `mode` is auto, always or never.
+
+    `installer` is "auto" (uv when available, else pip), "uv" or "pip".
 
     auto installs only when the stamp differs; always installs; never skips (and says whether
     the stamp was in sync). Raises DependencyError (exit 1) with the installer's last lines when
@@ -281,7 +285,14 @@ def sync_dependencies(
         why = "first install" if stored is None else "dependencies changed"
     else:
         why = "install = always"
-    uv = find_uv(env)
+    if installer not in ("auto", "uv", "pip"):
+        raise ValueError(f"unknown installer {installer!r}")
+    uv = None if installer == "pip" else find_uv(env)
+    if installer == "uv" and uv is None:
+        raise DependencyError(
+            "uv was asked for but is not installed",
+            "Install it (pip install uv) or let the launcher use pip.",
+        )
     tool, argv = install_argv(inputs, venv_python, uv)
     child = dict(env)
     child.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
@@ -317,13 +328,14 @@ def _ensure_pip(venv_python: Path, env: Mapping[str, str], project: Path) -> Non
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in (text or "(no output)").splitlines())
+    lines = (text or "(no output)").splitlines()
+    return "\n".join(("  " + line) if line.strip() else "" for line in lines)
 
 
 def _hint(output: str, inputs: DependencyInputs) -> str:
     """A fix suggestion from what the installer said."""
     lowered = output.lower()
-    where = "[project].dependencies in pyproject.toml"
+    where = "[project].dependencies of pyproject.toml"
     if inputs.requirements is not None:
         where += " or requirements.txt"
     if (

@@ -326,7 +326,8 @@ def _plan_root(
 ) -> None:
     prefix = "legacy-" if legacy else ""
     try:
-        children = sorted(os.scandir(root), key=lambda d: d.name)
+        # Locks last: deleting a model takes (and so re-creates) its lock file first.
+        children = sorted(os.scandir(root), key=lambda d: (d.name == ".locks", d.name))
     except FileNotFoundError:
         return
     except NotADirectoryError:
@@ -482,7 +483,7 @@ def execute(
     prefetch that started after the plan was made is never cut in half: it is skipped instead.
     Failures are recorded on the entry and the run goes on with the next one.
     """
-    roots = [Path(os.path.realpath(r)) for r in plan.roots]
+    roots = list(plan.roots)  # resolved when the plan was made: never re-resolved here
     extras = {Path(os.path.abspath(p)) for p in allowed_extra}
     for entry in plan.entries:
         if entry.action != "would-delete":

@@ -451,6 +451,19 @@ def _health_opener() -> Any:
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def probe_url(url: str) -> str:
+    """The URL to poll: a wildcard bind address (0.0.0.0, ::) is not something a client can
+    connect to on Windows, so the health check goes to the loopback address instead."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    loopback = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(parts.hostname or "")
+    if loopback is None:
+        return url
+    netloc = loopback + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _is_healthy(opener: Any, url: str, timeout: float) -> bool:
     try:
         with opener.open(url, timeout=timeout) as response:
@@ -487,6 +500,7 @@ def serve(
     `ready_timeout` seconds (the tree stopped, its last lines in the message).
     """
     flag = _StopFlag()
+    health_url = probe_url(health_url)
     with _handlers(flag):
         child = _Child(list(argv), env, cwd, log_tail, flag)
         stopped = False

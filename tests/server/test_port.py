@@ -62,3 +62,12 @@ def test_host_that_is_not_ours_is_a_usage_error() -> None:
     with pytest.raises(SettingsError) as caught:
         check_port("192.0.2.1", 8000)
     assert "not an address of this machine" in caught.value.message
+
+
+def test_health_probe_of_a_wildcard_bind_goes_to_loopback() -> None:
+    """--host 0.0.0.0 binds everything, but Windows cannot connect to 0.0.0.0: poll loopback."""
+    from launcher.server import probe_url
+
+    assert probe_url("http://0.0.0.0:8000/health") == "http://127.0.0.1:8000/health"
+    assert probe_url("http://[::]:8000/health") == "http://[::1]:8000/health"
+    assert probe_url("http://127.0.0.1:8000/health") == "http://127.0.0.1:8000/health"

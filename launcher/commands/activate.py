@@ -1,9 +1,40 @@
-"""(not built yet)"""
+"""Print shell code that activates the project's venv in your own shell.
+
+\b
+Evaluate it with:
+  bash, zsh, Git Bash  eval "$(robo-backend activate)"
+  sh                   eval "$(robo-backend activate --shell sh)"
+  fish                 robo-backend activate | source
+  PowerShell           robo-backend activate | Invoke-Expression
+  CMD                  for /f "delims=" %i in ('robo-backend activate --shell cmd') do @%i
+  nu                   robo-backend activate --shell nu | save -f act.nu; source act.nu
+The code only sets VIRTUAL_ENV and PATH (no Activate.ps1 runs, so PowerShell's execution
+policy does not matter). The shell is detected; --shell or ROBO_BACKEND_SHELL overrides it.
+"""
 
 from __future__ import annotations
 
-from launcher.errors import LauncherError
+from pathlib import Path
+
+import typer
+
+from launcher.commands.options import Project, Shell
 
 
-def command() -> None:
-    raise LauncherError("'activate' is not built yet", "See the issue tracker.")
+def command(ctx: typer.Context, project: Project = Path("."), shell: Shell = None) -> None:
+    from loguru import logger
+
+    from launcher import console
+    from launcher.settings import resolve_settings
+    from launcher.shells import PlatformFacts, activation_script, detect_shell
+    from launcher.venvs import ensure_venv
+
+    options = ctx.obj or {}
+    console.setup_logging(bool(options.get("verbose")), bool(options.get("quiet")))
+    settings = resolve_settings(project, {"shell": shell})
+    facts = PlatformFacts.current()
+    detected = detect_shell(facts, settings.shell, source=settings.source("shell"))
+    logger.debug(f"shell: {detected.label} ({detected.reason})")
+    venv = ensure_venv(settings.project, settings.venv_path, settings.python, facts, create=False)
+    logger.debug(f"venv: {venv.path} ({venv.method})")
+    console.emit_stdout(activation_script(detected.name, venv.path, facts))

@@ -1,14 +1,15 @@
 """The download engine: one attempt at bringing a model's files into the cache, verified.
 
-Metadata (commit, sizes, sha256/blob ids: one request) comes through huggingface_hub's
-`HfApi.model_info(files_metadata=True)`. File bodies come through a small streaming loop on
-httpx (huggingface_hub's own HTTP library) because huggingface_hub 1.x downloads into a
-process-unique temp file and deletes it on any failure (`_download_to_tmp_and_move`), so it can
-never resume across runs. Here the partial file has a stable name, `blobs/<etag>.incomplete`,
-guarded by the per-model lock; a retry, or the next run after a crash, sends
-`Range: bytes=<size>-` and appends. Every file is verified (sha256 for LFS files, the git blob
-sha1 for the others) BEFORE it is renamed into `blobs/<etag>`, so nothing unverified is ever
-visible to fastembed.
+Everything goes over one httpx client per attempt (httpx is huggingface_hub's own HTTP
+library). Metadata is the hub API call huggingface_hub's `model_info(files_metadata=True)`
+makes (commit, sizes, sha256/blob ids: one request), sent ourselves because huggingface_hub
+adds an agent-detection request to the endpoint it read at import time. File bodies use our own
+streaming loop because huggingface_hub 1.x downloads into a process-unique temp file and deletes
+it on any failure (`_download_to_tmp_and_move`), so it can never resume across runs. Here the
+partial file has a stable name, `blobs/<etag>.incomplete`, guarded by the per-model lock; a
+retry, or the next run after a crash, sends `Range: bytes=<size>-` and appends. Every file is
+verified (sha256 for LFS files, the git blob sha1 for the others) BEFORE it is renamed into
+`blobs/<etag>`, so nothing unverified is ever visible to fastembed.
 
 One call of `download_model` is one attempt; the retry policy and the fallback chain live in
 `prefetch.py`. Failures are `DownloadError`s whose `kind` drives that policy:
@@ -166,7 +167,6 @@ def error_from_status(status: int, headers: Any, what: str) -> DownloadError:
 def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
     """Turn an exception raised while talking to the hub into a DownloadError."""
     import httpx
-    from huggingface_hub import errors as hf_errors
 
     if isinstance(exc, DownloadError):
         return exc
@@ -175,29 +175,6 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
             f"the disk is full while downloading {what}",
             DISK,
             hint="Free some space, or point --cache-dir at a drive with room.",
-        )
-    if isinstance(exc, hf_errors.GatedRepoError):
-        return DownloadError(
-            f"{what} is a gated repo",
-            PERMANENT,
-            hint="Set HF_TOKEN to a token that has access to the repo (and accept its terms).",
-            status=403,
-        )
-    if isinstance(exc, hf_errors.HfHubHTTPError) and exc.response is not None:
-        response = exc.response
-        if isinstance(exc, hf_errors.RepositoryNotFoundError) and response.status_code == 404:
-            return DownloadError(
-                f"{what} does not exist on {endpoint} (HTTP 404)",
-                PERMANENT,
-                hint="Check the model name, or HF_ENDPOINT if you use a mirror.",
-                status=404,
-            )
-        return error_from_status(response.status_code, response.headers, what)
-    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return DownloadError(
-            f"HF_HUB_OFFLINE is set, so {what} cannot be downloaded",
-            UNREACHABLE,
-            hint="Unset HF_HUB_OFFLINE to download, or run prefetch where the hub is reachable.",
         )
     if isinstance(exc, httpx.ConnectError):
         return DownloadError(
@@ -218,25 +195,66 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
 # ----------------------------------------------------------------------------- metadata
 
 
-def fetch_remote(
-    spec: ModelSpec, *, endpoint: str, token: str | None, timeout: float
-) -> RemoteModel:
-    """One request: the commit of `main` and, per wanted file, its size and hash."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.utils import disable_progress_bars
+def open_client(token: str | None, stall_timeout: float) -> httpx.Client:
+    """The HTTP client of one attempt (metadata and bodies share its connection).
 
-    disable_progress_bars()
-    api = HfApi(
-        endpoint=endpoint,
-        token=token or False,
-        library_name="robo-backend",
-        library_version=__version__,
-    )
+    The read timeout is the stall watchdog: an attempt that receives no byte for
+    `stall_timeout` seconds ends with a transient error (and the next one resumes).
+    """
+    import httpx
+
+    headers = {"User-Agent": f"robo-backend/{__version__}"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    stall = stall_timeout if stall_timeout > 0 else None
+    timeout = httpx.Timeout(stall, connect=min(CONNECT_TIMEOUT, stall or CONNECT_TIMEOUT))
+    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
+
+
+def _metadata_error(response: httpx.Response, spec: ModelSpec, endpoint: str) -> DownloadError:
+    code = response.headers.get("X-Error-Code", "")
+    if code == "GatedRepo":
+        return DownloadError(
+            f"{spec.repo} is a gated repo (HTTP {response.status_code})",
+            PERMANENT,
+            hint="Set HF_TOKEN to a token that has access to the repo (and accept its terms).",
+            status=response.status_code,
+        )
+    if response.status_code == 404 or code in ("RepoNotFound", "RevisionNotFound"):
+        return DownloadError(
+            f"{spec.repo} does not exist on {endpoint} (HTTP {response.status_code})",
+            PERMANENT,
+            hint="Check the model name, or HF_ENDPOINT if you use a mirror.",
+            status=response.status_code,
+        )
+    return error_from_status(response.status_code, response.headers, spec.repo)
+
+
+def fetch_remote(client: httpx.Client, spec: ModelSpec, *, endpoint: str) -> RemoteModel:
+    """One request: the commit of `main` and, per wanted file, its size and hash.
+
+    The same API call as huggingface_hub's `HfApi.model_info(repo, revision="main",
+    files_metadata=True)`, made on our client: huggingface_hub builds its headers with an
+    agent-detection lookup sent to the endpoint it read from the environment at import time
+    (not the `endpoint=` it is given), and it reads HF_HUB_OFFLINE at import time too.
+    """
+    url = f"{endpoint}/api/models/{spec.repo}/revision/main"
     try:
-        info = api.model_info(spec.repo, revision="main", files_metadata=True, timeout=timeout)
+        response = client.get(url, params={"blobs": "true"})
     except Exception as exc:  # classified below; anything unexpected is re-raised there
         raise classify(exc, spec.repo, endpoint) from exc
-    siblings = {s.rfilename: s for s in (info.siblings or [])}
+    if response.status_code != 200:
+        raise _metadata_error(response, spec, endpoint)
+    try:
+        info = response.json()
+        commit = str(info["sha"])
+        siblings = {s["rfilename"]: s for s in info.get("siblings") or []}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DownloadError(
+            f"{endpoint} answered the model info of {spec.repo} with something unexpected",
+            TRANSIENT,
+            hint="If HF_ENDPOINT points at a mirror, check that it serves the hub API.",
+        ) from exc
     files: list[RemoteFile] = []
     for path in spec.files:
         sibling = siblings.get(path)
@@ -248,21 +266,16 @@ def fetch_remote(
                     hint="The repo does not hold this model; check the model name.",
                 )
             continue
-        lfs = sibling.lfs
-        if sibling.size is None or (lfs is None and not sibling.blob_id):
+        lfs = sibling.get("lfs") or None
+        blob_id = str(sibling.get("blobId") or "")
+        etag = str(lfs.get("sha256") or "") if lfs else blob_id
+        size = sibling.get("size")
+        if not isinstance(size, int) or len(etag) not in (40, 64):
             raise DownloadError(
-                f"the hub did not say the size and hash of {spec.repo}/{path}",
-                TRANSIENT,
+                f"the hub did not say the size and hash of {spec.repo}/{path}", TRANSIENT
             )
-        etag = (lfs.sha256 if lfs is not None else sibling.blob_id) or ""
-        files.append(
-            RemoteFile(
-                path, int(sibling.size), etag.lower(), sibling.blob_id or "", lfs is not None
-            )
-        )
-    if not info.sha:
-        raise DownloadError(f"the hub did not say the commit of {spec.repo}", TRANSIENT)
-    return RemoteModel(spec.repo, info.sha, tuple(files))
+        files.append(RemoteFile(path, size, etag.lower(), blob_id, lfs is not None))
+    return RemoteModel(spec.repo, commit, tuple(files))
 
 
 # ----------------------------------------------------------------------------- disk space
@@ -394,7 +407,7 @@ def _fetch_file(
                 offset = 0
                 hashers = _new_hashers(rf)
             with open(partial, "ab" if offset else "wb") as handle:
-                for chunk in response.iter_raw(CHUNK):
+                for chunk in response.iter_raw():
                     if offset + received + len(chunk) > rf.size:
                         handle.close()
                         ops.unlink(partial)
@@ -465,26 +478,13 @@ def _remove_partials(folder: Path, ops: FileOps, keep: set[str] | None = None) -
     return freed
 
 
-def _client(token: str | None, stall_timeout: float) -> httpx.Client:
-    import httpx
-
-    headers = {"User-Agent": f"robo-backend/{__version__}"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    timeout = httpx.Timeout(
-        stall_timeout, connect=min(CONNECT_TIMEOUT, stall_timeout or CONNECT_TIMEOUT)
-    )
-    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
-
-
 def download_model(
+    client: httpx.Client,
     spec: ModelSpec,
     remote: RemoteModel,
     folder: Path,
     *,
     endpoint: str,
-    token: str | None,
-    stall_timeout: float,
     progress: Callable[[int, int], contextlib.AbstractContextManager[Progress]] | None = None,
     ops: FileOps = DEFAULT_FILE_OPS,
     symlinks: bool = True,
@@ -517,14 +517,13 @@ def download_model(
             tally = _Tally(bar, _existing_bytes(folder, remote))
             current = ""
             try:
-                with _client(token, stall_timeout) as client:
-                    for rf in todo:
-                        current = rf.path
-                        base = endpoint.rstrip("/")
-                        url = f"{base}/{remote.repo}/resolve/{remote.commit}/{quote(rf.path)}"
-                        _received, sha = _fetch_file(client, url, rf, blobs, tally, ops)
-                        sha256s[rf.etag] = sha
-                        verified[rf.etag] = sha
+                for rf in todo:
+                    current = rf.path
+                    base = endpoint.rstrip("/")
+                    url = f"{base}/{remote.repo}/resolve/{remote.commit}/{quote(rf.path)}"
+                    _received, sha = _fetch_file(client, url, rf, blobs, tally, ops)
+                    sha256s[rf.etag] = sha
+                    verified[rf.etag] = sha
             except DownloadError as error:
                 error.bytes_received = tally.received
                 raise

@@ -387,21 +387,19 @@ def _download(run: _Run, spec: ModelSpec) -> Path | None:
         logger.info(f"Downloading {spec.label}... (Attempt {number}/{retries})")
         started = time.perf_counter()
         try:
-            remote = download.fetch_remote(
-                spec, endpoint=endpoint, token=token, timeout=options.stall_timeout or 30.0
-            )
-            stats = download.download_model(
-                spec,
-                remote,
-                folder,
-                endpoint=endpoint,
-                token=token,
-                stall_timeout=options.stall_timeout,
-                progress=progress,
-                ops=options.file_ops,
-                symlinks=symlinks,
-                verified=verified,
-            )
+            with download.open_client(token, options.stall_timeout) as client:
+                remote = download.fetch_remote(client, spec, endpoint=endpoint)
+                stats = download.download_model(
+                    client,
+                    spec,
+                    remote,
+                    folder,
+                    endpoint=endpoint,
+                    progress=progress,
+                    ops=options.file_ops,
+                    symlinks=symlinks,
+                    verified=verified,
+                )
         except download.DownloadError as error:
             seconds = time.perf_counter() - started
             run.record(

@@ -1,0 +1,164 @@
+"""Shared helpers for the model tests: options pointing at a tmp cache, log capture, the CLI
+as a real subprocess, and fastembed loading what we downloaded (offline, in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loguru import logger
+
+from launcher.models.prefetch import PrefetchOptions
+from tests.fakehub.server import FakeHub
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cache_root(tmp_path: Path) -> Path:
+    root = tmp_path / "cache"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def make_options(tmp_path: Path, cache_root: Path, fake_hub: FakeHub) -> Any:
+    """PrefetchOptions for the fake hub with a private cache and a private (empty) legacy dir."""
+
+    def make(**overrides: Any) -> PrefetchOptions:
+        values: dict[str, Any] = {
+            "cache": cache_root,
+            "endpoint": fake_hub.url,
+            "retry_delay": 0.01,
+            "stall_timeout": 5.0,
+            "legacy_dir": tmp_path / "legacy-temp" / "fastembed_cache",
+        }
+        values.update(overrides)
+        return PrefetchOptions(**values)
+
+    return make
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """Every loguru message emitted during the test, as plain text."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="DEBUG")
+    yield lines
+    logger.remove(sink)
+
+
+class Sleeps(list[float]):
+    """A `sleep` that records instead of sleeping: proves retry delays without waiting them."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+def subprocess_env(tmp_path: Path, hub_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment for `python -m launcher …`: isolated temp folder (so fastembed's legacy
+    temp cache of this machine is never seen), the fake hub, no colour."""
+    env = dict(os.environ)
+    temp = tmp_path / "proc-tmp"
+    temp.mkdir(exist_ok=True)
+    env.update({"TMPDIR": str(temp), "NO_COLOR": "1", "PYTHONPATH": str(REPO_ROOT)})
+    if hub_url is not None:
+        env["HF_ENDPOINT"] = hub_url
+    env.update(extra)
+    return env
+
+
+def launcher_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "launcher", *args]
+
+
+def run_launcher(
+    tmp_path: Path, *args: str, hub_url: str | None = None, timeout: float = 60, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        launcher_argv(*args),
+        env=subprocess_env(tmp_path, hub_url, **extra),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def fastembed_embeds(cache_dir: Path, model: str, tmp_path: Path) -> list[float]:
+    """Load `model` from `cache_dir` with real fastembed, offline, in a fresh process (what the
+    backend does) and return the first values of one embedding; fails the test otherwise."""
+    code = (
+        "import json, sys\n"
+        "from fastembed import TextEmbedding\n"
+        "m = TextEmbedding(sys.argv[1], cache_dir=sys.argv[2], local_files_only=True)\n"
+        "v = list(m.embed(['a robot reads a textbook']))[0]\n"
+        "print(json.dumps([float(x) for x in v[:4]]))\n"
+    )
+    env = subprocess_env(tmp_path, None, HF_HUB_OFFLINE="1")
+    env.pop("HF_ENDPOINT", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code, model, str(cache_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def assert_status_schema(document: dict[str, Any]) -> None:
+    """The status file contract of GUIDE §1 / docs/status-file.md (schema 1)."""
+    assert set(document) == {"schema", "updated_at", "model", "environment"}
+    assert document["schema"] == 1
+    model = document["model"]
+    assert list(model) == [
+        "requested",
+        "resolved",
+        "state",
+        "attempt_count",
+        "attempts",
+        "cache_dir",
+        "path",
+    ]
+    assert model["state"] in {"ready", "fallback", "degraded", "failed"}
+    assert model["attempt_count"] == len(model["attempts"])
+    for attempt in model["attempts"]:
+        assert list(attempt) == ["model", "attempt", "ok", "error", "seconds", "bytes"]
+        assert isinstance(attempt["ok"], bool)
+        assert (attempt["error"] is None) == attempt["ok"]
+        assert isinstance(attempt["bytes"], int) and attempt["bytes"] >= 0
+
+
+def hub_requests(
+    hub: FakeHub, predicate: Any = None, *, at_least: int = 0, timeout: float = 5.0
+) -> list[Any]:
+    """The hub's request log filtered by `predicate`, waiting (bounded) until `at_least` are in.
+
+    The hub logs a request when its handler ends, which can be a moment after the client has
+    read the whole body (a paced handler sleeps after its last write).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in hub.requests if predicate is None or predicate(r)]
+        if len(found) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)

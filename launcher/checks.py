@@ -170,6 +170,12 @@ def port_check(host: str, port: int) -> None:
     check_port(host, port)
 
 
+def _default_find_uv(env: Mapping[str, str]) -> str | None:
+    from launcher.deps import find_uv
+
+    return find_uv(env)
+
+
 # ---------------------------------------------------------------------------------------------
 # The context
 
@@ -190,6 +196,8 @@ class DoctorContext:
     execution_policy: Callable[[], str] = execution_policy_list
     long_paths: Callable[[], bool | None] = long_paths_enabled
     port_probe: Callable[[str, int], None] = port_check
+    find_uv: Callable[[Mapping[str, str]], str | None] = field(default=_default_find_uv)
+    legacy_root: Path | None = None  # None: fastembed's `<temp>/fastembed_cache`
     hub_timeout: float = HUB_TIMEOUT
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -283,7 +291,7 @@ def _format_bytes(size: int) -> str:
 def check_os(ctx: DoctorContext) -> list[Check]:
     import platform
 
-    wsl = _shell(ctx).wsl
+    wsl = ctx.facts.wsl
     details = {
         "platform": ctx.facts.platform,
         "release": platform.release(),
@@ -313,7 +321,8 @@ def check_os(ctx: DoctorContext) -> list[Check]:
 def _shell(ctx: DoctorContext) -> Any:
     from launcher.shells import detect_shell
 
-    return ctx.memo("shell", lambda: detect_shell(ctx.facts, ctx.settings.shell))
+    source = ctx.settings.source("shell")
+    return ctx.memo("shell", lambda: detect_shell(ctx.facts, ctx.settings.shell, source=source))
 
 
 def check_shell(ctx: DoctorContext) -> list[Check]:
@@ -334,16 +343,14 @@ def check_shell(ctx: DoctorContext) -> list[Check]:
                 details,
             )
         ]
-    return [Check("shell", "ok", f"shell {label} (detected from {shell.reason})", "", details)]
+    return [Check("shell", "ok", f"shell {label} ({shell.reason})", "", details)]
 
 
 CheckFn = Callable[[DoctorContext], list[Check]]
 
 
 def check_uv(ctx: DoctorContext) -> list[Check]:
-    from launcher.deps import find_uv
-
-    uv = find_uv(ctx.env)
+    uv = ctx.find_uv(ctx.env)
     if uv is None:
         return [
             Check(
@@ -685,7 +692,7 @@ def check_legacy_cache(ctx: DoctorContext) -> list[Check]:
     from launcher.cleanup import tree_size
     from launcher.models.cache import legacy_cache_dir
 
-    legacy = Path(legacy_cache_dir())
+    legacy = Path(ctx.legacy_root or legacy_cache_dir())
     details: dict[str, Any] = {"path": str(legacy), "exists": legacy.is_dir()}
     if not legacy.is_dir():
         return [Check("legacy-cache", "ok", f"no old fastembed temp cache ({legacy})", "", details)]

@@ -201,9 +201,9 @@ class _Run:
                 self._status_warned = True
                 logger.warning(f"could not write the status file {self.status_file}: {exc}")
 
-    def record(self, attempt: Attempt, hint: str | None = None) -> None:
+    def record(self, attempt: Attempt, hint: str | None = None, *, skipped: bool = False) -> None:
         self.result.attempts.append(attempt)
-        if not attempt.ok:
+        if not attempt.ok and not skipped:
             self.result.last_error = f"{attempt.model}: {attempt.error}"
             self.result.last_hint = hint or self.result.last_hint
         self.checkpoint()
@@ -444,7 +444,8 @@ def _sentence_transformers(run: _Run, name: str) -> Path | None:
                 "skipped: the sentence-transformers package is not installed",
                 0.0,
                 0,
-            )
+            ),
+            skipped=True,
         )
         return None
     started = time.perf_counter()

@@ -144,9 +144,7 @@ def test_unknown_model_is_bad_input(make_options) -> None:
     assert BGE_MODEL in caught.value.hint
 
 
-def test_cli_degraded_exits_0_and_require_model_exits_1(
-    fake_hub: FakeHub, tmp_path: Path
-) -> None:
+def test_cli_degraded_exits_0_and_require_model_exits_1(fake_hub: FakeHub, tmp_path: Path) -> None:
     fake_hub.not_found(BGE_REPO)
     fake_hub.not_found(MINILM_REPO)
     project = tmp_path / "project"

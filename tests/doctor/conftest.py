@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ import pytest
 from launcher.checks import Check, DoctorContext, run_checks
 from launcher.shells import PlatformFacts
 
-LINUX = PlatformFacts(platform="linux", env={"SHELL": "/bin/bash"}, parents=("bash",))
+LINUX = PlatformFacts(
+    platform="linux",
+    env={"SHELL": "/bin/bash", "PATH": os.environ.get("PATH", "")},
+    parents=("bash",),
+    executable=sys.executable,
+)
 WINDOWS = PlatformFacts(
     platform="win32",
     env={"COMSPEC": r"C:\Windows\system32\cmd.exe", "PSModulePath": r"C:\Users\me\Documents"},

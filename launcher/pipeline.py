@@ -64,6 +64,12 @@ def backend_env(
     return env
 
 
+def model_summary(resolved: str | None, state: str) -> str:
+    if state == "degraded" or not resolved:
+        return "no model: the backend runs DEGRADED (search answers 503)"
+    return f"{resolved} ({state})"
+
+
 def run_up(request: UpRequest) -> int:
     """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C)."""
     console.setup_logging(verbose=request.verbose, quiet=request.quiet)
@@ -77,7 +83,7 @@ def run_up(request: UpRequest) -> int:
     if request.verbose:
         show_settings(settings)
 
-    from launcher.activation import choose_activation, wrap_argv
+    from launcher.activation import choose_activation, run_env, wrap_argv
     from launcher.checks import preflight
     from launcher.deps import sync_dependencies
     from launcher.models.cache import resolve_cache_dir
@@ -89,8 +95,6 @@ def run_up(request: UpRequest) -> int:
     facts = PlatformFacts.current()
     shell = detect_shell(facts, settings.shell)
     cache = resolve_cache_dir(settings.cache_dir, settings.source("cache_dir"), request.env)
-    for warning in cache.warnings:
-        console.warn(warning)
 
     with console.step("pre-flight checks passed") as current:
         port = settings.port
@@ -111,16 +115,18 @@ def run_up(request: UpRequest) -> int:
         current.detail = deps.reason
 
     with console.step("venv activated") as current:
-        activation = choose_activation(venv, shell, facts, None if settings.activation == "auto" else settings.activation)
+        forced = None if settings.activation == "auto" else settings.activation
+        activation = choose_activation(venv, shell, facts, forced)
         current.detail = f"{activation.strategy} strategy"
     environment = activation.to_json()
 
-    options = PrefetchOptions.from_settings(settings, cache=cache, env=request.env)
+    options = PrefetchOptions.from_settings(settings, env=request.env)
+    options.cache = cache
     if not settings.prefetch:
         options.offline = True
     with console.step("model ready") as current:
         result = prefetch(options, status_file=settings.status_file, environment=environment)
-        current.detail = result.summary()
+        current.detail = model_summary(result.resolved, result.state)
         if result.state == "degraded":
             current.status = "warn"
 
@@ -132,11 +138,14 @@ def run_up(request: UpRequest) -> int:
         argv += ["--app-dir", str(target.app_dir)]
     if settings.reload:
         argv.append("--reload")
-    env = backend_env(
-        activated_env(venv, request.env),
-        cache_dir=cache.path,
-        model=result.resolved,
-        status_file=settings.status_file,
+    env = run_env(
+        activation,
+        backend_env(
+            activated_env(venv, request.env),
+            cache_dir=cache.path,
+            model=result.resolved,
+            status_file=settings.status_file,
+        ),
     )
 
     def on_ready(ready_url: str, pid: int) -> None:

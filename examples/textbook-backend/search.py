@@ -45,9 +45,13 @@ class SearchIndex:
         environ = os.environ if env is None else env
         name = environ.get("ROBO_BACKEND_MODEL", "").strip()
         if not name:
+            launched = "ROBO_BACKEND_STATUS_FILE" in environ
             index = cls(
-                reason="no embedding model: ROBO_BACKEND_MODEL is not set (started without "
-                "robo-backend, or the launcher could not make a model ready)"
+                reason="no embedding model: robo-backend could not make one ready (see the "
+                "status file and `robo-backend doctor`)"
+                if launched
+                else "no embedding model: ROBO_BACKEND_MODEL is not set (started without "
+                "robo-backend; run `robo-backend up` to prefetch one)"
             )
             log.warning(f"running degraded: {index.reason}")
             return index

@@ -556,18 +556,28 @@ class _Job:
     notes: list[str] = field(default_factory=list)
 
 
+_SUBCOMMAND_FAILED = re.compile(
+    r"Command '\[.*?'-m', '([\w.]+)'.*?\]' returned non-zero exit status (-?\d+)"
+)
+
+
+def _failure(result: proc.Result) -> str:
+    """`exit 1: <last line>`, with venv's long "Command '[…]' returned…" made readable."""
+    text = _last_line(result.tail(5)) or "no output"
+    text = _SUBCOMMAND_FAILED.sub(lambda m: f"`-m {m.group(1)}` exited with {m.group(2)}", text)
+    return f"exit {result.returncode}: {text}"
+
+
 def _run(job: _Job, argv: Sequence[str | os.PathLike[str]]) -> proc.Result:
     result = proc.run(argv, env=job.env, cwd=job.cwd, timeout=job.timeout)
     if not result.ok:
-        raise _CreatorFailed(
-            f"exit {result.returncode}: {_last_line(result.tail(5)) or 'no output'}"
-        )
+        raise _CreatorFailed(_failure(result))
     return result
 
 
 def _create_uv(job: _Job) -> None:
     if not job.uv:
-        raise _CreatorFailed("uv not found on PATH or next to the launcher")
+        raise _CreatorFailed("uv not found on PATH or next to the launcher's Python")
     _run(job, [job.uv, "venv", "--python", job.python.path, str(job.target)])
     job.notes.append("made by uv without pip: dependencies are installed with uv pip")
 
@@ -579,7 +589,7 @@ def _create_venv(job: _Job) -> None:
 def _create_virtualenv(job: _Job) -> None:
     tool = find_tool("virtualenv", job.facts)
     if not tool:
-        raise _CreatorFailed("virtualenv not found on PATH or next to the launcher")
+        raise _CreatorFailed("virtualenv not found on PATH or next to the launcher's Python")
     _run(job, [tool, "--no-periodic-update", "--python", job.python.path, str(job.target)])
 
 
@@ -667,7 +677,7 @@ def create_venv(
             continue
         method = f"created with {label}"
         if failures:
-            method += " (" + "; ".join(f"{lbl} failed: {_short(r)}" for lbl, r in failures) + ")"
+            method += " (" + "; ".join(_brief(lbl, r) for lbl, r in failures) + ")"
         logger.debug(f"venv: {method} at {target} from {python.path} ({python.source})")
         return VenvInfo(
             path=target,
@@ -687,8 +697,12 @@ def create_venv(
     )
 
 
-def _short(reason: str, limit: int = 80) -> str:
-    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+def _brief(label: str, reason: str, limit: int = 70) -> str:
+    """One failure for `up`'s step line: "uv not found", "python -m venv failed: …"."""
+    if "not found" in reason:
+        return f"{label} not found"
+    text = reason if len(reason) <= limit else reason[: limit - 1] + "…"
+    return f"{label} failed: {text}"
 
 
 def _discard(target: Path) -> None:
@@ -815,20 +829,36 @@ def ensure_venv(
             raise VenvError(problem.message, problem.hint)
         logger.warning(f"{name}: {problem.message}; recreating it")
         remove_venv(target)
-        recreated = problem.message
+        recreated = (
+            "the old one's base interpreter was gone"
+            if problem.code == "base-missing"
+            else "the old one's python did not run"
+        )
     elif not create:
         hint = "Run `robo-backend up` once to create it."
         if foreign is not None:
             hint = f"{why} Run `robo-backend up` here once to create {target.name}."
         raise VenvError(f"no venv at {target}", hint)
     interpreter = find_python(python, facts, timeout=validate_timeout)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VenvError(
+            f"cannot create the folder for the venv {target}: {exc}",
+            "Check the venv setting and that the project folder is writable.",
+        ) from None
     info = create_venv(
-        target, interpreter, facts, creators=creators, cwd=project, timeout=create_timeout
+        target,
+        interpreter,
+        facts,
+        creators=creators,
+        cwd=project if project.is_dir() else target.parent,
+        timeout=create_timeout,
     )
     method = info.method
     if recreated:
-        method = "re" + method + " (the old one's base interpreter was gone)"
-        notes.append(f"recreated: {recreated}")
+        method = f"re{method} ({recreated})"
+        notes.append(f"recreated: {health.problems[0].message}")
     return VenvInfo(
         path=info.path,
         python=info.python,

@@ -53,8 +53,8 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
             for hint_line in redact(check.hint).splitlines():
                 out.print(Text("    " + hint_line, style="dim"))
         if verbose and check.details:
-            for key, value in check.details.items():
-                out.print(Text(f"    {key}: {redact(str(value))}", style="dim"))
+            for detail in detail_lines(check):
+                out.print(Text("    " + redact(detail), style="dim"))
     failures = sum(c.status == "fail" for c in checks)
     warnings = sum(c.status == "warn" for c in checks)
     if failures or warnings:
@@ -70,3 +70,16 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
         out.print(Text(f"\n{verdict}: {tail}"))
     elif not quiet:
         out.print(Text("\nNo issues found."))
+
+
+def detail_lines(check: Check) -> list[str]:
+    """`-v`: the facts behind a finding, one per line (settings as `name = value  (source)`)."""
+    if check.id == "settings":
+        values = check.details.get("values", {})
+        return [f"{name} = {e['value']!r}  ({e['source']})" for name, e in values.items()]
+    lines = []
+    for key, value in check.details.items():
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value) or "-"
+        lines.append(f"{key}: {value}")
+    return lines

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 Status = Literal["ok", "warn", "fail"]
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 
-HUB_TIMEOUT = 2.0  # seconds: the whole hub probe, DNS included
+HUB_TIMEOUT = 1.5  # seconds: the whole hub probe, DNS included (doctor stays < 2 s)
 PROBE_TIMEOUT = 1.5  # seconds: PowerShell, `uv --version`
 # A cold interpreter start under an antivirus scan can take seconds: a short timeout here would
 # report a working Python as broken, so interpreters get longer (they answer in ~20 ms usually).
@@ -106,6 +106,7 @@ def probe_hub(url: str, timeout: float, token: str | None = None) -> HubAnswer:
 
     result: list[HubAnswer] = []
     started = time.perf_counter()
+    silent = f"no answer within {timeout:g} s"
 
     def request() -> None:
         headers = {"User-Agent": "robo-backend-doctor"}
@@ -120,14 +121,15 @@ def probe_hub(url: str, timeout: float, token: str | None = None) -> HubAnswer:
             result.append(HubAnswer(exc.code, None, time.perf_counter() - started))
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            result.append(HubAnswer(None, str(reason), time.perf_counter() - started))
+            text = silent if isinstance(reason, TimeoutError) else str(reason)
+            result.append(HubAnswer(None, text, time.perf_counter() - started))
 
     worker = threading.Thread(target=request, name="doctor-hub-probe", daemon=True)
     worker.start()
     worker.join(timeout)
     if result:
         return result[0]
-    return HubAnswer(None, f"no answer within {timeout:g} s", time.perf_counter() - started)
+    return HubAnswer(None, silent, time.perf_counter() - started)
 
 
 def disk_usage(path: Path) -> DiskUsage:
@@ -869,6 +871,10 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     from launcher.venvs import find_python, is_store_alias
 
     requested = ctx.settings.python
+    if ctx.quick and _venv_usable(ctx):
+        # The pre-flight of a warm `up`: the venv is reused, no interpreter is started for it.
+        return [Check("python", "ok", "the venv exists: no interpreter needed to create one",
+                      "", {"requested": requested})]
     names = ("python", "python3") if ctx.windows else ("python3", "python")
     aliases = sorted({p for n in names for p in ctx.facts.which_all(n) if is_store_alias(p)})
     details: dict[str, Any] = {"requested": requested, "store_aliases_skipped": aliases}

@@ -424,6 +424,17 @@ def test_hub_unreachable_warns_at_once(build: Builder, closed_port: int) -> None
     assert "ROBO_BACKEND_OFFLINE=1" in check.hint
 
 
+def test_hub_that_goes_silent_is_a_warning_after_the_timeout(
+    build: Builder, fake_hub: FakeHub
+) -> None:
+    fake_hub.stall(30, path_contains="/api/models")
+    context = build(env={"HF_HUB_OFFLINE": "", "HF_ENDPOINT": fake_hub.url})
+    context.hub_timeout = 0.5
+    check = only(context, "hub")
+    assert check.status == "warn" and "unreachable" in check.summary
+    assert check.details["status"] is None and "0.5" in check.details["error"]
+
+
 def test_hub_offline_sends_no_request(build: Builder, fake_hub: FakeHub) -> None:
     fake_hub.reset_log()
     check = only(build(env={"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": fake_hub.url}), "hub")

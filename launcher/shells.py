@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from launcher.errors import UsageError
 
@@ -446,10 +446,14 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
     non-ASCII letters).
     """
     name = normalize_shell_name(shell) or shell
-    venv = os.path.abspath(os.fspath(venv_path))
-    scripts = os.fspath(venv_scripts_dir(Path(venv), facts))
-    if not os.path.isabs(scripts):
-        scripts = os.path.join(venv, scripts)
+    raw = os.fspath(venv_path)
+    if re.match(r"^[A-Za-z]:[\\/]", raw):  # a Windows path, also when spelled on another OS
+        windows_venv = PureWindowsPath(raw)
+        posix_only = Path(raw, "bin").is_dir() and not Path(raw, "Scripts").is_dir()
+        venv, scripts = str(windows_venv), str(windows_venv / ("bin" if posix_only else "Scripts"))
+    else:
+        venv = os.path.abspath(raw)
+        scripts = os.fspath(venv_scripts_dir(Path(venv), facts))
     header = f"# robo-backend: activate {venv} ({name}); usage: {USAGE.get(name, '')}"
     if name in {"bash", "zsh", "sh", "git-bash"}:
         if name == "git-bash" and facts.windows:
@@ -469,8 +473,8 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
             [
                 header,
                 f"set -gx VIRTUAL_ENV {quote_fish(venv)}",
+                "set -e PYTHONHOME; or true",  # `set` keeps the last status: leave it 0
                 f"set -gx PATH {quote_fish(scripts)} $PATH",
-                "set -e PYTHONHOME",
                 "",
             ]
         )

@@ -105,14 +105,16 @@ def uv_venv(tmp_path_factory: pytest.TempPathFactory) -> VenvInfo:
     root = tmp_path_factory.mktemp("shared")
     project = root / "project"
     project.mkdir()
-    facts = host_facts(tools_dir(root, "uv")) if sys.platform != "win32" else PlatformFacts.current()
+    facts = (
+        host_facts(tools_dir(root, "uv")) if sys.platform != "win32" else PlatformFacts.current()
+    )
     return ensure_venv(project, Path(".venv"), base_python(), facts, creators=("uv",))
 
 
 @pytest.fixture(scope="session")
 def weird_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder whose path has spaces, both quotes, `(x86)`, `%`, `$`, `&` and non-ASCII."""
-    name = "it's \"q\" & 100% $HOME ü" if sys.platform != "win32" else "it's & 100% $HOME ü"
+    name = 'it\'s "q" & 100% $HOME ü' if sys.platform != "win32" else "it's & 100% $HOME ü"
     folder = tmp_path_factory.mktemp("weird") / "Program Files (x86)" / name
     folder.mkdir(parents=True)
     return folder
@@ -126,5 +128,7 @@ def weird_venv(weird_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Ve
     project = weird_root / "project"
     project.mkdir()
     root = tmp_path_factory.mktemp("weird-tools")
-    facts = host_facts(tools_dir(root, "uv")) if sys.platform != "win32" else PlatformFacts.current()
+    facts = (
+        host_facts(tools_dir(root, "uv")) if sys.platform != "win32" else PlatformFacts.current()
+    )
     return ensure_venv(project, Path(".venv"), base_python(), facts, creators=("uv",))

@@ -203,7 +203,9 @@ CASES = [
         expect="zsh",
         reason_has="login shell",
     ),
-    Case("macos-zsh", "darwin", ("zsh", "Terminal", "launchd"), {"SHELL": "/bin/zsh"}, expect="zsh"),
+    Case(
+        "macos-zsh", "darwin", ("zsh", "Terminal", "launchd"), {"SHELL": "/bin/zsh"}, expect="zsh"
+    ),
     Case("nushell", "linux", ("nu", "alacritty"), {"SHELL": "/bin/bash"}, expect="nu"),
     Case("tcsh-is-unknown", "linux", ("tcsh", "sshd"), {}, expect="unknown", reason_has="tcsh"),
     Case("dash-is-sh", "linux", ("dash",), {}, expect="sh"),

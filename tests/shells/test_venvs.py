@@ -88,7 +88,9 @@ def test_virtualenv_when_the_venv_module_cannot_bootstrap_pip(tmp_path: Path) ->
 @posix_only
 def test_without_pip_then_ensurepip(tmp_path: Path) -> None:
     facts = host_facts()
-    info = ensure_venv(tmp_path, Path(".venv"), base_python(), facts, creators=("venv-without-pip",))
+    info = ensure_venv(
+        tmp_path, Path(".venv"), base_python(), facts, creators=("venv-without-pip",)
+    )
     assert info.method == "created with python -m venv --without-pip + ensurepip"
     assert info.has_pip
     assert _pip_works(info)
@@ -114,7 +116,10 @@ def test_without_pip_venv_is_accepted_when_uv_can_install(
     assert not info.has_pip and info.installer == "uv"
     assert any("ensurepip failed" in n for n in info.notes)
     assert _prefix(info) == str(info.path)
-    assert any(m.startswith("WARNING: venv: creating .venv with python -m venv failed") for m in log_messages)
+    assert any(
+        m.startswith("WARNING: venv: creating .venv with python -m venv failed")
+        for m in log_messages
+    )
 
 
 @posix_only
@@ -146,7 +151,14 @@ def test_venv_whose_base_interpreter_is_gone_is_recreated(
     project = tmp_path / "proj"
     project.mkdir()
     subprocess.run(
-        [str(pyhome / "python3"), "-m", "venv", "--without-pip", "--symlinks", str(project / ".venv")],
+        [
+            str(pyhome / "python3"),
+            "-m",
+            "venv",
+            "--without-pip",
+            "--symlinks",
+            str(project / ".venv"),
+        ],
         check=True,
         timeout=120,
     )
@@ -190,7 +202,9 @@ def _fake_windows_venv(path: Path) -> dict[str, str]:
 
 def _snapshot(path: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "dir"
         for p in sorted(path.rglob("*"))
     }
 

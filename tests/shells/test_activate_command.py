@@ -1,0 +1,208 @@
+"""`robo-backend activate`: its output evaluated by the real shells, and its text per shell.
+
+bash, zsh, sh and fish run the real command's output (`eval "$(…)"`, `… | source`) and then
+`command -v python` must resolve inside the venv, also for a project path with spaces, both
+quotes, `(x86)`, `%`, `$`, `&` and non-ASCII letters. PowerShell, cmd and nu are not installed
+here: their text is checked against each shell's quoting rules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from launcher.errors import UsageError
+from launcher.shells import PlatformFacts, activation_script
+from launcher.venvs import VenvInfo
+
+POSIX_SHELLS = ("bash", "zsh", "sh", "fish")
+
+
+def _evaluate(
+    shell: str, project: Path, explicit: bool, tmp: Path, pythonhome: bool
+) -> subprocess.CompletedProcess[str]:
+    """Run the real shell: activate through the real CLI, then ask where python is.
+
+    With `pythonhome` the shell starts with a PYTHONHOME that breaks any Python: the
+    activation must unset it (and must not fail when there is none to unset).
+    The launcher itself runs through a wrapper that clears it and execs (so its parent process
+    is still the shell under test).
+    """
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip(f"{shell} is not installed (Debian: apt install {shell})")
+    robo = tmp / "robo"
+    robo.write_text(f'#!/bin/sh\nunset PYTHONHOME\nexec "{sys.executable}" "$@"\n')
+    robo.chmod(0o755)
+    flag = f" --shell {shell}" if explicit else ""
+    if shell == "fish":
+        script = (
+            f'"$ROBO" -m launcher activate -p "$PROJ"{flag} | source; '
+            "and command -v python; and python -c 'import sys; print(sys.prefix)'"
+        )
+    else:
+        script = (
+            f'eval "$("$ROBO" -m launcher activate -p "$PROJ"{flag})" && '
+            "command -v python && python -c 'import sys; print(sys.prefix)'"
+        )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ["HOME"],
+        "ROBO": str(robo),
+        "PROJ": str(project),
+        "NO_COLOR": "1",
+        "ROBO_BACKEND_LOG_DIR": os.environ["ROBO_BACKEND_LOG_DIR"],
+        "LANG": "C.UTF-8",
+    }
+    if pythonhome:
+        env["PYTHONHOME"] = "/nonexistent"
+    return subprocess.run(
+        [exe, "-c", script], env=env, capture_output=True, text=True, timeout=120, cwd="/"
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells")
+@pytest.mark.parametrize("shell", POSIX_SHELLS)
+@pytest.mark.parametrize("where", ["plain", "weird"])
+def test_real_shell_evaluates_activate(
+    shell: str, where: str, uv_venv: VenvInfo, weird_venv: VenvInfo, tmp_path: Path
+) -> None:
+    venv = uv_venv if where == "plain" else weird_venv
+    # bash, zsh and fish are also detected from the parent process (no --shell); sh under
+    # pytest's own shell looks like an `sh -c` wrapper, so it is named explicitly.
+    explicit = shell == "sh" or where == "weird"
+    done = _evaluate(shell, venv.path.parent, explicit, tmp_path, pythonhome=where == "plain")
+    assert done.returncode == 0, done.stderr
+    where_python, prefix = done.stdout.strip().splitlines()[-2:]
+    assert where_python == str(venv.path / "bin" / "python")
+    assert prefix == str(venv.path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells")
+def test_activate_without_a_venv_is_a_two_line_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "activate", "-p", str(tmp_path), "--shell", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == f"error: no venv at {tmp_path / '.venv'}"
+    assert lines[1].startswith("hint: Run `robo-backend up`")
+
+
+def test_activate_with_an_unknown_shell_is_a_usage_error(uv_venv: VenvInfo) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "launcher",
+            "activate",
+            "-p",
+            str(uv_venv.path.parent),
+            "--shell",
+            "tcsh",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--shell = 'tcsh' is not a shell the launcher knows" in done.stderr
+
+
+def test_help_shows_the_usage_line_of_every_shell() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "activate", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    for usage in (
+        'eval "$(robo-backend activate)"',
+        "robo-backend activate | source",
+        "robo-backend activate | Invoke-Expression",
+        "for /f \"delims=\" %i in ('robo-backend activate --shell cmd') do @%i",
+    ):
+        assert usage in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The text for shells that are not installed here
+
+
+WIN_VENV = "C:\\Program Files (x86)\\Ann's 100% $HOME & ü\\proj\\.venv"
+WIN_FACTS = PlatformFacts("win32", {"PATH": "C:\\Windows\\system32;C:\\Windows"}, (), "")
+
+
+def _lines(shell: str, venv: str = WIN_VENV, facts: PlatformFacts = WIN_FACTS) -> list[str]:
+    return activation_script(shell, Path(venv), facts).splitlines()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows paths are built as text on POSIX")
+def test_powershell_assignments_need_no_script() -> None:
+    lines = _lines("powershell")
+    assert lines[0].startswith("#")
+    assert (
+        lines[1]
+        == "$env:VIRTUAL_ENV = 'C:\\Program Files (x86)\\Ann''s 100% $HOME & ü\\proj\\.venv'"
+    )
+    assert lines[2] == (
+        "$env:PATH = 'C:\\Program Files (x86)\\Ann''s 100% $HOME & ü\\proj\\.venv\\Scripts' + "
+        "[IO.Path]::PathSeparator + $env:PATH"
+    )
+    assert lines[3] == "$env:PYTHONHOME = $null"
+    assert not any(".ps1" in line for line in lines[1:])
+
+
+def test_powershell_doubles_typographic_quotes_too() -> None:
+    text = activation_script("pwsh", Path("/home/ann/it\u2019s/.venv"), PlatformFacts("linux"))
+    assert "$env:VIRTUAL_ENV = '/home/ann/it\u2019\u2019s/.venv'" in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows paths are built as text on POSIX")
+def test_cmd_sets_literal_values_inside_quotes() -> None:
+    assert _lines("cmd") == [
+        'set "VIRTUAL_ENV=' + WIN_VENV + '"',
+        'set "PATH=' + WIN_VENV + '\\Scripts;C:\\Windows\\system32;C:\\Windows"',
+        'set "PYTHONHOME="',
+    ]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows paths are built as text on POSIX")
+def test_git_bash_gets_msys_paths() -> None:
+    lines = _lines("git-bash")
+    assert (
+        lines[1]
+        == "export VIRTUAL_ENV='/c/Program Files (x86)/Ann'\"'\"'s 100% $HOME & ü/proj/.venv'"
+    )
+    assert lines[2].startswith("export PATH='/c/Program Files (x86)/") and lines[2].endswith(
+        '/.venv/Scripts\':"$PATH"'
+    )
+
+
+def test_nu_uses_raw_strings_and_falls_back_to_escapes() -> None:
+    facts = PlatformFacts("linux")
+    plain = activation_script("nu", Path("/srv/my proj/.venv"), facts)
+    assert "$env.VIRTUAL_ENV = '/srv/my proj/.venv'" in plain
+    assert "prepend '/srv/my proj/.venv/bin'" in plain
+    quoted = activation_script("nu", Path('/srv/ann\'s "x"/.venv'), facts)
+    assert '$env.VIRTUAL_ENV = "/srv/ann\'s \\"x\\"/.venv"' in quoted
+
+
+def test_fish_escapes_backslashes_and_quotes() -> None:
+    text = activation_script("fish", Path("/srv/a\\b'c/.venv"), PlatformFacts("linux"))
+    assert "set -gx VIRTUAL_ENV '/srv/a\\\\b\\'c/.venv'" in text
+
+
+def test_unknown_shell_has_no_activation_text() -> None:
+    with pytest.raises(UsageError):
+        activation_script("unknown", Path("/srv/.venv"), PlatformFacts("linux"))

@@ -8,13 +8,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from launcher.commands.options import Json, Project
+from launcher.commands.options import CacheDir, Json, Project
 
 if TYPE_CHECKING:
     from launcher.checks import Check
 
 
-def command(ctx: typer.Context, project: Project = Path("."), json_output: Json = False) -> None:
+def command(
+    ctx: typer.Context,
+    project: Project = Path("."),
+    cache_dir: CacheDir = None,
+    json_output: Json = False,
+) -> None:
     """Run every check; exit 1 when one fails. `--json` prints one document on stdout."""
     from launcher import console
     from launcher.checks import DoctorContext, document, overall_ok, run_checks
@@ -23,7 +28,8 @@ def command(ctx: typer.Context, project: Project = Path("."), json_output: Json 
     options = ctx.obj or {}
     console.setup_logging(verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
     register_secret_file(project.expanduser() / ".env")
-    context = DoctorContext.build(project, env=dict(os.environ))
+    flags = {"cache_dir": str(cache_dir) if cache_dir is not None else None}
+    context = DoctorContext.build(project, flags=flags, env=dict(os.environ))
     checks = run_checks(context)
     if json_output:
         console.emit_json(document(checks))

@@ -30,9 +30,7 @@ def test_prefetched_models_are_ok_then_broken_then_cleared(
         )
         assert prefetch(options).state == "ready"
     env = {"HF_ENDPOINT": fake_hub.url}
-    report = json.loads(
-        run_cli("doctor", "--json", env={**env, "ROBO_BACKEND_CACHE_DIR": str(root)}).stdout
-    )
+    report = json.loads(run_cli("doctor", "--cache-dir", str(root), "--json", env=env).stdout)
     states = {c["id"]: c for c in report["checks"]}
     assert states[f"model:{BGE_MODEL}"]["status"] == "ok"
     assert states[f"model:{MINILM_MODEL}"]["details"]["state"] == "ok"

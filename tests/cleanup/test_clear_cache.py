@@ -243,3 +243,19 @@ def test_empty_cache_says_nothing_to_delete(tmp_path: Path, run_cli: CliRunner) 
     done = run_cli("clear-cache", "--cache-dir", str(empty))
     assert done.returncode == 0, done.stderr
     assert "Nothing to delete." in done.stderr
+
+
+def test_leftovers_of_interrupted_downloads_go_by_default_not_with_broken(
+    cache: Path, run_cli: CliRunner
+) -> None:
+    staging = cache / ".adopt-models--Qdrant--x-123-abcdef"
+    staging.mkdir()
+    (staging / "blob").write_bytes(b"y" * 100)
+    data = document(
+        run_cli("clear-cache", "--cache-dir", str(cache), "--broken", "--yes", "--json")
+    )
+    assert data["entries"] == [] and staging.exists()
+    data = document(run_cli("clear-cache", "--cache-dir", str(cache), "--yes", "--json"))
+    entry = by_name(data)[staging.name]
+    assert entry["kind"] == "temp" and entry["action"] == "deleted" and entry["bytes"] == 100
+    assert not staging.exists()

@@ -148,6 +148,8 @@ def execution_policy_list() -> str:
         )
         if done.ok:
             return done.stdout
+        if done.returncode != 127:  # it exists but failed or timed out: do not wait twice
+            break
     return ""
 
 

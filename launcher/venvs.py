@@ -321,7 +321,8 @@ def inspect_venv(
     health.python = python
     home_ok = bool(health.home) and Path(health.home or "").is_dir()
     health.base_present = home_ok and os.path.exists(python)
-    if not health.base_present:
+
+    def base_missing() -> VenvHealth:
         gone = health.home if not home_ok else os.path.realpath(python)
         health.problems.append(
             Problem(
@@ -332,6 +333,11 @@ def inspect_venv(
             )
         )
         return health
+
+    if not os.path.exists(python):  # a dangling symlink: nothing to run
+        return base_missing()
+    # When only `home` looks missing (Store Pythons live in folders we may not see), the
+    # interpreter itself decides: a venv that runs is kept.
     result = proc.run([python, "-c", _PROBE], env=scrubbed_env(facts.env), timeout=timeout)
     if result.returncode == 124:
         health.problems.append(
@@ -344,6 +350,8 @@ def inspect_venv(
         )
         return health
     prefix = _marker(result.stdout, "ROBO_PREFIX=")
+    if (not result.ok or prefix is None) and not home_ok:
+        return base_missing()
     if not result.ok or prefix is None:
         health.problems.append(
             Problem(

@@ -163,6 +163,7 @@ def test_powershell_assignments_need_no_script() -> None:
     assert not any(".ps1" in line for line in lines[1:])
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths as text")
 def test_powershell_doubles_typographic_quotes_too() -> None:
     text = activation_script("pwsh", Path("/home/ann/it\u2019s/.venv"), PlatformFacts("linux"))
     assert "$env:VIRTUAL_ENV = '/home/ann/it\u2019\u2019s/.venv'" in text
@@ -189,6 +190,7 @@ def test_git_bash_gets_msys_paths() -> None:
     )
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths as text")
 def test_nu_uses_raw_strings_and_falls_back_to_escapes() -> None:
     facts = PlatformFacts("linux")
     plain = activation_script("nu", Path("/srv/my proj/.venv"), facts)
@@ -198,6 +200,7 @@ def test_nu_uses_raw_strings_and_falls_back_to_escapes() -> None:
     assert '$env.VIRTUAL_ENV = "/srv/ann\'s \\"x\\"/.venv"' in quoted
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths as text")
 def test_fish_escapes_backslashes_and_quotes() -> None:
     text = activation_script("fish", Path("/srv/a\\b'c/.venv"), PlatformFacts("linux"))
     assert "set -gx VIRTUAL_ENV '/srv/a\\\\b\\'c/.venv'" in text

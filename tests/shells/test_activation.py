@@ -36,6 +36,10 @@ from tests.shells import fakes
 from tests.shells.conftest import base_python, host_facts, tools_dir
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fakes are POSIX programs")
+fake_windows = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="the Windows-layout venv relies on Linux Pythons honouring a symlinked interpreter",
+)
 
 POWERSHELL = ShellInfo("powershell", False, "test")
 BASH = ShellInfo("bash", False, "test")
@@ -164,6 +168,7 @@ def test_windows_strategies_are_skipped_on_linux_with_reasons(tmp_path: Path) ->
 # Windows strategies through the recording fakes
 
 
+@fake_windows
 def test_powershell_when_direct_fails_bypasses_the_execution_policy(tmp_path: Path) -> None:
     box = WindowsBox(tmp_path, ("powershell", "cmd"))
     venv = windows_layout_venv(tmp_path / "ann's proj" / ".venv")
@@ -202,6 +207,7 @@ def test_powershell_when_direct_fails_bypasses_the_execution_policy(tmp_path: Pa
     assert f"ROBO_PREFIX={venv.path}" not in done.stdout
 
 
+@fake_windows
 def test_cmd_when_a_group_policy_refuses_activate_ps1(tmp_path: Path) -> None:
     box = WindowsBox(tmp_path, ("powershell", "cmd"), FAKE_PS_POLICY="group-policy")
     venv = windows_layout_venv(tmp_path / "R&D projects" / ".venv")
@@ -221,6 +227,7 @@ def test_cmd_when_a_group_policy_refuses_activate_ps1(tmp_path: Path) -> None:
     assert _run_wrapped(result)[0] == str(venv.path)
 
 
+@fake_windows
 def test_wsl_when_powershell_and_cmd_both_fail(tmp_path: Path) -> None:
     # A path Windows allows (no double quote) that breaks activate.bat: `(x86)`.
     project = tmp_path / "Program Files (x86)" / "Ann's & ü $HOME" / "proj"
@@ -267,6 +274,7 @@ def _uv_venv(path: Path, tmp: Path) -> Path:
     return path
 
 
+@fake_windows
 def test_every_strategy_failing_is_one_error_with_each_attempt(tmp_path: Path) -> None:
     box = WindowsBox(tmp_path, ("powershell", "cmd"), FAKE_PS_POLICY="group-policy")
     venv = windows_layout_venv(tmp_path / "Program Files (x86)" / "proj" / ".venv")
@@ -285,6 +293,7 @@ def test_every_strategy_failing_is_one_error_with_each_attempt(tmp_path: Path) -
     assert "doctor" in caught.value.hint
 
 
+@fake_windows
 def test_forced_strategy_is_the_only_one_tried(tmp_path: Path) -> None:
     box = WindowsBox(tmp_path, ("powershell", "cmd"))
     venv = windows_layout_venv(tmp_path / "proj" / ".venv")
@@ -299,6 +308,7 @@ def test_forced_strategy_is_the_only_one_tried(tmp_path: Path) -> None:
         choose_activation(venv, POWERSHELL, box.facts, "bogus")
 
 
+@fake_windows
 def test_cmd_is_skipped_for_a_path_with_percent(tmp_path: Path) -> None:
     box = WindowsBox(tmp_path, ("powershell", "cmd"))
     venv = windows_layout_venv(tmp_path / "100% done" / ".venv")

@@ -28,6 +28,10 @@ from launcher.venvs import (
 from tests.shells.conftest import base_python, host_facts, make_partial_python, tools_dir
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and scripts")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="relies on how Linux Pythons follow symlinks and on WSL being a kind of Linux",
+)
 
 
 def _pip_works(info: VenvInfo) -> bool:
@@ -56,9 +60,7 @@ def test_uv_creates_then_the_venv_is_reused(uv_venv: VenvInfo, tmp_path: Path) -
     assert uv_venv.created and uv_venv.method == "created with uv"
     assert uv_venv.uv and uv_venv.installer == "uv"
     assert _prefix(uv_venv) == str(uv_venv.path)
-    again = ensure_venv(
-        uv_venv.path.parent, Path(".venv"), None, host_facts(tools_dir(tmp_path, "uv"))
-    )
+    again = ensure_venv(uv_venv.path.parent, Path(".venv"), None, host_facts())
     assert not again.created
     assert again.method == "reused .venv"
     assert again.python == uv_venv.python
@@ -139,7 +141,7 @@ def test_no_creator_works_is_one_clear_error(tmp_path: Path) -> None:
 # Broken and foreign venvs
 
 
-@posix_only
+@linux_only
 def test_venv_whose_base_interpreter_is_gone_is_recreated(
     tmp_path: Path, log_messages: list[str]
 ) -> None:
@@ -209,7 +211,7 @@ def _snapshot(path: Path) -> dict[str, str]:
     }
 
 
-@posix_only
+@linux_only
 def test_windows_venv_under_wsl_is_left_intact_and_a_sibling_is_used(
     tmp_path: Path, log_messages: list[str]
 ) -> None:
@@ -239,7 +241,7 @@ def test_windows_venv_under_wsl_is_left_intact_and_a_sibling_is_used(
     assert _snapshot(project / ".venv") == before
 
 
-@posix_only
+@linux_only
 def test_linux_venv_seen_from_windows_uses_a_windows_sibling(uv_venv: VenvInfo) -> None:
     facts = PlatformFacts("win32", {"PATH": ""}, (), "")
     target, foreign, why = venv_for_platform(uv_venv.path, facts)
@@ -278,6 +280,7 @@ def test_inspect_a_healthy_venv(uv_venv: VenvInfo) -> None:
 # The activated environment
 
 
+@posix_only
 def test_activated_env_is_a_new_dict(uv_venv: VenvInfo) -> None:
     before = dict(os.environ)
     old = "/somewhere/old-venv"
@@ -346,3 +349,43 @@ def test_requested_python(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         find_python(str(tmp_path / "no-such-python"), facts)
     assert "--python" in caught.value.message and caught.value.exit_code == 2
+
+
+def _uv_made(project: Path, tmp: Path) -> Path:
+    uv = tools_dir(tmp, "uv") / "uv"
+    venv = project / ".venv"
+    subprocess.run(
+        [str(uv), "venv", "-q", "--python", base_python(), str(venv)], check=True, timeout=120
+    )
+    return venv
+
+
+@posix_only
+def test_venv_whose_python_does_not_run_is_recreated(tmp_path: Path) -> None:
+    venv = _uv_made(tmp_path / "proj", tmp_path)
+    python = venv / "bin" / "python"
+    python.unlink()
+    python.write_text("#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
+    python.chmod(0o755)
+    facts = host_facts(tools_dir(tmp_path, "uv"))
+    health = inspect_venv(venv, facts)
+    assert health.codes == {"wont-run"}
+    assert "error while loading shared libraries" in health.problems[0].message
+    info = ensure_venv(tmp_path / "proj", Path(".venv"), base_python(), facts)
+    assert info.method == "recreated with uv (the old one's python did not run)"
+    assert _prefix(info) == str(venv)
+
+
+@posix_only
+def test_a_venv_that_hangs_is_reported_not_deleted(tmp_path: Path) -> None:
+    venv = _uv_made(tmp_path / "proj", tmp_path)
+    python = venv / "bin" / "python"
+    python.unlink()
+    python.write_text("#!/bin/sh\nexec sleep 60\n")  # killed by the validation timeout
+    python.chmod(0o755)
+    facts = host_facts(tools_dir(tmp_path, "uv"))
+    with pytest.raises(VenvError) as caught:
+        ensure_venv(tmp_path / "proj", Path(".venv"), None, facts, validate_timeout=1)
+    assert "did not answer within 1 s" in caught.value.message
+    assert "antivirus" in caught.value.hint
+    assert python.exists()  # a slow venv is not a broken one: nothing was deleted

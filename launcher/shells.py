@@ -429,7 +429,7 @@ USAGE = {
     "sh": 'eval "$(robo-backend activate --shell sh)"',
     "git-bash": 'eval "$(robo-backend activate)"',
     "fish": "robo-backend activate | source",
-    "nu": "robo-backend activate --shell nu | save -f activate.nu; source activate.nu",
+    "nu": "robo-backend activate --shell nu | save -f act.nu  (then: source act.nu)",
     "powershell": "robo-backend activate | Invoke-Expression",
     "pwsh": "robo-backend activate | Invoke-Expression",
     "cmd": "for /f \"delims=\" %i in ('robo-backend activate --shell cmd') do @%i",
@@ -456,7 +456,7 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
         scripts = os.fspath(venv_scripts_dir(Path(venv), facts))
     header = f"# robo-backend: activate {venv} ({name}); usage: {USAGE.get(name, '')}"
     if name in {"bash", "zsh", "sh", "git-bash"}:
-        if name == "git-bash" and facts.windows:
+        if facts.windows:  # a POSIX shell on Windows is MSYS2/Git Bash: /c/… paths
             venv, scripts = windows_to_msys(venv), windows_to_msys(scripts)
         return "\n".join(
             [

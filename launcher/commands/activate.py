@@ -7,7 +7,8 @@ Evaluate it with:
   fish                 robo-backend activate | source
   PowerShell           robo-backend activate | Invoke-Expression
   CMD                  for /f "delims=" %i in ('robo-backend activate --shell cmd') do @%i
-  nu                   robo-backend activate --shell nu | save -f act.nu; source act.nu
+  nu                   robo-backend activate --shell nu | save -f act.nu
+                       then, as a separate command: source act.nu
 The code only sets VIRTUAL_ENV and PATH (no Activate.ps1 runs, so PowerShell's execution
 policy does not matter). The shell is detected; --shell or ROBO_BACKEND_SHELL overrides it.
 """

@@ -1,0 +1,1 @@
+"""2. Warm `up` to ready (placeholder until launcher.venvs lands)."""

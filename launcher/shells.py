@@ -167,7 +167,7 @@ def _parent_names(limit: int = 12) -> tuple[str, ...]:
                 argv0 = ""
             names.append("-" + name if argv0.startswith("-") and not name.startswith("-") else name)
         except (psutil.Error, OSError):
-            break
+            names.append("?")  # not ours to inspect (another user, elevated): keep walking
     return tuple(names)
 
 

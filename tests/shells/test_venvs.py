@@ -389,3 +389,16 @@ def test_a_venv_that_hangs_is_reported_not_deleted(tmp_path: Path) -> None:
     assert "did not answer within 1 s" in caught.value.message
     assert "antivirus" in caught.value.hint
     assert python.exists()  # a slow venv is not a broken one: nothing was deleted
+
+
+@linux_only
+def test_activate_in_wsl_explains_the_missing_sibling(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    before = _fake_windows_venv(project / ".venv")
+    facts = host_facts(WSL_INTEROP="/run/WSL/1_interop")
+    with pytest.raises(VenvError) as caught:
+        ensure_venv(project, Path(".venv"), None, facts, create=False)
+    assert caught.value.message == f"no venv at {project / '.venv-wsl'}"
+    assert "made on Windows" in caught.value.hint and "create .venv-wsl" in caught.value.hint
+    assert _snapshot(project / ".venv") == before
+    assert not (project / ".venv-wsl").exists()

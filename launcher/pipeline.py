@@ -93,7 +93,7 @@ def run_up(request: UpRequest) -> int:
     from launcher.venvs import activated_env, ensure_venv
 
     facts = PlatformFacts.current()
-    shell = detect_shell(facts, settings.shell)
+    shell = detect_shell(facts, settings.shell, source=settings.source("shell"))
     cache = resolve_cache_dir(settings.cache_dir, settings.source("cache_dir"), request.env)
 
     with console.step("pre-flight checks passed") as current:

@@ -99,8 +99,9 @@ def hub_env(url: str, base: dict[str, str] | None = None) -> dict[str, str]:
     """A clean environment for a client of the hub: HF_* pointed at it, nothing inherited that
     would change where caches go or silence/alter the tools."""
     env = dict(base if base is not None else os.environ)
+    dropped = ("PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")
     for key in list(env):
-        if key.startswith(("HF_", "ROBO_BACKEND_", "FASTEMBED_", "HUGGINGFACE_")):
+        if key.startswith(("HF_", "ROBO_BACKEND_", "FASTEMBED_", "HUGGINGFACE_")) or key in dropped:
             del env[key]
     env.update(
         {

@@ -1,0 +1,110 @@
+"""Checks of what `up` reaches over the network: the hub (hub) and the port it serves on (port).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from launcher.checks.cache import model_specs
+from launcher.checks.core import Check, DoctorContext, truthy
+from launcher.errors import LauncherError
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+def _token_value(env: Mapping[str, str]) -> str | None:
+    """The token huggingface_hub would send from the environment (never printed)."""
+    return env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or None
+
+
+def _token_set(env: Mapping[str, str]) -> bool:
+    """Is a token configured, in the environment or in huggingface_hub's token file?"""
+    if _token_value(env):
+        return True
+    home = env.get("HF_HOME")
+    if not home:
+        cache_home = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        home = os.path.join(cache_home, "huggingface")
+    token_file = env.get("HF_TOKEN_PATH") or os.path.join(home, "token")
+    return os.path.isfile(token_file)
+
+
+def check_hub(ctx: DoctorContext) -> list[Check]:
+    raw = (ctx.env.get("HF_ENDPOINT") or "").strip()
+    endpoint = (raw or DEFAULT_ENDPOINT).rstrip("/")
+    details: dict[str, Any] = {
+        "endpoint": endpoint,
+        "endpoint_source": "HF_ENDPOINT" if raw else "default",
+        "offline": ctx.offline,
+        "token_set": _token_set(ctx.env),
+    }
+    if ctx.offline:
+        why = "HF_HUB_OFFLINE" if truthy(ctx.env.get("HF_HUB_OFFLINE")) else (
+            f"offline = true ({ctx.settings.source('offline')})")
+        return [Check("hub", "ok", f"offline mode ({why}): the hub {endpoint} is not contacted",
+                      "", details)]
+    specs = [spec for _name, spec in model_specs(ctx) if spec is not None]
+    url = f"{endpoint}/api/models/{specs[0].repo}" if specs else f"{endpoint}/api/models"
+    details["url"] = url
+    answer = ctx.hub_probe(url, ctx.hub_timeout, _token_value(ctx.env))
+    details.update(status=answer.status, error=answer.error, ms=round(answer.seconds * 1000))
+    token_hint = (
+        "Check that HF_TOKEN is valid and has access to the repo."
+        if details["token_set"]
+        else "Set HF_TOKEN (a read token from huggingface.co/settings/tokens)."
+    )
+    retry_note = "`up` retries and falls back, and a warm cache needs no hub."
+    if answer.status is None:
+        return [Check(
+            "hub",
+            "warn",
+            f"hub {endpoint} unreachable: {answer.error}",
+            "Check the network, proxy (HTTPS_PROXY) or HF_ENDPOINT mirror; with the model "
+            "cached, run offline: ROBO_BACKEND_OFFLINE=1 (or --offline).",
+            details,
+        )]
+    if 200 <= answer.status < 300:
+        token = ", token set" if details["token_set"] else ""
+        return [Check("hub", "ok", f"hub {endpoint} reachable ({details['ms']} ms{token})", "",
+                      details)]
+    if answer.status in {401, 403}:
+        return [Check("hub", "warn", f"hub {endpoint} refused access ({answer.status})",
+                      f"{token_hint} {retry_note}", details)]
+    if answer.status == 429:
+        return [Check("hub", "warn", f"hub {endpoint} is rate-limiting this machine (429)",
+                      f"{token_hint} Authenticated requests get a higher limit.", details)]
+    if answer.status == 404:
+        return [Check(
+            "hub",
+            "warn",
+            f"hub {endpoint} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
+            "Check that HF_ENDPOINT points at a Hugging Face mirror that has this repo. "
+            + retry_note,
+            details,
+        )]
+    return [Check(
+        "hub",
+        "warn",
+        f"hub {endpoint} answered {answer.status}",
+        f"The hub or mirror has a problem right now; try again later. {retry_note}",
+        details,
+    )]
+
+
+def check_port(ctx: DoctorContext) -> list[Check]:
+    host = ctx.settings.host
+    details: dict[str, Any] = {"host": host, "port": ctx.port, "holder": None}
+    source = ctx.settings.source("port")
+    if ctx.port == 0:
+        return [Check("port", "ok", "port 0: `up` picks a free port when it starts", "", details)]
+    try:
+        ctx.port_probe(host, ctx.port)
+    except LauncherError as exc:
+        from launcher.server import port_holder
+
+        details["holder"] = port_holder(host, ctx.port)
+        return [Check("port", "fail", f"{exc.message} (port from {source})", exc.hint, details)]
+    return [Check("port", "ok", f"port {ctx.port} on {host} is free (from {source})", "", details)]
+

@@ -1,0 +1,121 @@
+"""The probes that touch the real machine: the defaults of `DoctorContext`.
+
+Each is a plain function a test replaces through the context (`hub_probe=`, `disk_usage=`,
+`execution_policy=`, `long_paths=`, `port_probe=`, `find_uv=`) instead of patching the world.
+They are bounded in time, so doctor finishes in well under 2 s without a network.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+PROBE_TIMEOUT = 1.5  # seconds: PowerShell, `uv --version`
+
+
+class HubAnswer(NamedTuple):
+    """What a hub probe got: an HTTP status, or an error text when no answer came."""
+
+    status: int | None
+    error: str | None
+    seconds: float
+
+
+class DiskUsage(NamedTuple):
+    total: int
+    used: int
+    free: int
+
+
+
+def probe_hub(url: str, timeout: float, token: str | None = None) -> HubAnswer:
+    """One real GET of `url`, bounded by `timeout` in total (name resolution included).
+
+    urllib's own timeout does not cover DNS, so the request runs in a daemon thread that is
+    abandoned when the time is up: a machine with no network answers in `timeout`, not in the
+    resolver's 5-20 s.
+    """
+    import urllib.error
+    import urllib.request
+
+    result: list[HubAnswer] = []
+    started = time.perf_counter()
+    silent = f"no answer within {timeout:g} s"
+
+    def request() -> None:
+        headers = {"User-Agent": "robo-backend-doctor"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(url, headers=headers, method="GET")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310
+                response.read(65536)
+                result.append(HubAnswer(response.status, None, time.perf_counter() - started))
+        except urllib.error.HTTPError as exc:
+            result.append(HubAnswer(exc.code, None, time.perf_counter() - started))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            text = silent if isinstance(reason, TimeoutError) else str(reason)
+            result.append(HubAnswer(None, text, time.perf_counter() - started))
+
+    worker = threading.Thread(target=request, name="doctor-hub-probe", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if result:
+        return result[0]
+    return HubAnswer(None, silent, time.perf_counter() - started)
+
+
+def disk_usage(path: Path) -> DiskUsage:
+    total, used, free = shutil.disk_usage(path)
+    return DiskUsage(total, used, free)
+
+
+def execution_policy_list() -> str:
+    """The text of `Get-ExecutionPolicy -List` (Windows PowerShell), "" when it cannot run."""
+    from launcher import proc
+
+    for exe in ("powershell", "pwsh"):
+        done = proc.run(
+            [exe, "-NoProfile", "-NonInteractive", "-Command", "Get-ExecutionPolicy -List"],
+            timeout=PROBE_TIMEOUT,
+        )
+        if done.ok:
+            return done.stdout
+        if done.returncode != 127:  # it exists but failed or timed out: do not wait twice
+            break
+    return ""
+
+
+def long_paths_enabled() -> bool | None:
+    """`LongPathsEnabled` from the registry; None when it cannot be read (not Windows)."""
+    try:
+        import winreg  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        key = winreg.OpenKey(  # type: ignore[attr-defined]
+            winreg.HKEY_LOCAL_MACHINE,  # type: ignore[attr-defined]
+            r"SYSTEM\CurrentControlSet\Control\FileSystem",
+        )
+        value, _ = winreg.QueryValueEx(key, "LongPathsEnabled")  # type: ignore[attr-defined]
+    except OSError:
+        return None
+    return bool(value)
+
+
+def port_check(host: str, port: int) -> None:
+    """The same port probe `up` runs (raises PortInUseError naming the holder)."""
+    from launcher.server import check_port
+
+    check_port(host, port)
+
+
+def default_find_uv(env: Mapping[str, str]) -> str | None:
+    from launcher.deps import find_uv
+
+    return find_uv(env)

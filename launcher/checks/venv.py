@@ -1,0 +1,147 @@
+"""Checks of the interpreter that would create the venv (python) and of the venv itself.
+
+They share the venv facts (which venv this platform uses, its health), computed once through
+the context's memo even when both checks run at the same time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from launcher.checks.core import Check, DoctorContext, Status
+from launcher.errors import LauncherError
+
+# A cold interpreter start under an antivirus scan can take seconds: a short timeout here would
+# report a working Python as broken, so interpreters get longer (they answer in ~20 ms usually).
+INTERPRETER_TIMEOUT = 10.0
+
+
+def _venv_target(ctx: DoctorContext) -> tuple[Path, Path | None, str]:
+    """(the venv this platform uses, another OS's venv left alone or None, why)."""
+    from launcher.venvs import venv_for_platform
+
+    return ctx.memo(  # type: ignore[no-any-return]
+        "venv-target", lambda: venv_for_platform(ctx.settings.venv_path, ctx.facts)
+    )
+
+
+def _venv_health(ctx: DoctorContext) -> Any:
+    from launcher.venvs import inspect_venv
+
+    target, _, _ = _venv_target(ctx)
+    return ctx.memo(
+        "venv-health", lambda: inspect_venv(target, ctx.facts, timeout=INTERPRETER_TIMEOUT)
+    )
+
+
+def _venv_usable(ctx: DoctorContext) -> bool:
+    """Will `up` reuse the venv as it is (so no interpreter is needed to create one)?
+
+    The pre-flight (`quick`) answers from the files alone, without starting the venv's python:
+    `up` starts it right after anyway.
+    """
+    if not ctx.quick:
+        return bool(_venv_health(ctx).valid)
+    from launcher.venvs import read_pyvenv_cfg, venv_python
+
+    target, _, _ = _venv_target(ctx)
+    cfg = read_pyvenv_cfg(target)
+    home = (cfg or {}).get("home", "")
+    return bool(cfg) and bool(home) and Path(home).is_dir() and venv_python(target).exists()
+
+
+def check_python(ctx: DoctorContext) -> list[Check]:
+    from launcher.venvs import find_python, is_store_alias
+
+    requested = ctx.settings.python
+    if ctx.quick and _venv_usable(ctx):
+        # The pre-flight of a warm `up`: the venv is reused, no interpreter is started for it.
+        return [Check("python", "ok", "the venv exists: no interpreter needed to create one",
+                      "", {"requested": requested})]
+    names = ("python", "python3") if ctx.windows else ("python3", "python")
+    aliases = sorted({p for n in names for p in ctx.facts.which_all(n) if is_store_alias(p)})
+    details: dict[str, Any] = {"requested": requested, "store_aliases_skipped": aliases}
+    skipped = (
+        f"; skipped the Microsoft Store alias {aliases[0]}" if aliases and not requested else ""
+    )
+    try:
+        found = find_python(requested, ctx.facts, timeout=INTERPRETER_TIMEOUT)
+    except LauncherError as exc:
+        details["error"] = exc.message
+        if _venv_usable(ctx):
+            return [Check(
+                "python",
+                "warn",
+                f"{exc.message}; the existing venv works, so nothing needs it now",
+                f"Needed only when the venv is (re)created. {exc.hint}",
+                details,
+            )]
+        return [Check("python", "fail", exc.message + skipped, exc.hint, details)]
+    details.update(path=found.path, version=found.version, source=found.source)
+    summary = f"Python {found.version} at {found.path} ({found.source}){skipped}"
+    if not found.version.startswith("3.") or _version_tuple(found.version) < (3, 9):
+        return [Check(
+            "python",
+            "warn",
+            summary + ": too old for fastembed (needs 3.9 or newer)",
+            "Install Python 3.10+ and pass it with --python (or python = \"…\" in "
+            "[tool.robo-backend]).",
+            details,
+        )]
+    return [Check("python", "ok", summary, "", details)]
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for piece in version.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def check_venv(ctx: DoctorContext) -> list[Check]:
+    target, foreign, why = _venv_target(ctx)
+    health = _venv_health(ctx)
+    details: dict[str, Any] = health.to_json()
+    details["foreign"] = str(foreign) if foreign else None
+    details["deps"] = None
+    name = _display(target, ctx.settings.project)
+    note = f" ({foreign.name} belongs to another OS and is left alone)" if foreign else ""
+    if not health.valid:
+        problem = health.problems[0]
+        status: Status = "fail" if problem.code == "not-a-venv" else "warn"
+        if problem.code == "missing":
+            summary = f"no venv at {name} yet{note}"
+            hint = why or f"Run `robo-backend up -p {ctx.settings.project}`: it creates the venv " \
+                "(with uv, else python -m venv) and installs the dependencies."
+        else:
+            summary = problem.message
+            hint = problem.hint
+        return [Check("venv", status, summary, hint, details)]
+    from launcher.deps import stamp_state
+
+    python = health.python
+    try:
+        deps = stamp_state(ctx.settings.project, python, ctx.settings.state_dir)
+    except LauncherError as exc:
+        details["deps"] = "error"
+        return [Check("venv", "fail", f"venv {name} is fine, but {exc.message}", exc.hint,
+                      details)]
+    details["deps"] = deps
+    base = f"venv {name} (Python {health.version}){note}"
+    if deps == "in-sync":
+        return [Check("venv", "ok", f"{base}, dependencies in sync", "", details)]
+    if deps == "changed":
+        return [Check("venv", "warn", f"{base}: the dependencies changed since the last install",
+                      "`up` installs them (or: robo-backend up --install always).", details)]
+    return [Check("venv", "warn", f"{base}: dependencies not installed by robo-backend yet",
+                  "`up` installs them on its next run.", details)]
+
+
+def _display(path: Path, project: Path) -> str:
+    try:
+        return str(path.relative_to(project))
+    except ValueError:
+        return str(path)
+

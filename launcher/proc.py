@@ -63,8 +63,16 @@ def run(
     except PermissionError as exc:
         return Result(args, 126, "", f"{exc.strerror}: {args[0]}")
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        out = (
+            exc.stdout.decode(errors="replace")
+            if isinstance(exc.stdout, bytes)
+            else (exc.stdout or "")
+        )
+        err = (
+            exc.stderr.decode(errors="replace")
+            if isinstance(exc.stderr, bytes)
+            else (exc.stderr or "")
+        )
         return Result(args, 124, out, err + f"\ntimed out after {timeout} s")
     return Result(args, done.returncode, done.stdout or "", done.stderr or "")
 

@@ -122,7 +122,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("venv", ".venv", _text, "venv folder, relative to the project"),
     Spec("python", None, _optional_text, "interpreter used to create the venv"),
     Spec("model", DEFAULT_MODEL, _text, "embedding model to prefetch"),
-    Spec("fallback_model", DEFAULT_FALLBACK_MODEL, _optional_text, "model used when the first fails"),
+    Spec(
+        "fallback_model", DEFAULT_FALLBACK_MODEL, _optional_text, "model used when the first fails"
+    ),
     Spec("cache_dir", None, _optional_text, "model cache folder (persistent default)"),
     Spec("retries", 3, _positive_int, "download attempts per model"),
     Spec("retry_delay", 10.0, _seconds, "seconds between download attempts"),
@@ -247,7 +249,9 @@ def resolve_settings(
     for spec in SPECS:
         layers: list[tuple[Any, str, str]] = [(spec.default, "default", "")]
         if spec.name in config:
-            layers.append((config[spec.name], "pyproject.toml", f"{spec.name} in [tool.robo-backend]"))
+            layers.append(
+                (config[spec.name], "pyproject.toml", f"{spec.name} in [tool.robo-backend]")
+            )
         env_key = env_name(spec.name)
         if env_key in environ:
             layers.append((environ[env_key], env_key, env_key))

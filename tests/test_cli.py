@@ -12,7 +12,9 @@ import pytest
 from launcher import __version__
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "launcher", *args],
         capture_output=True,
@@ -44,7 +46,9 @@ def test_every_command_takes_project(tmp_path: Path) -> None:
         assert "--project" in done.stdout
 
 
-def assert_two_line_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+def assert_two_line_error(
+    done: subprocess.CompletedProcess[str], code: int, *fragments: str
+) -> None:
     assert done.returncode == code, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -86,7 +90,9 @@ def test_debug_env_shows_the_traceback(tmp_path: Path) -> None:
     assert "ProjectError" in done.stderr
 
 
-@pytest.mark.parametrize("module", ["fastembed", "onnxruntime", "huggingface_hub", "httpx", "loguru"])
+@pytest.mark.parametrize(
+    "module", ["fastembed", "onnxruntime", "huggingface_hub", "httpx", "loguru"]
+)
 def test_help_does_not_import_heavy_modules(module: str) -> None:
     code = (
         "import sys\n"
@@ -97,5 +103,7 @@ def test_help_does_not_import_heavy_modules(module: str) -> None:
         "    pass\n"
         f"print({module!r} in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr

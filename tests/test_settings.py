@@ -56,7 +56,9 @@ def test_dashed_keys_in_pyproject_are_accepted(tmp_path: Path) -> None:
         ({"ROBO_BACKEND_APP": "main:"}, "module:attribute"),
     ],
 )
-def test_bad_values_name_their_source_and_exit_2(tmp_path: Path, env: dict[str, str], fragment: str) -> None:
+def test_bad_values_name_their_source_and_exit_2(
+    tmp_path: Path, env: dict[str, str], fragment: str
+) -> None:
     with pytest.raises(SettingsError) as info:
         resolve_settings(tmp_path, {}, env)
     assert fragment in info.value.message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,29 +18,33 @@ Project = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Model = Annotated[
-    Optional[str], typer.Option("--model", help="Embedding model to use.", show_default=False)
+    str | None, typer.Option("--model", help="Embedding model to use.", show_default=False)
 ]
 FallbackModel = Annotated[
-    Optional[str],
-    typer.Option("--fallback-model", help="Model used when the first one fails.", show_default=False),
+    str | None,
+    typer.Option(
+        "--fallback-model", help="Model used when the first one fails.", show_default=False
+    ),
 ]
 CacheDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--cache-dir", help="Model cache folder.", show_default=False),
 ]
 Retries = Annotated[
-    Optional[int], typer.Option("--retries", help="Download attempts per model.", show_default=False)
+    int | None, typer.Option("--retries", help="Download attempts per model.", show_default=False)
 ]
 RetryDelay = Annotated[
-    Optional[float],
+    float | None,
     typer.Option("--retry-delay", help="Seconds between download attempts.", show_default=False),
 ]
 Offline = Annotated[
-    Optional[bool],
-    typer.Option("--offline", help="Use the cache only; never touch the network.", show_default=False),
+    bool | None,
+    typer.Option(
+        "--offline", help="Use the cache only; never touch the network.", show_default=False
+    ),
 ]
 RequireModel = Annotated[
-    Optional[bool],
+    bool | None,
     typer.Option(
         "--require-model",
         help="Fail (exit 1) instead of running degraded when no model can be made ready.",
@@ -48,7 +52,7 @@ RequireModel = Annotated[
     ),
 ]
 Shell = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--shell",
         help="Shell to assume: powershell, pwsh, cmd, bash, zsh, fish, nu, sh, git-bash.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -15,8 +15,8 @@ from launcher.commands.options import (
     Offline,
     Project,
     RequireModel,
-    RetryDelay,
     Retries,
+    RetryDelay,
     Shell,
 )
 
@@ -25,25 +25,27 @@ def command(
     ctx: typer.Context,
     project: Project = Path("."),
     app: Annotated[
-        Optional[str],
-        typer.Option("--app", help="ASGI app as module:attr (default: discovered).", show_default=False),
+        str | None,
+        typer.Option(
+            "--app", help="ASGI app as module:attr (default: discovered).", show_default=False
+        ),
     ] = None,
     host: Annotated[
-        Optional[str], typer.Option("--host", help="Interface to bind.", show_default=False)
+        str | None, typer.Option("--host", help="Interface to bind.", show_default=False)
     ] = None,
     port: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--port", help="Port to listen on; 0 picks a free one.", show_default=False),
     ] = None,
     reload: Annotated[
-        Optional[bool], typer.Option("--reload", help="Restart on code changes.", show_default=False)
+        bool | None, typer.Option("--reload", help="Restart on code changes.", show_default=False)
     ] = None,
     venv: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--venv", help="Venv folder, relative to the project.", show_default=False),
     ] = None,
     python: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--python", help="Interpreter used to create the venv.", show_default=False),
     ] = None,
     model: Model = None,
@@ -57,13 +59,15 @@ def command(
         typer.Option("--no-prefetch", help="Skip the download; use what the cache holds."),
     ] = False,
     ready_timeout: Annotated[
-        Optional[float],
-        typer.Option("--ready-timeout", help="Seconds to wait for the health endpoint.", show_default=False),
+        float | None,
+        typer.Option(
+            "--ready-timeout", help="Seconds to wait for the health endpoint.", show_default=False
+        ),
     ] = None,
     require_model: RequireModel = None,
     shell: Shell = None,
     activation: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--activation",
             help="Force an activation strategy: direct, powershell, cmd, wsl, posix.",
@@ -71,8 +75,10 @@ def command(
         ),
     ] = None,
     install: Annotated[
-        Optional[str],
-        typer.Option("--install", help="Dependency install: auto, always or never.", show_default=False),
+        str | None,
+        typer.Option(
+            "--install", help="Dependency install: auto, always or never.", show_default=False
+        ),
     ] = None,
 ) -> None:
     from launcher.pipeline import UpRequest, run_up

@@ -7,6 +7,7 @@ The tests in this module share one project (and so one venv): the first run is t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -77,7 +78,10 @@ class Launcher:
 
     def tree(self) -> list[psutil.Process]:
         try:
-            return [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(recursive=True)]
+            return [
+                psutil.Process(self.proc.pid),
+                *psutil.Process(self.proc.pid).children(recursive=True),
+            ]
         except psutil.NoSuchProcess:
             return []
 
@@ -92,10 +96,8 @@ class Launcher:
     def kill(self) -> None:
         """Last resort for a failing test: kill by PID whatever of the tree is left."""
         for process in self.tree():
-            try:
+            with contextlib.suppress(psutil.Error):
                 process.kill()
-            except psutil.Error:
-                pass
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
@@ -143,7 +145,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeHub]:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the example backend in a folder whose path has a space."""
     target = tmp_path_factory.mktemp("e2e") / "textbook backend"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".venv*", ".robo-backend", "__pycache__"))
+    shutil.copytree(
+        EXAMPLE, target, ignore=shutil.ignore_patterns(".venv*", ".robo-backend", "__pycache__")
+    )
     return target
 
 
@@ -166,7 +170,8 @@ def env(hub: FakeHub, tmp_path: Path) -> dict[str, str]:
 
 def up(project: Path, env: dict[str, str], cache: Path, *extra: str) -> Launcher:
     return Launcher(
-        ["up", "-p", str(project), "--port", str(free_port()), "--cache-dir", str(cache), *extra], env
+        ["up", "-p", str(project), "--port", str(free_port()), "--cache-dir", str(cache), *extra],
+        env,
     )
 
 
@@ -235,7 +240,9 @@ def test_warm_up_creates_no_venv_and_installs_nothing(
         second.kill()
 
 
-def test_reload_worker_does_not_outlive_ctrl_c(project: Path, env: dict[str, str], tmp_path: Path) -> None:
+def test_reload_worker_does_not_outlive_ctrl_c(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
     launcher = up(project, env, tmp_path / "cache", "--reload")
     try:
         launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
@@ -292,9 +299,23 @@ def test_port_in_use_names_the_holder(project: Path, env: dict[str, str], tmp_pa
         holder.listen()
         port = holder.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "launcher", "up", "-p", str(project), "--port", str(port),
-             "--cache-dir", str(tmp_path / "cache")],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "launcher",
+                "up",
+                "-p",
+                str(project),
+                "--port",
+                str(port),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert done.returncode == 1, done.stderr
     assert f"pid {os.getpid()}" in done.stderr
@@ -304,9 +325,23 @@ def test_port_in_use_names_the_holder(project: Path, env: dict[str, str], tmp_pa
 
 def test_unknown_app_is_a_usage_error(project: Path, env: dict[str, str], tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "launcher", "up", "-p", str(project), "--app", "nosuchmodule:app",
-         "--cache-dir", str(tmp_path / "cache")],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "launcher",
+            "up",
+            "-p",
+            str(project),
+            "--app",
+            "nosuchmodule:app",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert "nosuchmodule" in done.stderr

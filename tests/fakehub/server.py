@@ -407,6 +407,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeHub/1.0"
     timeout = 30  # idle keep-alive connections go away on their own
+    # TCP_NODELAY, like real servers: otherwise headers and body go out as two writes, Nagle
+    # holds the second until the client's delayed ACK (40 ms) on every reused connection.
+    disable_nagle_algorithm = True
     server: _Server
 
     # quiet: tests read the structured log, not stderr

@@ -77,11 +77,20 @@ class PrefetchOptions:
     file_ops: FileOps = field(default_factory=lambda: DEFAULT_FILE_OPS)
 
     @classmethod
-    def from_settings(cls, settings: Any, env: Mapping[str, str] | None = None) -> PrefetchOptions:
+    def from_settings(
+        cls,
+        settings: Any,
+        env: Mapping[str, str] | None = None,
+        cache: CacheLocation | None = None,
+    ) -> PrefetchOptions:
         """Options from `launcher.settings.Settings` and the environment (`HF_ENDPOINT`,
-        `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HUB_DISABLE_SYMLINKS`, `FASTEMBED_CACHE_PATH`)."""
+        `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HUB_DISABLE_SYMLINKS`, `FASTEMBED_CACHE_PATH`).
+
+        Pass `cache` when the caller already resolved the location (saves a second probe)."""
         environ = os.environ if env is None else env
-        location = resolve_cache_dir(settings.cache_dir, settings.source("cache_dir"), environ)
+        location = cache or resolve_cache_dir(
+            settings.cache_dir, settings.source("cache_dir"), environ
+        )
         symlinks = False if _truthy(environ.get("HF_HUB_DISABLE_SYMLINKS")) else None
         return cls(
             model=settings.model,

@@ -110,12 +110,15 @@ def lookup(name: str) -> ModelSpec:
     specs = _fastembed_specs()
     if key in specs:
         return specs[key]
-    known = sorted({spec.name for spec in (*BUILTIN.values(), *specs.values())})
+    builtin = [spec.name for spec in BUILTIN.values()]
+    others = sorted({spec.name for spec in specs.values()} - set(builtin))
+    shown = builtin + others[:6]
+    more = len(builtin) + len(others) - len(shown)
     raise UsageError(
         f"unknown embedding model {name!r}",
-        "Use a model fastembed supports, e.g. "
-        + ", ".join(known[:8])
-        + (f" (and {len(known) - 8} more)" if len(known) > 8 else "")
+        "Use a model fastembed supports: "
+        + ", ".join(shown)
+        + (f" and {more} more (fastembed's TextEmbedding.list_supported_models())" if more else "")
         + ".",
     )
 

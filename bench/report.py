@@ -230,48 +230,38 @@ def write_plots(folder: Path, document: dict[str, Any]) -> list[str]:
         return []
     figures = _figures_by_name(document)
     written: list[str] = []
+    colors = {"robo-backend": "#2b7bba"}
+    palette = ["#e08a2c", "#5aa05a", "#a05ab4", "#888888", "#c44e52"]
     for filename, (title, ylabel, names) in PLOTS.items():
         chosen = [figures[n] for n in names if n in figures]
         if not chosen:
             continue
-        contenders: list[str] = []
-        for figure in chosen:
-            for name in ["robo-backend", *figure["yardsticks"]]:
-                if name not in contenders:
-                    contenders.append(name)
-        fig, axis = plt.subplots(figsize=(7.5, 4.2), dpi=110)
-        width = 0.8 / len(contenders)
-        colors = ["#2b7bba", "#e08a2c", "#5aa05a", "#a05ab4", "#888888"]
-        for c_index, contender in enumerate(contenders):
-            xs, medians, lows, highs = [], [], [], []
-            for f_index, figure in enumerate(chosen):
-                stats = (
-                    figure["ours"]
-                    if contender == "robo-backend"
-                    else figure["yardsticks"].get(contender)
-                )
-                if stats is None:
-                    continue
-                xs.append(f_index + (c_index - (len(contenders) - 1) / 2) * width)
-                medians.append(stats["median"])
-                lows.append(stats["median"] - stats["min"])
-                highs.append(stats["max"] - stats["median"])
+        fig, axes = plt.subplots(
+            1, len(chosen), figsize=(4.6 * len(chosen), 4.0), dpi=110, squeeze=False
+        )
+        for axis, figure in zip(axes[0], chosen, strict=True):
+            unit = figure["unit"]
+            rows = [("robo-backend", figure["ours"]), *figure["yardsticks"].items()]
+            for name, _ in rows:
+                colors.setdefault(name, palette[(len(colors) - 1) % len(palette)])
+            medians = [stats["median"] for _, stats in rows]
             bars = axis.bar(
-                xs,
+                range(len(rows)),
                 medians,
-                width,
-                yerr=[lows, highs],
-                capsize=3,
-                label=contender,
-                color=colors[c_index % len(colors)],
+                yerr=[
+                    [stats["median"] - stats["min"] for _, stats in rows],
+                    [stats["max"] - stats["median"] for _, stats in rows],
+                ],
+                capsize=4,
+                color=[colors[name] for name, _ in rows],
             )
-            unit = chosen[0]["unit"]
-            axis.bar_label(bars, labels=[fmt(m, unit) for m in medians], fontsize=7, padding=2)
-        axis.set_xticks(range(len(chosen)), [f["label"] for f in chosen], fontsize=8)
-        axis.set_ylabel(ylabel, fontsize=8)
-        axis.set_title(title, fontsize=10)
-        axis.legend(fontsize=8)
-        axis.spines[["top", "right"]].set_visible(False)
+            axis.bar_label(bars, labels=[fmt(m, unit) for m in medians], fontsize=8, padding=2)
+            axis.set_xticks(range(len(rows)), [name for name, _ in rows], fontsize=8)
+            axis.set_title(figure["label"], fontsize=9)
+            axis.set_ylabel(ylabel, fontsize=8)
+            axis.spines[["top", "right"]].set_visible(False)
+            axis.margins(y=0.15)
+        fig.suptitle(title, fontsize=10)
         fig.tight_layout()
         fig.savefig(folder / filename)
         plt.close(fig)

@@ -127,12 +127,16 @@ class CacheLocation:
     source: str  # "--cache-dir", "ROBO_BACKEND_CACHE_DIR", "FASTEMBED_CACHE_PATH", "default", …
     persistent: bool  # False when the root lies in the temp folder (cleaners may empty it)
     warnings: list[str] = field(default_factory=list)
+    # False for a read-only cache that already holds models (a baked Docker layer, a read-only
+    # mount): its valid models are used as they are; nothing is downloaded, repaired or locked.
+    writable: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "source": self.source,
             "persistent": self.persistent,
+            "writable": self.writable,
             "warnings": list(self.warnings),
         }
 
@@ -188,6 +192,15 @@ def _in_temp(path: Path) -> bool:
     return True
 
 
+def _holds_models(path: Path) -> bool:
+    try:
+        return path.is_dir() and any(
+            entry.name.lower().startswith("models--") for entry in os.scandir(path)
+        )
+    except OSError:
+        return False
+
+
 def resolve_cache_dir(
     value: str | os.PathLike[str] | None,
     source: str = "default",
@@ -197,8 +210,9 @@ def resolve_cache_dir(
     > platformdirs' user cache dir > `~/.robo-backend/models` > the temp folder.
 
     Each candidate is write-probed for real; an unwritable one is skipped with a warning (kept in
-    `warnings`), and the one used is returned with its source. A root longer than ~115 characters
-    gets a warning (Windows MAX_PATH). No candidate writable → ModelError.
+    `warnings`), and the one used is returned with its source. An unwritable candidate that
+    already holds model folders is used read-only (`writable=False`) instead of skipped. A root
+    longer than ~115 characters gets a warning (Windows MAX_PATH). None usable → ModelError.
     """
     environ = os.environ if env is None else env
     candidates: list[tuple[Path, str]] = []
@@ -221,6 +235,12 @@ def resolve_cache_dir(
             continue
         tried.add(key)
         problem = write_probe(absolute)
+        if problem is not None and _holds_models(absolute):
+            warnings.append(
+                f"model cache {absolute} (from {where}) is read-only ({problem}); using the "
+                "models already in it, nothing can be downloaded or repaired there"
+            )
+            return CacheLocation(absolute, where, not _in_temp(absolute), warnings, writable=False)
         if problem is not None:
             warnings.append(
                 f"model cache {absolute} (from {where}) is not writable ({problem}); skipped"

@@ -296,6 +296,8 @@ def _on_wait(spec: ModelSpec, lock_file: Path) -> Callable[[int | None], None]:
 
 def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
     """Make `spec` ready under its lock; the snapshot folder, or None when it cannot be."""
+    if run.result.location is not None and not run.result.location.writable:
+        return _prepare_read_only(run, spec)
     root = run.root
     lock_file = cache_mod.lock_path(root, spec.name)
     with model_lock(
@@ -330,6 +332,25 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
             )
             repair_model(root, spec.name, keep_blobs=True, ops=run.options.file_ops)
         return _download(run, spec)
+
+
+def _prepare_read_only(run: _Run, spec: ModelSpec) -> Path | None:
+    """A read-only cache (a baked image layer): use a valid model as it is, or report it."""
+    started = time.perf_counter()
+    state = inspect_model(run.root, spec.name)
+    if state.ok:
+        run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+        run.result.source = "cache"
+        return state.path
+    why = f"the cache {run.root} is read-only and {spec.name} is {state.state} there"
+    if state.problems:
+        why += f" ({state.problems[0]})"
+    logger.error(why)
+    run.record(
+        Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0),
+        hint="Prefetch into a writable --cache-dir (e.g. while building the image).",
+    )
+    return None
 
 
 def _refresh_stamp(state: Any, spec: ModelSpec, ops: FileOps) -> None:

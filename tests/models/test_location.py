@@ -183,3 +183,47 @@ def test_broken_legacy_cache_is_ignored(fake_hub: FakeHub, make_options, tmp_pat
     result = prefetch(make_options(legacy_dir=legacy))
 
     assert result.state == "ready" and result.source == "download"
+
+
+@pytest.mark.skipif(
+    shutil.which("setpriv") is None or not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root and setpriv to drop privileges (chmod does not stop root)",
+)
+def test_read_only_cache_with_models_is_used_as_is(fake_hub: FakeHub, make_options) -> None:
+    # A baked image layer / read-only mount: filled by root, then used by an unprivileged user.
+    area = Path(tempfile.mkdtemp(prefix="robo-readonly-"))
+    try:
+        area.chmod(0o755)
+        baked = area / "baked"
+        assert prefetch(make_options(cache=baked)).state == "ready"
+        scratch = area / "scratch"
+        scratch.mkdir()
+        scratch.chmod(0o777)
+        before = sorted(str(p) for p in baked.rglob("*"))
+        code = (
+            "import json, sys\n"
+            "from pathlib import Path\n"
+            "from launcher.models.cache import resolve_cache_dir\n"
+            "from launcher.models.prefetch import PrefetchOptions, prefetch\n"
+            "loc = resolve_cache_dir(sys.argv[1], '--cache-dir')\n"
+            "r = prefetch(PrefetchOptions(cache=loc, endpoint='http://127.0.0.1:9',"
+            " legacy_dir=Path(sys.argv[2])), status_file=Path(sys.argv[2]) / 'status.json')\n"
+            "print(json.dumps([loc.to_json(), r.to_json()]))\n"
+        )
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            + [sys.executable, "-c", code, str(baked), str(scratch)],
+            env=dict(os.environ, HOME=str(scratch), XDG_CACHE_HOME=str(scratch / "xdg")),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        location, model = json.loads(done.stdout)
+        assert location["path"] == str(baked) and location["writable"] is False
+        assert any("read-only" in w for w in location["warnings"])
+        assert model["state"] == "ready" and model["path"].startswith(str(baked))
+        assert sorted(str(p) for p in baked.rglob("*")) == before  # nothing written there
+    finally:
+        shutil.rmtree(area, ignore_errors=True)

@@ -192,6 +192,16 @@ def _in_temp(path: Path) -> bool:
     return True
 
 
+def configured_cache_dir(settings: Any) -> str | None:
+    """The `cache_dir` setting as a path string; a relative path from pyproject.toml is taken
+    relative to the project (like `venv`), one from a flag or the environment to the cwd."""
+    value = settings.cache_dir
+    if value and settings.source("cache_dir") == "pyproject.toml":
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else Path(settings.project) / path)
+    return value
+
+
 def _holds_models(path: Path) -> bool:
     try:
         return path.is_dir() and any(

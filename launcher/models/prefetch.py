@@ -89,7 +89,7 @@ class PrefetchOptions:
         Pass `cache` when the caller already resolved the location (saves a second probe)."""
         environ = os.environ if env is None else env
         location = cache or resolve_cache_dir(
-            settings.cache_dir, settings.source("cache_dir"), environ
+            cache_mod.configured_cache_dir(settings), settings.source("cache_dir"), environ
         )
         symlinks = False if _truthy(environ.get("HF_HUB_DISABLE_SYMLINKS")) else None
         return cls(

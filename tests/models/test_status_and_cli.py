@@ -130,3 +130,16 @@ def test_plain_progress_speaks_up_during_a_slow_stretch() -> None:
     bar.advance(1)
 
     assert len(lines) == 1 and "0%" in lines[0]
+
+
+def test_relative_cache_dir_in_pyproject_is_relative_to_the_project(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.robo-backend]\ncache_dir = "models-cache"\n')
+
+    done = run_launcher(tmp_path, "prefetch", "-p", str(project), "--json", hub_url=fake_hub.url)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["cache_dir"] == str(project / "models-cache")

@@ -86,7 +86,7 @@ def run_up(request: UpRequest) -> int:
     from launcher.activation import choose_activation, run_env, wrap_argv
     from launcher.checks import preflight
     from launcher.deps import sync_dependencies
-    from launcher.models.cache import resolve_cache_dir
+    from launcher.models.cache import settings_cache_dir
     from launcher.models.prefetch import PrefetchOptions, prefetch
     from launcher.server import check_port, pick_free_port, serve
     from launcher.shells import PlatformFacts, detect_shell
@@ -94,7 +94,7 @@ def run_up(request: UpRequest) -> int:
 
     facts = PlatformFacts.current()
     shell = detect_shell(facts, settings.shell, source=settings.source("shell"))
-    cache = resolve_cache_dir(settings.cache_dir, settings.source("cache_dir"), request.env)
+    cache = settings_cache_dir(settings, request.env)
 
     with console.step("pre-flight checks passed") as current:
         port = settings.port
@@ -120,13 +120,15 @@ def run_up(request: UpRequest) -> int:
         current.detail = f"{activation.strategy} strategy"
     environment = activation.to_json()
 
-    options = PrefetchOptions.from_settings(settings, env=request.env)
-    options.cache = cache
+    options = PrefetchOptions.from_settings(settings, env=request.env, cache=cache)
     if not settings.prefetch:
         options.offline = True
     with console.step("model ready") as current:
         result = prefetch(options, status_file=settings.status_file, environment=environment)
         current.detail = model_summary(result.resolved, result.state)
+        error = result.error()
+        if error is not None:
+            raise error
         if result.state == "degraded":
             current.status = "warn"
 

@@ -77,9 +77,13 @@ class SearchIndex:
 
     def _load(self, name: str, cache_dir: str | None) -> None:
         import numpy as np
-        from fastembed import TextEmbedding
 
-        model = TextEmbedding(model_name=name, cache_dir=cache_dir, local_files_only=True)
+        if name.startswith(ST_PREFIX):
+            model: Any = _SentenceTransformerModel(name[len(ST_PREFIX) :], cache_dir)
+        else:
+            from fastembed import TextEmbedding
+
+            model = TextEmbedding(model_name=name, cache_dir=cache_dir, local_files_only=True)
         texts = [f"{p.title}. {p.text}" for p in self._passages]
         vectors = np.array(list(model.embed(texts)), dtype=np.float32)
         self._vectors = _normalise(vectors)
@@ -95,6 +99,27 @@ class SearchIndex:
         scores = self._vectors @ _normalise(query_vector[None, :])[0]
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(self._passages[i], float(scores[i])) for i in order]
+
+
+ST_PREFIX = "sentence-transformers:"
+"""robo-backend's name for a model it could only get through the sentence-transformers package
+(the last link of its fallback chain, used when the optional extra is installed)."""
+
+
+class _SentenceTransformerModel:
+    """fastembed's `embed`/`query_embed` on top of a sentence-transformers model."""
+
+    def __init__(self, name: str, cache_dir: str | None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        folder = os.path.join(cache_dir, "sentence-transformers") if cache_dir else None
+        self._model = SentenceTransformer(name, cache_folder=folder, local_files_only=True)
+
+    def embed(self, texts: list[str]) -> Any:
+        return list(self._model.encode(texts))
+
+    def query_embed(self, query: str) -> Any:
+        return list(self._model.encode([query]))
 
 
 def _normalise(vectors: Any) -> Any:

@@ -96,7 +96,7 @@ class DoctorContext:
     ) -> DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
-        from launcher.models.cache import resolve_cache_dir
+        from launcher.models.cache import settings_cache_dir
         from launcher.settings import check_project, resolve_settings
         from launcher.shells import PlatformFacts
 
@@ -111,7 +111,7 @@ class DoctorContext:
         cache: CacheLocation | None = None
         cache_error: LauncherError | None = None
         try:
-            cache = resolve_cache_dir(settings.cache_dir, settings.source("cache_dir"), environ)
+            cache = settings_cache_dir(settings, environ)
         except LauncherError as exc:
             cache_error = exc
         return cls(

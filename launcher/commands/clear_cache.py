@@ -108,15 +108,14 @@ def cache_root(settings: Settings, env: Mapping[str, str]) -> tuple[Path, str]:
     for a fallback: clearing a folder they did not name would be a surprise. Without one, the
     same resolution as `up` (platformdirs default, with its fallbacks).
     """
-    if settings.cache_dir:
-        return Path(os.path.abspath(Path(settings.cache_dir).expanduser())), settings.source(
-            "cache_dir"
-        )
+    from launcher.models.cache import configured_cache_dir, resolve_cache_dir
+
+    configured = configured_cache_dir(settings)
+    if configured:
+        return Path(os.path.abspath(Path(configured).expanduser())), settings.source("cache_dir")
     named = env.get("FASTEMBED_CACHE_PATH", "").strip()
     if named:
         return Path(os.path.abspath(Path(named).expanduser())), "FASTEMBED_CACHE_PATH"
-    from launcher.models.cache import resolve_cache_dir
-
     location = resolve_cache_dir(None, "default", env)
     return Path(location.path), location.source
 

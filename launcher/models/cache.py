@@ -202,6 +202,13 @@ def configured_cache_dir(settings: Any) -> str | None:
     return value
 
 
+def settings_cache_dir(settings: Any, env: Mapping[str, str] | None = None) -> CacheLocation:
+    """The cache location for resolved settings: `cache_dir` (relative to the project when it
+    comes from pyproject.toml) with its source, then the usual fallbacks. Every command that
+    needs the cache goes through here, so `up`, `prefetch` and `doctor` always agree."""
+    return resolve_cache_dir(configured_cache_dir(settings), settings.source("cache_dir"), env)
+
+
 def _holds_models(path: Path) -> bool:
     try:
         return path.is_dir() and any(

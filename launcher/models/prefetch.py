@@ -88,9 +88,7 @@ class PrefetchOptions:
 
         Pass `cache` when the caller already resolved the location (saves a second probe)."""
         environ = os.environ if env is None else env
-        location = cache or resolve_cache_dir(
-            cache_mod.configured_cache_dir(settings), settings.source("cache_dir"), environ
-        )
+        location = cache or cache_mod.settings_cache_dir(settings, environ)
         symlinks = False if _truthy(environ.get("HF_HUB_DISABLE_SYMLINKS")) else None
         return cls(
             model=settings.model,

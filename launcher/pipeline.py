@@ -49,13 +49,16 @@ def backend_env(
     model: str | None,
     status_file: Path,
 ) -> dict[str, str]:
-    """The launcher-to-backend contract of GUIDE §1 (on top of the activated venv env)."""
+    """The launcher-to-backend contract of GUIDE §1 (on top of the activated venv env).
+
+    HF_HUB_DISABLE_PROGRESS_BARS is deliberately not set: the backend runs offline, so it has no
+    bars to show, and fastembed's `enable_progress_bars()` warns at every load when it is set.
+    """
     env = dict(base)
     env.update(
         {
             "FASTEMBED_CACHE_PATH": str(cache_dir),
             "HF_HUB_OFFLINE": "1",
-            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
             "ROBO_BACKEND_MODEL": model or "",
             "ROBO_BACKEND_STATUS_FILE": str(status_file),
             "PYTHONUNBUFFERED": "1",

@@ -367,3 +367,81 @@ def test_backend_that_dies_shows_its_last_lines_and_exit_code(
     finally:
         launcher.kill()
         (project / "crash.py").unlink()
+
+
+def test_require_model_makes_no_model_fatal(
+    project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
+) -> None:
+    hub.not_found(BGE_REPO)
+    hub.not_found("Qdrant/all-MiniLM-L6-v2-onnx")
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "launcher",
+                "up",
+                "-p",
+                str(project),
+                "--port",
+                "0",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--require-model",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COLD_START_TIMEOUT,
+            check=False,
+        )
+    finally:
+        hub.clear_faults()
+    assert done.returncode == 1, done.stderr
+    assert "no embedding model could be made ready" in done.stderr
+    assert "hint:" in done.stderr
+    assert "Backend ready" not in done.stderr
+    status = json.loads((project / ".robo-backend" / "status.json").read_text())
+    assert status["model"]["state"] == "failed"
+
+
+def test_backend_gets_the_environment_contract(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    (project / "envdump.py").write_text(
+        "import os, sys\n"
+        "from fastapi import FastAPI\n"
+        "app = FastAPI()\n"
+        "@app.get('/health')\n"
+        "def health():\n"
+        "    names = ['VIRTUAL_ENV', 'FASTEMBED_CACHE_PATH', 'HF_HUB_OFFLINE',\n"
+        "             'ROBO_BACKEND_MODEL', 'ROBO_BACKEND_STATUS_FILE']\n"
+        "    env = {n: os.environ.get(n) for n in names}\n"
+        "    env['PATH0'] = os.environ['PATH'].split(os.pathsep)[0]\n"
+        "    env['prefix'] = sys.prefix\n"
+        "    return env\n",
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    launcher = up(project, env, cache, "--app", "envdump:app")
+    try:
+        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        _, seen = http("GET", url + "/health")
+        venv = project / ".venv"
+        assert Path(seen["VIRTUAL_ENV"]) == venv
+        assert Path(seen["prefix"]) == venv
+        assert Path(seen["PATH0"]) == venv / "bin"
+        assert Path(seen["FASTEMBED_CACHE_PATH"]) == cache
+        assert seen["HF_HUB_OFFLINE"] == "1"
+        assert seen["ROBO_BACKEND_MODEL"] == "BAAI/bge-small-en-v1.5"
+        status_file = Path(seen["ROBO_BACKEND_STATUS_FILE"])
+        status = json.loads(status_file.read_text())
+        assert status["schema"] == 1
+        assert status["model"]["state"] == "ready"
+        assert status["environment"]["activation"] == "direct"
+        assert Path(status["environment"]["venv"]) == venv
+        assert launcher.stop() == 130
+    finally:
+        launcher.kill()
+        (project / "envdump.py").unlink()

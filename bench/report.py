@@ -22,7 +22,11 @@ PLOTS = {
     "bench-prefetch-throughput.png": (
         "Cold model prefetch from the loopback hub (higher is better)",
         "MB/s (median, whiskers min–max)",
-        ("prefetch.throughput", "prefetch.throughput_throttled"),
+        (
+            "prefetch.throughput",
+            "prefetch.throughput_throttled",
+            "prefetch.throughput_throttled_100",
+        ),
     ),
     "bench-up-ready.png": (
         "Warm start to a healthy /health (lower is better)",
@@ -125,6 +129,8 @@ def table(document: dict[str, Any]) -> list[str]:
     ]
     notes: list[str] = []
     entries = sorted(document.get("benchmarks", {}).items(), key=lambda kv: kv[1].get("order", 99))
+    if any(not entry.get("hidden") for _, entry in entries):  # the self-test only when alone
+        entries = [(name, entry) for name, entry in entries if not entry.get("hidden")]
     for _, entry in entries:
         title = entry["title"]
         if entry.get("status") != "ok":
@@ -171,16 +177,13 @@ def results_block(document: dict[str, Any], plots: list[str]) -> str:
             "- **1-minute load average when each group started** "
             f"({machine['cores_logical']} cores): " + ", ".join(loads)
         )
-    dates = {e.get("date") for e in document.get("benchmarks", {}).values()}
-    if len(dates) > 1:
-        lines.append(
-            "- Some groups come from an earlier run (partial runs merge): "
-            + ", ".join(
-                f"{name} {entry.get('date')}"
-                for name, entry in document["benchmarks"].items()
-                if entry.get("date") != document["date"]
-            )
-        )
+    older = [
+        f"{name} ({entry.get('date')})"
+        for name, entry in document.get("benchmarks", {}).items()
+        if entry.get("run") != document["date"]
+    ]
+    if older:
+        lines.append("- From an earlier run (a partial run merges): " + ", ".join(older))
     if document.get("quick"):
         lines.append(
             "- **Quick smoke run** (`--quick`): fewer repeats, smaller files; not results."

@@ -66,12 +66,14 @@ def select(names: list[str]) -> list[str]:
     return sorted(chosen, key=lambda n: BENCHMARKS[n].order)
 
 
-def run_one(ctx: Context, name: str, command: str) -> dict[str, Any]:
+def run_one(ctx: Context, name: str, command: str, run: str) -> dict[str, Any]:
     bench = BENCHMARKS[name]
     ctx.log(f"== {name}: {bench.title}")
     entry: dict[str, Any] = {
         "title": bench.title,
         "order": bench.order,
+        "hidden": bench.hidden,
+        "run": run,  # the date of the run it came from (partial runs merge)
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": command,
         "quick": ctx.quick,
@@ -116,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     ctx = Context(repeats=repeats, quick=args.quick, work=work, verbose=not args.quiet)
     started = time.perf_counter()
-    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    date = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     benchmarks: dict[str, Any] = {}
     try:
         for name in names:
-            benchmarks[name] = run_one(ctx, name, command)
+            benchmarks[name] = run_one(ctx, name, command, date)
     finally:
         ctx.close()
         if args.work_dir is None:

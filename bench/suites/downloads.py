@@ -211,27 +211,30 @@ def prefetch_throughput(ctx: Context) -> list[Figure]:
             details={"ru_maxrss_mib": contest.maxrss},
         ),
     ]
-    # The same race on a link paced like a fast real connection: the network is the limit.
-    rate = 25 * MB
-    slow_hub = hub_process(ctx, big_bytes=padding, throttle=rate)
-    slow = Contest(ctx, slow_hub.url, _repo_files(slow_hub.url))
-    ctx.log(f"   throttled to {rate / MB:.0f} MB/s: {slow.total / MB:.0f} MB per run")
-    slow_tp = slow.race()
-    figures.insert(
-        1,
-        Figure(
-            name="prefetch.throughput_throttled",
-            label=f"cold prefetch, {slow.total / MB:.0f} MB, hub paced at {rate / MB:.0f} MB/s",
-            unit="MB/s",
-            ours=slow_tp["robo-backend"],
-            yardsticks={CURL: slow_tp[CURL], SNAPSHOT: slow_tp[SNAPSHOT]},
-            baseline=CURL,
-            higher_is_better=True,
-            target=Target("ratio", ">=", 0.8, "≥ 0.8× curl"),
-            note="wall time as above; the hub paces each file body like a fast real link",
-            details={"bytes": slow.total, "throttle_bytes_per_s": rate},
-        ),
-    )
+    # The same race on links paced like real connections: the network is the limit. 25 MB/s
+    # is a fast home line (200 Mbit/s), 100 MB/s a gigabit one.
+    rates = (25,) if ctx.quick else (25, 100)
+    for index, rate_mb in enumerate(rates):
+        rate = rate_mb * MB
+        slow_hub = hub_process(ctx, big_bytes=padding, throttle=rate)
+        slow = Contest(ctx, slow_hub.url, _repo_files(slow_hub.url))
+        ctx.log(f"   paced at {rate_mb} MB/s: {slow.total / MB:.0f} MB per run")
+        slow_tp = slow.race()
+        figures.insert(
+            1 + index,
+            Figure(
+                name="prefetch.throughput_throttled" + ("" if rate_mb == 25 else f"_{rate_mb}"),
+                label=f"cold prefetch, {slow.total / MB:.0f} MB, hub paced at {rate_mb} MB/s",
+                unit="MB/s",
+                ours=slow_tp["robo-backend"],
+                yardsticks={CURL: slow_tp[CURL], SNAPSHOT: slow_tp[SNAPSHOT]},
+                baseline=CURL,
+                higher_is_better=True,
+                target=Target("ratio", ">=", 0.8, "≥ 0.8× curl"),
+                note="wall time as above; the hub paces every file body at this rate",
+                details={"bytes": slow.total, "throttle_bytes_per_s": rate},
+            ),
+        )
     return figures
 
 

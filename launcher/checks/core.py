@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 Status = Literal["ok", "warn", "fail"]
 
-HUB_TIMEOUT = 1.5  # seconds: the whole hub probe, DNS included (doctor stays < 2 s)
+HUB_TIMEOUT = 1.0  # seconds: the whole hub probe, DNS included (doctor stays < 2 s)
 TRUTHY = {"1", "true", "yes", "on"}
 
 

@@ -44,22 +44,17 @@ class WarmProject:
         ]  # fmt: skip
 
     def backend_env(self) -> dict[str, str]:
-        """What `up` gives the backend (GUIDE §1), for starting the same server without us."""
-        env = dict(self.env)
-        env.update(
-            {
-                "VIRTUAL_ENV": str(self.venv),
-                "PATH": f"{self.venv / 'bin'}:{env.get('PATH', '')}",
-                "FASTEMBED_CACHE_PATH": str(self.cache),
-                "HF_HUB_OFFLINE": "1",
-                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                "ROBO_BACKEND_MODEL": BGE_MODEL,
-                "ROBO_BACKEND_STATUS_FILE": str(self.status_file),
-                "PYTHONUNBUFFERED": "1",
-            }
+        """What `up` gives the backend (GUIDE §1), for starting the same server without us:
+        the launcher's own `backend_env` over the activated venv's PATH and VIRTUAL_ENV."""
+        from launcher.pipeline import backend_env
+
+        base = dict(self.env)
+        base["VIRTUAL_ENV"] = str(self.venv)
+        base["PATH"] = f"{self.venv / 'bin'}:{base.get('PATH', '')}"
+        base.pop("PYTHONHOME", None)
+        return backend_env(
+            base, cache_dir=self.cache, model=BGE_MODEL, status_file=self.status_file
         )
-        env.pop("PYTHONHOME", None)
-        return env
 
 
 def offline_install_env(base: dict[str, str]) -> dict[str, str]:

@@ -7,7 +7,6 @@ The tests in this module share one project (and so one venv): the first run is t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import pytest
 
 from tests.fakehub.fixtures import BGE_FILE, BGE_REPO, build_standard_models, serve_standard_models
 from tests.fakehub.server import FakeHub
+from tests.processes import alive, kill_all
 
 pytestmark = pytest.mark.e2e
 
@@ -95,24 +95,11 @@ class Launcher:
 
     def kill(self) -> None:
         """Last resort for a failing test: kill by PID whatever of the tree is left."""
-        for process in self.tree():
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        kill_all(self.tree())
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._reader.join(timeout=5)
-
-
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    survivors = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                survivors.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return survivors
 
 
 def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
@@ -175,13 +162,30 @@ def up(project: Path, env: dict[str, str], cache: Path, *extra: str) -> Launcher
     )
 
 
+def ready_url(launcher: Launcher, timeout: float = COLD_START_TIMEOUT) -> str:
+    """Wait for the "Backend ready at URL (pid N)" line; the URL."""
+    line = launcher.wait_for("Backend ready at", timeout)
+    return line.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+
+
+def run_to_end(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`robo-backend up` expected to stop before serving; its output and exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", "up", "-p", str(project), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COLD_START_TIMEOUT,
+        check=False,
+    )
+
+
 def test_cold_up_serves_search_then_ctrl_c_stops_the_whole_tree(
     project: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     launcher = up(project, env, tmp_path / "cache")
     try:
-        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
-        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        url = ready_url(launcher)
         out = launcher.output
         assert "venv ready" in out and "created" in out
         assert "dependencies in sync" in out
@@ -260,8 +264,7 @@ def test_injected_faults_show_in_health(
     hub.fail_requests(2, status=503, path_contains=BGE_FILE)
     launcher = up(project, env, tmp_path / "cache", "--retry-delay", "0.2")
     try:
-        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
-        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        url = ready_url(launcher)
         assert "Downloading BGE model... (Attempt 3/3)" in launcher.output
         _, health = http("GET", url + "/health")
         assert health["model"]["state"] == "ready"
@@ -279,8 +282,7 @@ def test_degraded_when_no_model_can_be_had(
     hub.not_found("Qdrant/all-MiniLM-L6-v2-onnx")
     launcher = up(project, env, tmp_path / "cache")
     try:
-        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
-        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        url = ready_url(launcher)
         _, health = http("GET", url + "/health")
         assert health["status"] == "degraded"
         assert health["model"]["state"] == "degraded"
@@ -298,25 +300,7 @@ def test_port_in_use_names_the_holder(project: Path, env: dict[str, str], tmp_pa
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "launcher",
-                "up",
-                "-p",
-                str(project),
-                "--port",
-                str(port),
-                "--cache-dir",
-                str(tmp_path / "cache"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_to_end(project, env, "--port", str(port), "--cache-dir", str(tmp_path / "cache"))
     assert done.returncode == 1, done.stderr
     assert f"pid {os.getpid()}" in done.stderr
     assert "hint:" in done.stderr
@@ -324,24 +308,8 @@ def test_port_in_use_names_the_holder(project: Path, env: dict[str, str], tmp_pa
 
 
 def test_unknown_app_is_a_usage_error(project: Path, env: dict[str, str], tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "launcher",
-            "up",
-            "-p",
-            str(project),
-            "--app",
-            "nosuchmodule:app",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_to_end(
+        project, env, "--app", "nosuchmodule:app", "--cache-dir", str(tmp_path / "cache")
     )
     assert done.returncode == 2, done.stderr
     assert "nosuchmodule" in done.stderr
@@ -375,25 +343,8 @@ def test_require_model_makes_no_model_fatal(
     hub.not_found(BGE_REPO)
     hub.not_found("Qdrant/all-MiniLM-L6-v2-onnx")
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "launcher",
-                "up",
-                "-p",
-                str(project),
-                "--port",
-                "0",
-                "--cache-dir",
-                str(tmp_path / "cache"),
-                "--require-model",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COLD_START_TIMEOUT,
-            check=False,
+        done = run_to_end(
+            project, env, "--port", "0", "--cache-dir", str(tmp_path / "cache"), "--require-model"
         )
     finally:
         hub.clear_faults()
@@ -425,8 +376,7 @@ def test_backend_gets_the_environment_contract(
     cache = tmp_path / "cache"
     launcher = up(project, env, cache, "--app", "envdump:app")
     try:
-        ready = launcher.wait_for("Backend ready at", COLD_START_TIMEOUT)
-        url = ready.split("Backend ready at ", 1)[1].split(" ", 1)[0]
+        url = ready_url(launcher)
         _, seen = http("GET", url + "/health")
         venv = project / ".venv"
         assert Path(seen["VIRTUAL_ENV"]) == venv

@@ -7,7 +7,6 @@ process of the tree survived.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
@@ -27,6 +26,7 @@ import pytest
 from launcher import console
 from launcher.errors import ServerError
 from launcher.server import check_port, pick_free_port, serve
+from tests.processes import alive, kill_all
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal paths")
 
@@ -48,24 +48,6 @@ def uvicorn_argv(port: int, *extra: str) -> list[str]:
         str(port),
         *extra,
     ]
-
-
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    survivors = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                survivors.append(process)
-        except psutil.NoSuchProcess:
-            continue
-    return survivors
-
-
-def kill_all(processes: list[psutil.Process]) -> None:
-    """Test cleanup: whatever survived a failing test is killed by pid."""
-    for process in alive(processes):
-        with contextlib.suppress(psutil.Error):
-            process.kill()
 
 
 class Driver:

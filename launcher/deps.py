@@ -26,11 +26,12 @@ from loguru import logger
 
 from launcher import proc
 from launcher.errors import DependencyError, ProjectError
+from launcher.settings import read_pyproject
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    pass
 
 STAMP_FILE = "deps-stamp.json"
 STAMP_SCHEMA = 1
@@ -69,14 +70,7 @@ def read_inputs(project: Path) -> DependencyInputs:
     dependencies: tuple[str, ...] = ()
     pyproject = project / "pyproject.toml"
     if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ProjectError(
-                f"{pyproject} is not valid TOML: {exc}",
-                "Fix the syntax error on the line named above.",
-            ) from None
-        raw = data.get("project", {}).get("dependencies", [])
+        raw = read_pyproject(project).get("project", {}).get("dependencies", [])
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
             raise ProjectError(
                 f"[project].dependencies in {pyproject} is not a list of strings",

@@ -192,18 +192,24 @@ def env_name(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
-def load_project_config(project: Path) -> dict[str, Any]:
-    """Read `[tool.robo-backend]` from the project's pyproject.toml (empty when absent)."""
+def read_pyproject(project: Path) -> dict[str, Any]:
+    """The project's pyproject.toml as a dict ({} when absent); invalid TOML is a ProjectError."""
     pyproject = project / "pyproject.toml"
     if not pyproject.is_file():
         return {}
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProjectError(
             f"{pyproject} is not valid TOML: {exc}",
             "Fix the syntax error on the line named above (a TOML linter such as taplo helps).",
         ) from None
+
+
+def load_project_config(project: Path) -> dict[str, Any]:
+    """Read `[tool.robo-backend]` from the project's pyproject.toml (empty when absent)."""
+    pyproject = project / "pyproject.toml"
+    data = read_pyproject(project)
     section = data.get("tool", {}).get("robo-backend", {})
     if not isinstance(section, dict):
         raise ProjectError(

@@ -314,15 +314,14 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
             if adopted is not None:
                 return adopted
         if run.options.offline:
-            why = f"offline, and {spec.name} is {state.state} in the cache {root}"
-            if state.problems:
-                why += f" ({state.problems[0]})"
-            logger.error(why)
-            run.record(
-                Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0),
-                hint="Run `robo-backend prefetch` once while online (without --offline).",
+            return _unusable(
+                run,
+                spec,
+                started,
+                f"offline, and {spec.name} is {state.state} in the cache {root}",
+                state.problems,
+                "Run `robo-backend prefetch` once while online (without --offline).",
             )
-            return None
         if state.state != MISSING:
             logger.warning(
                 f"{spec.label} in {root} is {state.state} ({'; '.join(state.problems[:3])}); "
@@ -340,15 +339,24 @@ def _prepare_read_only(run: _Run, spec: ModelSpec) -> Path | None:
         run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
         run.result.source = "cache"
         return state.path
-    why = f"the cache {run.root} is read-only and {spec.name} is {state.state} there"
-    if state.problems:
-        why += f" ({state.problems[0]})"
-    logger.error(why)
-    run.record(
-        Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0),
-        hint="Prefetch into a writable --cache-dir (e.g. while building the image).",
+    return _unusable(
+        run,
+        spec,
+        started,
+        f"the cache {run.root} is read-only and {spec.name} is {state.state} there",
+        state.problems,
+        "Prefetch into a writable --cache-dir (e.g. while building the image).",
     )
-    return None
+
+
+def _unusable(
+    run: _Run, spec: ModelSpec, started: float, why: str, problems: list[str], hint: str
+) -> None:
+    """Record a failed attempt for a model the cache cannot give and we may not download."""
+    if problems:
+        why += f" ({problems[0]})"
+    logger.error(why)
+    run.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
 
 
 def _refresh_stamp(state: Any, spec: ModelSpec, ops: FileOps) -> None:

@@ -158,8 +158,9 @@ def show_result(plan: Plan) -> None:
     if plan.dry_run:
         planned = [e for e in plan.entries if e.action == "would-delete"]
         if planned:
+            count = f"{len(planned)} entr{'y' if len(planned) == 1 else 'ies'}"
             out.print(Text(f"Dry run: would free {format_bytes(plan.planned_bytes)} "
-                           f"({len(planned)} entries); nothing was deleted."))
+                           f"({count}); nothing was deleted."))
         return
     deleted = [e for e in plan.entries if e.action == "deleted"]
     failed = [e for e in plan.entries if e.action == "skipped" and e.reason.startswith(

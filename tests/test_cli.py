@@ -107,3 +107,30 @@ def test_help_does_not_import_heavy_modules(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "colored"),
+    [
+        ({"FORCE_COLOR": "1"}, True),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": ""}, True),  # an empty NO_COLOR is ignored
+        ({}, False),  # not a terminal: plain text
+    ],
+)
+def test_color_follows_no_color_and_force_color(
+    tmp_path: Path, env: dict[str, str], colored: bool
+) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "FORCE_COLOR"}}
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "up", "-p", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    # "error:" is red when colour is on; NO_COLOR removes colours (bold/dim may stay: no-color.org)
+    assert ("\x1b[31m" in done.stderr) is colored, repr(done.stderr)
+    assert "does not exist" in done.stderr

@@ -138,9 +138,8 @@ def run_up(request: UpRequest) -> int:
     host = settings.host
     url_host = f"[{host}]" if ":" in host else host
     url = f"http://{url_host}:{port}"
-    argv = [str(venv.python), "-m", "uvicorn", target.spec, "--host", host, "--port", str(port)]
-    if target.app_dir:
-        argv += ["--app-dir", str(target.app_dir)]
+    argv = [str(venv.python), "-m", "uvicorn", *target.uvicorn_args(), "--host", host]
+    argv += ["--port", str(port)]
     if settings.reload:
         argv.append("--reload")
     env = run_env(

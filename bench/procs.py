@@ -35,6 +35,21 @@ class Completed:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
+def _spawn(
+    args: list[str], env: Mapping[str, str] | None, cwd: Path | None
+) -> subprocess.Popen[bytes]:
+    """Start a measured command in its own session (so its tree can be killed by pid)."""
+    return subprocess.Popen(
+        args,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def kill_tree(process: subprocess.Popen[bytes] | subprocess.Popen[str], wait: float = 10.0) -> None:
     """SIGKILL a child started with `start_new_session=True`, its group and its descendants."""
     descendants: list[psutil.Process] = []
@@ -61,15 +76,7 @@ def run(
     """Run to completion within `timeout` seconds (killed, and BenchError, past it)."""
     args = [str(a) for a in argv]
     start = time.perf_counter()
-    process = subprocess.Popen(
-        args,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = _spawn(args, env, cwd)
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -260,15 +267,7 @@ def sampled_run(
     peak RSS (`ru_maxrss` from wait4, bytes) of the process and its waited-for children."""
     args = [str(a) for a in argv]
     start = time.perf_counter()
-    process = subprocess.Popen(
-        args,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = _spawn(args, env, cwd)
     sampler = RssSampler(process.pid, interval).start()
     chunks: list[bytes] = []
     assert process.stdout is not None

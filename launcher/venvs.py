@@ -779,7 +779,8 @@ def venv_for_platform(venv_path: Path, facts: PlatformFacts) -> tuple[Path, Path
     return sibling, venv_path, why
 
 
-def _display(path: Path, project: Path) -> str:
+def display_path(path: Path, project: Path) -> str:
+    """`path` relative to the project when it is inside it (for messages), else as given."""
     try:
         return str(path.relative_to(project))
     except ValueError:
@@ -807,7 +808,7 @@ def ensure_venv(
     venv_path = venv_path if venv_path.is_absolute() else project / venv_path
     target, foreign, why = venv_for_platform(venv_path, facts)
     notes: list[str] = [why] if why else []
-    name = _display(target, project)
+    name = display_path(target, project)
     if foreign is not None:
         if target.exists():
             logger.debug(why)

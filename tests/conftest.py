@@ -38,3 +38,14 @@ def isolation(
         if name.startswith("ROBO_BACKEND_") and name != "ROBO_BACKEND_LOG_DIR":
             monkeypatch.delenv(name, raising=False)
     yield home
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal backend project folder (a pyproject.toml with no dependencies)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
+    )
+    return folder

@@ -57,8 +57,15 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     requested = ctx.settings.python
     if ctx.quick and _venv_usable(ctx):
         # The pre-flight of a warm `up`: the venv is reused, no interpreter is started for it.
-        return [Check("python", "ok", "the venv exists: no interpreter needed to create one",
-                      "", {"requested": requested})]
+        return [
+            Check(
+                "python",
+                "ok",
+                "the venv exists: no interpreter needed to create one",
+                "",
+                {"requested": requested},
+            )
+        ]
     names = ("python", "python3") if ctx.windows else ("python3", "python")
     aliases = sorted({p for n in names for p in ctx.facts.which_all(n) if is_store_alias(p)})
     details: dict[str, Any] = {"requested": requested, "store_aliases_skipped": aliases}
@@ -70,25 +77,29 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     except LauncherError as exc:
         details["error"] = exc.message
         if _venv_usable(ctx):
-            return [Check(
-                "python",
-                "warn",
-                f"{exc.message}; the existing venv works, so nothing needs it now",
-                f"Needed only when the venv is (re)created. {exc.hint}",
-                details,
-            )]
+            return [
+                Check(
+                    "python",
+                    "warn",
+                    f"{exc.message}; the existing venv works, so nothing needs it now",
+                    f"Needed only when the venv is (re)created. {exc.hint}",
+                    details,
+                )
+            ]
         return [Check("python", "fail", exc.message + skipped, exc.hint, details)]
     details.update(path=found.path, version=found.version, source=found.source)
     summary = f"Python {found.version} at {found.path} ({found.source}){skipped}"
     if not found.version.startswith("3.") or _version_tuple(found.version) < (3, 9):
-        return [Check(
-            "python",
-            "warn",
-            summary + ": too old for fastembed (needs 3.9 or newer)",
-            "Install Python 3.10+ and pass it with --python (or python = \"…\" in "
-            "[tool.robo-backend]).",
-            details,
-        )]
+        return [
+            Check(
+                "python",
+                "warn",
+                summary + ": too old for fastembed (needs 3.9 or newer)",
+                'Install Python 3.10+ and pass it with --python (or python = "…" in '
+                "[tool.robo-backend]).",
+                details,
+            )
+        ]
     return [Check("python", "ok", summary, "", details)]
 
 
@@ -101,20 +112,25 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def check_venv(ctx: DoctorContext) -> list[Check]:
+    from launcher.venvs import display_path
+
     target, foreign, why = _venv_target(ctx)
     health = _venv_health(ctx)
     details: dict[str, Any] = health.to_json()
     details["foreign"] = str(foreign) if foreign else None
     details["deps"] = None
-    name = _display(target, ctx.settings.project)
+    name = display_path(target, ctx.settings.project)
     note = f" ({foreign.name} belongs to another OS and is left alone)" if foreign else ""
     if not health.valid:
         problem = health.problems[0]
         status: Status = "fail" if problem.code == "not-a-venv" else "warn"
         if problem.code == "missing":
             summary = f"no venv at {name} yet{note}"
-            hint = why or f"Run `robo-backend up -p {ctx.settings.project}`: it creates the venv " \
+            hint = (
+                why
+                or f"Run `robo-backend up -p {ctx.settings.project}`: it creates the venv "
                 "(with uv, else python -m venv) and installs the dependencies."
+            )
         else:
             summary = problem.message
             hint = problem.hint
@@ -126,22 +142,27 @@ def check_venv(ctx: DoctorContext) -> list[Check]:
         deps = stamp_state(ctx.settings.project, python, ctx.settings.state_dir)
     except LauncherError as exc:
         details["deps"] = "error"
-        return [Check("venv", "fail", f"venv {name} is fine, but {exc.message}", exc.hint,
-                      details)]
+        return [Check("venv", "fail", f"venv {name} is fine, but {exc.message}", exc.hint, details)]
     details["deps"] = deps
     base = f"venv {name} (Python {health.version}){note}"
     if deps == "in-sync":
         return [Check("venv", "ok", f"{base}, dependencies in sync", "", details)]
     if deps == "changed":
-        return [Check("venv", "warn", f"{base}: the dependencies changed since the last install",
-                      "`up` installs them (or: robo-backend up --install always).", details)]
-    return [Check("venv", "warn", f"{base}: dependencies not installed by robo-backend yet",
-                  "`up` installs them on its next run.", details)]
-
-
-def _display(path: Path, project: Path) -> str:
-    try:
-        return str(path.relative_to(project))
-    except ValueError:
-        return str(path)
-
+        return [
+            Check(
+                "venv",
+                "warn",
+                f"{base}: the dependencies changed since the last install",
+                "`up` installs them (or: robo-backend up --install always).",
+                details,
+            )
+        ]
+    return [
+        Check(
+            "venv",
+            "warn",
+            f"{base}: dependencies not installed by robo-backend yet",
+            "`up` installs them on its next run.",
+            details,
+        )
+    ]

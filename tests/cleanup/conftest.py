@@ -17,16 +17,6 @@ CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
-    )
-    return folder
-
-
-@pytest.fixture
 def temp_dir(tmp_path: Path) -> Path:
     """The temp folder the CLI subprocess sees (TMPDIR): the legacy cache lives in it."""
     folder = tmp_path / "tmp"

@@ -34,16 +34,6 @@ Builder = Callable[..., DoctorContext]
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
-    )
-    return folder
-
-
-@pytest.fixture
 def closed_port() -> int:
     """A loopback port nobody listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -26,13 +26,15 @@ def command(ctx: typer.Context, project: Project = Path("."), shell: Shell = Non
     from loguru import logger
 
     from launcher import console
+    from launcher.commands.startup import start
     from launcher.settings import resolve_settings
-    from launcher.shells import PlatformFacts, activation_script, detect_shell
+    from launcher.platform import PlatformFacts
+    from launcher.shellcode import activation_script
+    from launcher.shells import detect_shell
     from launcher.venvs import ensure_venv
 
-    options = ctx.obj or {}
-    console.setup_logging(bool(options.get("verbose")), bool(options.get("quiet")))
-    settings = resolve_settings(project, {"shell": shell})
+    started = start(ctx, project)
+    settings = resolve_settings(project, {"shell": shell}, started.env)
     facts = PlatformFacts.current()
     detected = detect_shell(facts, settings.shell, source=settings.source("shell"))
     logger.debug(f"shell: {detected.label} ({detected.reason})")

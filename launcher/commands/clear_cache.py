@@ -48,18 +48,15 @@ def command(
     """Plan, show, confirm, delete. Exit 2 when it would have to ask but cannot."""
     from launcher import console
     from launcher.cleanup import Selection, execute, model_lock_now, plan_cleanup
+    from launcher.commands.startup import path_flag, start
     from launcher.deps import STAMP_FILE
     from launcher.errors import UsageError
     from launcher.models.cache import legacy_cache_dir
-    from launcher.redact import register_secret_file
     from launcher.settings import resolve_settings
 
-    options = ctx.obj or {}
-    console.setup_logging(verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
-    env = dict(os.environ)
-    flags = {"cache_dir": str(cache_dir) if cache_dir is not None else None}
-    settings = resolve_settings(project, flags, env)
-    register_secret_file(settings.project / ".env")
+    started = start(ctx, project)
+    env = started.env
+    settings = resolve_settings(project, {"cache_dir": path_flag(cache_dir)}, env)
     root, source = cache_root(settings, env)
     stamp = settings.state_dir / STAMP_FILE
     plan = plan_cleanup(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,18 +22,16 @@ def command(
     """Run every check; exit 1 when one fails. `--json` prints one document on stdout."""
     from launcher import console
     from launcher.checks import DoctorContext, document, overall_ok, run_checks
-    from launcher.redact import register_secret_file
+    from launcher.commands.startup import path_flag, start
 
-    options = ctx.obj or {}
-    console.setup_logging(verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
-    register_secret_file(project.expanduser() / ".env")
-    flags = {"cache_dir": str(cache_dir) if cache_dir is not None else None}
-    context = DoctorContext.build(project, flags=flags, env=dict(os.environ))
+    started = start(ctx, project)
+    flags = {"cache_dir": path_flag(cache_dir)}
+    context = DoctorContext.build(project, flags=flags, env=started.env)
     checks = run_checks(context)
     if json_output:
         console.emit_json(document(checks))
     else:
-        render(checks, verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
+        render(checks, verbose=started.verbose, quiet=started.quiet)
     if not overall_ok(checks):
         raise typer.Exit(1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +33,21 @@ def command(
     json_output: Json = False,
 ) -> None:
     from launcher import console
+    from launcher.commands.startup import path_flag, start
     from launcher.models.prefetch import PrefetchOptions, prefetch
     from launcher.settings import resolve_settings
 
-    options = ctx.obj or {}
-    console.setup_logging(verbose=bool(options.get("verbose")), quiet=bool(options.get("quiet")))
+    started = start(ctx, project)
     flags: dict[str, Any] = {
         "model": model,
         "fallback_model": fallback_model,
-        "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        "cache_dir": path_flag(cache_dir),
         "retries": retries,
         "retry_delay": retry_delay,
         "offline": offline,
         "require_model": require_model,
     }
-    env = dict(os.environ)
+    env = started.env
     settings = resolve_settings(project, flags, env)
     prefetch_options = PrefetchOptions.from_settings(settings, env)
     result = prefetch(prefetch_options, status_file=settings.status_file)

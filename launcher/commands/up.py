@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,8 +80,10 @@ def command(
         ),
     ] = None,
 ) -> None:
+    from launcher.commands.startup import path_flag, start
     from launcher.pipeline import UpRequest, run_up
 
+    started = start(ctx, project)
     flags: dict[str, Any] = {
         "app": app,
         "host": host,
@@ -92,7 +93,7 @@ def command(
         "python": python,
         "model": model,
         "fallback_model": fallback_model,
-        "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        "cache_dir": path_flag(cache_dir),
         "retries": retries,
         "retry_delay": retry_delay,
         "offline": offline,
@@ -103,14 +104,13 @@ def command(
         "activation": activation,
         "install": install,
     }
-    options = ctx.obj or {}
     code = run_up(
         UpRequest(
             project=project,
             flags=flags,
-            env=dict(os.environ),
-            verbose=bool(options.get("verbose")),
-            quiet=bool(options.get("quiet")),
+            env=started.env,
+            verbose=started.verbose,
+            quiet=started.quiet,
         )
     )
     raise typer.Exit(code)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.apps import AppTarget, discover_app
+from launcher.discover import AppTarget, discover_app
 from launcher.errors import ProjectError, SettingsError
 
 FASTAPI_APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
@@ -118,10 +118,31 @@ def test_candidate_without_app_names_the_files_looked_at(tmp_path: Path) -> None
     write(tmp_path, "app.py", "this is not python(\n")
     with pytest.raises(ProjectError) as caught:
         discover_app(tmp_path, None)
-    assert "none of main.py, app.py has a module-level 'app' or 'api'" in caught.value.message
+    message = caught.value.message
+    assert (
+        "looked at main.py (no module-level app, api or FastAPI()), app.py (cannot parse" in message
+    )
+    assert "never closed" in message
 
 
 def test_example_backend_is_discovered() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "textbook-backend"
     assert discover_app(example, None).spec == "main:app"
     assert discover_app(example, "main:app").spec == "main:app"
+
+
+def test_any_fastapi_instance_after_app_and_api(tmp_path: Path) -> None:
+    write(tmp_path, "main.py", "import fastapi\n\nservice = fastapi.FastAPI(title='x')\n")
+    assert discover_app(tmp_path, None).spec == "main:service"
+    write(tmp_path, "main.py", "from fastapi import FastAPI\nservice = FastAPI()\napi = service\n")
+    assert discover_app(tmp_path, None).spec == "main:api"
+
+
+def test_failure_names_the_closest_candidates(tmp_path: Path) -> None:
+    write(tmp_path, "service/web.py", "from fastapi import FastAPI\napplication = FastAPI()\n")
+    write(tmp_path, ".venv/lib/other.py", "from fastapi import FastAPI\nhidden = FastAPI()\n")
+    with pytest.raises(ProjectError) as caught:
+        discover_app(tmp_path, None)
+    assert "none of main.py, app.py" in caught.value.message
+    assert "Closest candidates: service.web:application." in caught.value.hint
+    assert "hidden" not in caught.value.hint

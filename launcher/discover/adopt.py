@@ -1,0 +1,78 @@
+"""Let what the backend's code hard-wires fill the settings nobody set explicitly.
+
+Explicit settings (pyproject.toml, ROBO_BACKEND_*, flags) always win; a hard-wired value only
+replaces a built-in default, and its source says where it was read (`src/config.py:8`).
+A hard-wired cache_dir also beats FASTEMBED_CACHE_PATH, because the backend's own code ignores
+that variable once it passes `cache_dir=`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+from launcher.discover.hardwired import Found, Hardwired, find_hardwired
+from launcher.settings import Settings, Value
+
+
+def venv_interpreter(settings: Settings) -> Path | None:
+    """The project venv's python when the venv already exists (else None)."""
+    venv = settings.venv_path
+    for relative in (
+        ("Scripts/python.exe", "bin/python")
+        if sys.platform == "win32"
+        else (
+            "bin/python",
+            "Scripts/python.exe",
+        )
+    ):
+        candidate = venv / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def code_source(found: Found) -> str:
+    """The source label of a hard-wired setting: `code: src/config.py:8`."""
+    return f"code: {found.where}"
+
+
+def adopt_hardwired(settings: Settings, interpreter: Path | None = None) -> Hardwired:
+    """Read the backend's code and fill `model` and `cache_dir` where they are defaults.
+
+    Returns what was found, adopted or not (doctor and `up -v` show both). A value the code
+    hard-wires that an explicit setting overrides is logged as a warning: the backend will
+    still read its own value.
+    """
+    found = find_hardwired(settings.project, interpreter or venv_interpreter(settings))
+    _adopt(settings, "model", found.model)
+    _adopt(settings, "cache_dir", found.cache_dir)
+    return found
+
+
+def _adopt(settings: Settings, name: str, found: Found | None) -> None:
+    if found is None:
+        return
+    source = settings.source(name)
+    if source == "default":
+        settings.values[name] = Value(found.value, code_source(found))
+        logger.debug(found.describe(name))
+        return
+    current = settings.values[name].value
+    if not _same(settings, name, str(current), found.value):
+        logger.warning(
+            f"{name} = {current!r} ({source}) wins, but the backend's code reads "
+            f"{found.value!r} ({found.where}); the backend may not find what was prefetched"
+        )
+
+
+def _same(settings: Settings, name: str, current: str, hardwired: str) -> bool:
+    if name == "model":
+        return current.lower() == hardwired.lower()
+    path = Path(current).expanduser()
+    if not path.is_absolute():
+        base = settings.project if settings.source(name) == "pyproject.toml" else Path.cwd()
+        path = base / path
+    return path.resolve() == Path(hardwired).resolve()

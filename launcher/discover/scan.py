@@ -1,0 +1,253 @@
+"""Read one Python source file into plain facts (names, FastAPI apps, embedding calls, literals).
+
+Standard library only and Python 3.8-compatible on purpose: when the launcher's own interpreter
+cannot parse a backend file (newer syntax), this same file is run by the backend venv's
+interpreter (`python -I scan.py FILE...`), which prints the facts of each file as one JSON
+document. Nothing here imports or executes the backend's code.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, Dict  # noqa: UP035 (Dict: this file also runs on Python 3.8)
+
+# Calls that load a fastembed model (class name, or method name on a client).
+EMBED_CALLS = ("TextEmbedding", "Document", "set_model")
+MODEL_KEYWORDS = ("model_name", "model", "embedding_model_name")
+POSITIONAL_MODEL = ("TextEmbedding", "set_model")
+
+Facts = Dict[str, Any]  # noqa: UP006 (a runtime alias; this file also runs on 3.8)
+
+
+def scan_source(source: bytes | str, filename: str = "<source>") -> Facts:
+    """The facts of one module; raises SyntaxError/ValueError when this Python cannot parse it.
+
+    `names`: module-level bound names (None when a `*` import makes them unknowable);
+    `fastapi`: module-level names assigned a `FastAPI(...)` call;
+    `embeds`: fastembed-loading calls with their literal (or referenced) model and cache_dir;
+    `literals`: string literals bound to names at module or class level, with their line.
+    """
+    tree = ast.parse(source, filename=filename)
+    names = _Names()
+    names.visit(tree.body)
+    facts: Facts = {
+        "names": None if names.star else sorted(names.found),
+        "fastapi": _fastapi_names(tree.body),
+        "embeds": [],
+        "literals": [],
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            call = _embed_call(node)
+            if call is not None:
+                facts["embeds"].append(call)
+    facts["literals"] = _literals(tree.body, module_level=True)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            facts["literals"] += _literals(node.body, module_level=False)
+    return facts
+
+
+class _Names:
+    """Collects module-level bindings, descending into if/try/with/for bodies (not defs)."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self.star = False
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ast.Assign: self._assign,
+            ast.AnnAssign: self._single_target,
+            ast.AugAssign: self._single_target,
+            ast.FunctionDef: self._named,
+            ast.AsyncFunctionDef: self._named,
+            ast.ClassDef: self._named,
+            ast.Import: self._import,
+            ast.ImportFrom: self._import,
+            ast.For: self._loop,
+            ast.AsyncFor: self._loop,
+            ast.While: self._branches,
+            ast.If: self._branches,
+            ast.With: self._with,
+            ast.AsyncWith: self._with,
+            ast.Try: self._try,
+            ast.Expr: self._expr,
+        }
+        try_star = getattr(ast, "TryStar", None)
+        if try_star is not None:
+            self._handlers[try_star] = self._try
+
+    def visit(self, body: list[ast.stmt]) -> None:
+        for node in body:
+            handler = self._handlers.get(type(node))
+            if handler is not None:
+                handler(node)
+            elif type(node).__name__ == "TypeAlias":  # `type X = ...` (3.12+)
+                self.target(node.name)  # type: ignore[attr-defined]
+
+    def target(self, node: ast.expr) -> None:
+        if isinstance(node, ast.Name):
+            self.found.add(node.id)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for element in node.elts:
+                self.target(element)
+        elif isinstance(node, ast.Starred):
+            self.target(node.value)
+
+    def _assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self.target(target)
+
+    def _single_target(self, node: Any) -> None:
+        self.target(node.target)
+
+    def _named(self, node: Any) -> None:
+        self.found.add(node.name)
+
+    def _import(self, node: Any) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                self.star = True
+            else:
+                self.found.add(alias.asname or alias.name.split(".")[0])
+
+    def _loop(self, node: Any) -> None:
+        self.target(node.target)
+        self._branches(node)
+
+    def _branches(self, node: Any) -> None:
+        self.visit(node.body)
+        self.visit(node.orelse)
+
+    def _with(self, node: Any) -> None:
+        for item in node.items:
+            if item.optional_vars is not None:
+                self.target(item.optional_vars)
+        self.visit(node.body)
+
+    def _try(self, node: Any) -> None:
+        self.visit(node.body)
+        for handler in node.handlers:
+            self.visit(handler.body)
+        self.visit(node.orelse)
+        self.visit(node.finalbody)
+
+    def _expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.NamedExpr):
+            self.target(node.value.target)
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _fastapi_names(body: list[ast.stmt]) -> list[str]:
+    found: list[str] = []
+    for node in body:
+        value = getattr(node, "value", None)
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or not isinstance(value, ast.Call):
+            continue
+        if _call_name(value) != "FastAPI":
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        found += [t.id for t in targets if isinstance(t, ast.Name)]
+    return found
+
+
+def literal_text(node: ast.expr | None) -> str | None:
+    """A string the expression always evaluates to: "x", Path("x"), str(Path("x")), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    wraps = isinstance(node, ast.Call) and _call_name(node) in ("Path", "PurePath", "str")
+    if wraps and len(node.args) == 1 and not node.keywords:  # type: ignore[union-attr]
+        return literal_text(node.args[0])  # type: ignore[union-attr]
+    return None
+
+
+def _reference(node: ast.expr | None) -> str | None:
+    """The name an argument refers to: `x` → x, `settings.embedding_model` → embedding_model."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Call) and _call_name(node) in ("Path", "str") and len(node.args) == 1:
+        return _reference(node.args[0])
+    return None
+
+
+def _embed_call(node: ast.Call) -> Facts | None:
+    name = _call_name(node)
+    if name not in EMBED_CALLS:
+        return None
+    keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+    model = next((keywords[k] for k in MODEL_KEYWORDS if k in keywords), None)
+    if model is None and name in POSITIONAL_MODEL and node.args:
+        model = node.args[0]
+    cache = keywords.get("cache_dir")
+    if model is None and cache is None:
+        return None
+    return {
+        "call": name,
+        "line": node.lineno,
+        "model": literal_text(model),
+        "model_ref": None if literal_text(model) is not None else _reference(model),
+        "cache_dir": literal_text(cache),
+        "cache_ref": None if literal_text(cache) is not None else _reference(cache),
+    }
+
+
+def _default_of(value: ast.expr | None) -> str | None:
+    """The literal default of a binding: "x", Field("x"), Field(default="x"), getenv("K", "x")."""
+    text = literal_text(value)
+    if text is not None or not isinstance(value, ast.Call):
+        return text
+    name = _call_name(value)
+    keywords = {kw.arg: kw.value for kw in value.keywords if kw.arg}
+    if name == "Field":
+        return literal_text(keywords.get("default", value.args[0] if value.args else None))
+    if name in ("getenv", "get") and len(value.args) >= 2:
+        return literal_text(value.args[1])
+    return None
+
+
+def _literals(body: list[ast.stmt], *, module_level: bool) -> list[Facts]:
+    found: list[Facts] = []
+    for node in body:
+        if isinstance(node, ast.Assign):
+            targets = [t for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target]
+        else:
+            continue
+        text = _default_of(node.value)
+        if text is None:
+            continue
+        scope = "module" if module_level else "class"
+        found += [
+            {"name": t.id, "value": text, "line": node.lineno, "scope": scope} for t in targets
+        ]
+    return found
+
+
+def main(paths: list[str]) -> int:
+    """Print {path: facts | {"error": message}} for every path as one JSON document."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                out[path] = scan_source(handle.read(), path)
+        except (SyntaxError, ValueError, OSError) as exc:
+            out[path] = {"error": f"{type(exc).__name__}: {exc}"}
+    sys.stdout.write(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

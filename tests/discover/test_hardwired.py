@@ -1,0 +1,135 @@
+"""What the backend's code hard-wires: the literal model and cache_dir, and where each is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from launcher.discover import find_hardwired
+from launcher.discover.adopt import adopt_hardwired
+from launcher.settings import resolve_settings
+
+CONFIG = """from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    app_name: str = "Textbook RAG"
+    embedding_model: str = "BAAI/bge-small-en-v1.5"
+    qdrant_url: str = ":memory:"
+
+
+settings = Settings()
+"""
+
+SERVICE = """from fastembed import TextEmbedding
+
+from src.config import settings
+
+
+class EmbeddingService:
+    def __init__(self) -> None:
+        self.model = TextEmbedding(
+            model_name=settings.embedding_model,
+            cache_dir="./cache/models",
+        )
+"""
+
+
+def write(project: Path, relative: str, text: str) -> Path:
+    path = project / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Path:
+    project = tmp_path / "backend"
+    write(project, "pyproject.toml", '[project]\nname = "backend"\nversion = "0"\n')
+    write(project, "src/__init__.py", "")
+    write(project, "src/config.py", CONFIG)
+    write(project, "src/services/embeddings.py", SERVICE)
+    write(project, "src/main.py", "from fastapi import FastAPI\napp = FastAPI()\n")
+    return project
+
+
+def test_settings_default_and_literal_cache_dir(seed: Path) -> None:
+    found = find_hardwired(seed)
+    assert found.model is not None
+    assert found.model.value == "BAAI/bge-small-en-v1.5"
+    assert found.model.where == "src/config.py:6"
+    assert "default of embedding_model" in found.model.how
+    assert found.cache_dir is not None
+    assert found.cache_dir.value == str(seed / "cache" / "models")
+    assert found.cache_dir.where == "src/services/embeddings.py:8"
+    assert found.cache_dir.describe("cache_dir") == (
+        "cache_dir from src/services/embeddings.py:8 (literal cache_dir= of TextEmbedding(...))"
+    )
+
+
+def test_adopted_only_where_settings_are_defaults(seed: Path) -> None:
+    settings = resolve_settings(seed, {}, {})
+    adopt_hardwired(settings)
+    assert settings.model == "BAAI/bge-small-en-v1.5"
+    assert settings.source("model") == "code: src/config.py:6"
+    assert settings.cache_dir == str(seed / "cache" / "models")
+    assert settings.source("cache_dir") == "code: src/services/embeddings.py:8"
+
+    explicit = resolve_settings(seed, {"cache_dir": "/elsewhere"}, {"ROBO_BACKEND_MODEL": "x/y"})
+    adopt_hardwired(explicit)
+    assert explicit.cache_dir == "/elsewhere"
+    assert explicit.source("cache_dir") == "--cache-dir"
+    assert explicit.model == "x/y"
+    assert explicit.source("model") == "ROBO_BACKEND_MODEL"
+
+
+def test_qdrant_client_document_model(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "main.py",
+        "from qdrant_client import QdrantClient, models\n"
+        "client = QdrantClient(':memory:')\n"
+        "def add(text):\n"
+        "    return models.Document(text=text, model='sentence-transformers/all-MiniLM-L6-v2')\n",
+    )
+    found = find_hardwired(tmp_path)
+    assert found.model is not None
+    assert found.model.value == "sentence-transformers/all-MiniLM-L6-v2"
+    assert found.model.where == "main.py:4"
+    assert found.cache_dir is None
+
+
+def test_module_constant_positional_model_and_path_cache(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "app/embed.py",
+        "from pathlib import Path\nfrom fastembed import TextEmbedding\n"
+        "MODEL = 'BAAI/bge-small-en-v1.5'\n"
+        "model = TextEmbedding(MODEL, cache_dir=Path('/srv/models'))\n",
+    )
+    found = find_hardwired(tmp_path)
+    assert found.model is not None and found.model.where == "app/embed.py:3"
+    assert found.cache_dir is not None and found.cache_dir.value == "/srv/models"
+
+
+def test_nothing_literal_says_nothing(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "main.py",
+        "import os\nfrom fastembed import TextEmbedding\n"
+        "m = TextEmbedding(os.environ['MODEL'], cache_dir=os.path.join('a', 'b'))\n",
+    )
+    found = find_hardwired(tmp_path)
+    assert found.model is None and found.cache_dir is None
+    assert found.to_json()["model"] is None
+
+
+def test_venv_and_tests_are_not_the_backend(tmp_path: Path) -> None:
+    line = "from fastembed import TextEmbedding\nTextEmbedding('a/b', cache_dir='x')\n"
+    write(tmp_path, ".venv/lib/python3.11/site-packages/fastembed/x.py", line)
+    write(tmp_path, "venv/pyvenv.cfg", "home = /usr/bin\n")
+    write(tmp_path, "venv/lib/thing.py", line)
+    write(tmp_path, "tests/test_x.py", line)
+    found = find_hardwired(tmp_path)
+    assert found.model is None and found.cache_dir is None

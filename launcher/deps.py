@@ -14,8 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,12 +24,10 @@ from loguru import logger
 
 from launcher import proc
 from launcher.errors import DependencyError, ProjectError
+from launcher.fileops import atomic_write_text
+from launcher.platform import PlatformFacts, find_uv
 from launcher.settings import read_pyproject
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - exercised on 3.10 only
-    pass
+from launcher.venvs.layout import pyvenv_version
 
 STAMP_FILE = "deps-stamp.json"
 STAMP_SCHEMA = 1
@@ -114,19 +110,11 @@ def _venv_identity(venv_python: Path) -> dict[str, Any]:
     must trigger a reinstall even though path and version are the same.
     """
     venv = venv_python.parent.parent
-    cfg = venv / "pyvenv.cfg"
-    version = ""
+    version = pyvenv_version(venv)
     fingerprint = ""
     try:
-        text = cfg.read_text(encoding="utf-8", errors="replace")
-        info = os.stat(cfg)
+        info = os.stat(venv / "pyvenv.cfg")
         fingerprint = f"{info.st_ino}:{info.st_mtime_ns}"
-        values = {}
-        for line in text.splitlines():
-            key, sep, value = line.partition("=")
-            if sep:
-                values[key.strip().lower()] = value.strip()
-        version = values.get("version_info") or values.get("version") or ""
     except OSError:
         pass
     if not version:  # no pyvenv.cfg (a bare interpreter): ask it
@@ -168,10 +156,7 @@ def _read_stamp(state_dir: Path) -> str | None:
 
 
 def _write_stamp(state_dir: Path, stamp: str, inputs: dict[str, Any], tool: str) -> None:
-    """Write the stamp atomically (temp file + rename) so a crash never leaves half a stamp."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    target = _stamp_path(state_dir)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    """Write the stamp atomically (fsynced temp file + rename): a crash never leaves half a one."""
     document = {
         "schema": STAMP_SCHEMA,
         "stamp": stamp,
@@ -179,13 +164,7 @@ def _write_stamp(state_dir: Path, stamp: str, inputs: dict[str, Any], tool: str)
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "inputs": inputs,
     }
-    temp.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    os.replace(temp, target)
-
-
-def clear_stamp(state_dir: Path) -> None:
-    """Forget the stamp (the next auto sync installs)."""
-    _stamp_path(state_dir).unlink(missing_ok=True)
+    atomic_write_text(_stamp_path(state_dir), json.dumps(document, indent=2))
 
 
 def stamp_state(project: Path, venv_python: Path, state_dir: Path) -> str:
@@ -200,20 +179,6 @@ def stamp_state(project: Path, venv_python: Path, state_dir: Path) -> str:
         return "missing"
     current, _ = compute_stamp(project, venv_python)
     return "in-sync" if current == stored else "changed"
-
-
-def find_uv(env: Mapping[str, str]) -> str | None:
-    """uv on the PATH of `env`, else next to the launcher's interpreter (its own venv)."""
-    path = next((v for k, v in env.items() if k.upper() == "PATH"), None)
-    found = shutil.which("uv", path=path)
-    if found:
-        return found
-    exe = "uv.exe" if sys.platform == "win32" else "uv"
-    for folder in (Path(sys.executable).parent, Path(sys.executable).resolve().parent):
-        candidate = folder / exe
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
 
 
 def install_argv(
@@ -281,7 +246,7 @@ def sync_dependencies(
         why = "install = always"
     if installer not in ("auto", "uv", "pip"):
         raise ValueError(f"unknown installer {installer!r}")
-    uv = None if installer == "pip" else find_uv(env)
+    uv = None if installer == "pip" else find_uv(PlatformFacts.local(env))
     if installer == "uv" and uv is None:
         raise DependencyError(
             "uv was asked for but is not installed",

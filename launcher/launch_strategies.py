@@ -1,4 +1,4 @@
-"""How the server is started "inside" the venv: ordered strategies, each probed before use.
+"""Launch strategies: how the server is started inside the venv, each probed before use.
 
 1. `direct`: run the venv's interpreter with the activated environment (VIRTUAL_ENV, scripts
    folder first on PATH, PYTHONHOME removed). No script runs, so no execution policy can
@@ -27,13 +27,9 @@ from loguru import logger
 
 from launcher import proc
 from launcher.errors import UsageError, VenvError
-from launcher.shells import (
-    PlatformFacts,
-    ShellInfo,
-    quote_posix,
-    quote_powershell,
-    windows_to_wsl,
-)
+from launcher.platform import PlatformFacts, is_windows_path, windows_to_wsl
+from launcher.shellcode import quote_posix, quote_powershell
+from launcher.shells import ShellInfo
 from launcher.venvs import VenvInfo, activated_env, same_path, scrubbed_env, venv_layout
 
 STRATEGIES = ("direct", "powershell", "cmd", "wsl", "posix")
@@ -132,7 +128,7 @@ def wrap_argv(result: ActivationResult, argv: Sequence[str]) -> list[str]:
 
 def _wsl_arg(arg: str) -> str:
     """Windows paths in the server's argv (`--app-dir C:\\proj`) as WSL sees them."""
-    return windows_to_wsl(arg) if re.match(r"^[A-Za-z]:[\\/]", arg) else arg
+    return windows_to_wsl(arg) if is_windows_path(arg) else arg
 
 
 _CMD_SPECIAL = set("&|<>^()")
@@ -165,7 +161,7 @@ def run_env(result: ActivationResult, env: Mapping[str, str]) -> dict[str, str]:
     for name in WSL_FORWARD:
         if name in out and name not in names:
             value = out[name]
-            flag = "/p" if re.match(r"^[A-Za-z]:[\\/]", value) else ""
+            flag = "/p" if is_windows_path(value) else ""
             existing.append(name + flag)
     if existing:
         out["WSLENV"] = ":".join(existing)

@@ -86,13 +86,14 @@ def run_up(request: UpRequest) -> int:
     if request.verbose:
         show_settings(settings)
 
-    from launcher.activation import choose_activation, run_env, wrap_argv
+    from launcher.launch_strategies import choose_activation, run_env, wrap_argv
     from launcher.checks import preflight
     from launcher.deps import sync_dependencies
     from launcher.models.cache import settings_cache_dir
     from launcher.models.prefetch import PrefetchOptions, prefetch
     from launcher.server import check_port, pick_free_port, serve
-    from launcher.shells import PlatformFacts, detect_shell
+    from launcher.platform import PlatformFacts
+    from launcher.shells import detect_shell
     from launcher.venvs import activated_env, ensure_venv
 
     facts = PlatformFacts.current()

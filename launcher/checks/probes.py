@@ -116,6 +116,7 @@ def port_check(host: str, port: int) -> None:
 
 
 def default_find_uv(env: Mapping[str, str]) -> str | None:
-    from launcher.deps import find_uv
+    """The uv `up` would use with the environment `env` (launcher.platform.find_uv)."""
+    from launcher.platform import PlatformFacts, find_uv
 
-    return find_uv(env)
+    return find_uv(PlatformFacts.local(env))

@@ -1,4 +1,4 @@
-"""Fixtures for the shells/venvs/activation tests: real interpreters, real venvs, tool folders.
+"""Helpers for the venv, shell code and launch-strategy tests: interpreters, venvs, tool folders.
 
 Tools are found through `PlatformFacts.env["PATH"]` (and next to `facts.executable`), so a
 test decides which creators can run by building a folder that holds only the tools it wants.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from launcher.shells import PlatformFacts
+from launcher.platform import PlatformFacts
 from launcher.venvs import VenvInfo, ensure_venv
 
 SYSTEM_DIRS = ("/usr/bin", "/bin")

@@ -1,7 +1,7 @@
 """Activation strategies, each verified by a real probe, and their fallback order.
 
 On Linux, `direct` and `posix` run for real. The Windows strategies run through recording fake
-`powershell`/`cmd`/`wsl` programs (tests/shells/fakes.py) on a fake Windows PATH: they log
+`powershell`/`cmd`/`wsl` programs (tests/helpers/windows_fakes.py) on a fake Windows PATH: they log
 their argv and run the real probe in a real interpreter, so the order, the argv quoting and the
 recorded attempts are asserted on what actually ran.
 
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.activation import (
+from launcher.errors import UsageError, VenvError
+from launcher.launch_strategies import (
     PROBE_CODE,
     ActivationResult,
     choose_activation,
@@ -29,11 +30,12 @@ from launcher.activation import (
     run_env,
     wrap_argv,
 )
-from launcher.errors import UsageError, VenvError
-from launcher.shells import PlatformFacts, ShellInfo, quote_posix
+from launcher.platform import PlatformFacts
+from launcher.shellcode import quote_posix
+from launcher.shells import ShellInfo
 from launcher.venvs import VenvInfo
-from tests.shells import fakes
-from tests.shells.conftest import base_python, host_facts, tools_dir
+from tests.helpers import windows_fakes as fakes
+from tests.helpers.venvs import base_python, host_facts, tools_dir
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fakes are POSIX programs")
 fake_windows = pytest.mark.skipif(

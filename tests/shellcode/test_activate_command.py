@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import UsageError
-from launcher.shells import PlatformFacts, activation_script
+from launcher.platform import PlatformFacts
+from launcher.shellcode import activation_script
 from launcher.venvs import VenvInfo
 
 POSIX_SHELLS = ("bash", "zsh", "sh", "fish")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import UsageError, VenvError
-from launcher.shells import PlatformFacts
+from launcher.platform import PlatformFacts
 from launcher.venvs import (
     VenvInfo,
     activated_env,
@@ -25,7 +25,7 @@ from launcher.venvs import (
     inspect_venv,
     venv_for_platform,
 )
-from tests.shells.conftest import base_python, host_facts, make_partial_python, tools_dir
+from tests.helpers.venvs import base_python, host_facts, make_partial_python, tools_dir
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and scripts")
 linux_only = pytest.mark.skipif(

@@ -1,0 +1,125 @@
+"""Find the Python interpreter that creates a venv (Microsoft Store aliases skipped).
+
+Every probe goes through `launcher.proc.run` (argv lists, never a shell).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+from loguru import logger
+
+from launcher import proc
+from launcher.errors import UsageError, VenvError
+from launcher.platform import PlatformFacts
+from launcher.venvs.environment import scrubbed_env
+from launcher.venvs.info import Interpreter
+from launcher.venvs.inspection import VALIDATE_TIMEOUT, last_line, marker
+
+_INTERPRETER_PROBE = (
+    "import sys; print('ROBO_EXE=' + sys.executable); "
+    "print('ROBO_VERSION=%d.%d.%d' % sys.version_info[:3])"
+)
+_STORE_ALIAS_EXIT = 9009
+
+
+def is_store_alias(path: str) -> bool:
+    """True for the Microsoft Store's `python.exe` alias (`…\\WindowsApps\\…`)."""
+    parts = re.split(r"[\\/]+", path.lower())
+    return "windowsapps" in parts
+
+
+def find_python(
+    requested: str | None, facts: PlatformFacts, *, timeout: float = VALIDATE_TIMEOUT
+) -> Interpreter:
+    """The interpreter that creates the venv.
+
+    `requested` (`--python`) may be a path, a command name or a version (`3.12`: `py -3.12` on
+    Windows, `python3.12` elsewhere). Without it: `python3`/`python` on PATH (Store aliases
+    skipped), `py -3` on Windows, then the launcher's own interpreter.
+    """
+    env = scrubbed_env(facts.env)
+    if requested:
+        candidates = _requested_candidates(requested, facts)
+        errors: list[str] = []
+        for argv, source in candidates:
+            found = _probe_interpreter(argv, source, env, timeout, errors)
+            if found:
+                return found
+        raise UsageError(
+            f"--python {requested}: no usable interpreter ({'; '.join(errors) or 'not found'})",
+            "Pass the full path of a Python 3 interpreter, a command on PATH, or a version "
+            "such as 3.12.",
+        )
+    errors = []
+    candidates = _default_candidates(facts)
+    seen: set[str] = set()
+    for argv, source in candidates:
+        key = os.path.realpath(argv[0]) + " ".join(argv[1:])
+        if key in seen:
+            continue
+        seen.add(key)
+        found = _probe_interpreter(argv, source, env, timeout, errors)
+        if found:
+            return found
+    raise VenvError(
+        "no Python interpreter found to create the venv"
+        + (f" ({'; '.join(errors)})" if errors else ""),
+        "Install Python 3 from python.org (on Windows tick 'Add python.exe to PATH'; the "
+        "Microsoft Store alias does not count), or pass --python PATH.",
+    )
+
+
+def _default_candidates(facts: PlatformFacts) -> list[tuple[list[str], str]]:
+    """python3/python on PATH (Store aliases skipped), `py -3` on Windows, the launcher's own."""
+    names = ("python", "python3") if facts.windows else ("python3", "python")
+    found: list[tuple[list[str], str]] = []
+    for name in names:
+        for path in facts.which_all(name):
+            if is_store_alias(path):
+                logger.info(f"skipping {path}: the Microsoft Store alias, not a real Python")
+                continue
+            found.append(([path], f"{name} on PATH"))
+    if facts.windows:
+        launcher = facts.which("py")
+        if launcher and not is_store_alias(launcher):
+            found.append(([launcher, "-3"], "py -3"))
+    if facts.executable:
+        found.append(([facts.executable], "the launcher's own Python"))
+    return found
+
+
+def _requested_candidates(requested: str, facts: PlatformFacts) -> list[tuple[list[str], str]]:
+    source = f"--python {requested}"
+    if os.sep in requested or "/" in requested or "\\" in requested or os.path.isfile(requested):
+        return [([requested], source)]
+    if re.fullmatch(r"\d+(\.\d+)*", requested):
+        if facts.windows:
+            launcher = facts.which("py")
+            return [([launcher, f"-{requested}"], source)] if launcher else []
+        return [([p], source) for p in facts.which_all(f"python{requested}")]
+    return [([p], source) for p in facts.which_all(requested) if not is_store_alias(p)]
+
+
+def _probe_interpreter(
+    argv: list[str], source: str, env: Mapping[str, str], timeout: float, errors: list[str]
+) -> Interpreter | None:
+    result = proc.run([*argv, "-c", _INTERPRETER_PROBE], env=env, timeout=timeout)
+    exe = marker(result.stdout, "ROBO_EXE=")
+    if result.returncode == _STORE_ALIAS_EXIT or "microsoft store" in result.tail(5).lower():
+        logger.info(f"skipping {argv[0]}: the Microsoft Store alias (exit {result.returncode})")
+        errors.append(f"{argv[0]} is the Microsoft Store alias")
+        return None
+    if not result.ok or not exe:
+        reason = f"{' '.join(argv)} failed (exit {result.returncode}: {last_line(result.tail(3))})"
+        logger.info(f"skipping interpreter: {reason}")
+        errors.append(reason)
+        return None
+    if is_store_alias(exe):
+        errors.append(f"{exe} is a Microsoft Store alias")
+        return None
+    version = marker(result.stdout, "ROBO_VERSION=") or "?"
+    logger.debug(f"interpreter {exe} (Python {version}, {source})")
+    return Interpreter(exe, version, source)

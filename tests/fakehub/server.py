@@ -349,16 +349,21 @@ class FakeHub:
         return not self._stopping.wait(max(0.0, seconds))
 
     def _lookup(self, repo_id: str) -> _Repo | None:
+        """The repo, matched case-insensitively like the real Hub (`qdrant/x-q` is `Qdrant/x-Q`)."""
         with self._lock:
-            if repo_id in self._missing:
+            if repo_id.lower() in {missing.lower() for missing in self._missing}:
                 return None
-            return self._repos.get(repo_id)
+            exact = self._repos.get(repo_id)
+            if exact is not None:
+                return exact
+            return next((r for k, r in self._repos.items() if k.lower() == repo_id.lower()), None)
 
     def _split_repo(self, parts: list[str]) -> tuple[str, list[str]]:
         """Split path segments into (repo_id, rest): `ns/name` or a legacy single-name repo."""
         with self._lock:
-            known = set(self._repos)
-        if parts and parts[0] in known and (len(parts) < 2 or "/".join(parts[:2]) not in known):
+            known = {name.lower() for name in self._repos}
+        parts_lower = [part.lower() for part in parts]
+        if parts and parts_lower[0] in known and "/".join(parts_lower[:2]) not in known:
             return parts[0], parts[1:]
         return "/".join(parts[:2]), parts[2:]
 

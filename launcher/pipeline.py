@@ -1,19 +1,28 @@
-"""The `up` pipeline: settings → pre-flight → shell → venv → dependencies → model → server.
+"""The `up` pipeline: settings → pre-flight → venv → dependencies → activation → model → server.
 
-Each stage is a step line with a tick and its duration. The stages themselves live in their
-own modules; this file only sequences them and builds the backend's environment (GUIDE §1).
+Each stage is one function and one step line with a mark and its duration; the stages
+themselves live in their own modules, this file only sequences them and builds the backend's
+environment (the launcher-to-backend contract).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from launcher import console
-from launcher.redact import register_secret_file
 from launcher.settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from launcher.apps import AppTarget
+    from launcher.launch_strategies import ActivationResult
+    from launcher.models.location import CacheLocation
+    from launcher.models.prefetch import PrefetchResult
+    from launcher.platform import PlatformFacts
+    from launcher.shells import ShellInfo
+    from launcher.venvs import VenvInfo
 
 
 @dataclass
@@ -26,15 +35,25 @@ class UpRequest:
 
 
 @dataclass
-class BackendLaunch:
-    """Everything needed to start the server, built by the pipeline before the server step."""
+class UpRun:
+    """What the steps have found so far; each step reads the earlier ones' results."""
 
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path
-    url: str
-    health_url: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    request: UpRequest
+    settings: Settings
+    app: AppTarget
+    facts: PlatformFacts
+    shell: ShellInfo
+    cache: CacheLocation
+    port: int = 0
+    venv: VenvInfo | None = None
+    activation: ActivationResult | None = None
+    model: PrefetchResult | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        url_host = f"[{host}]" if ":" in host else host
+        return f"http://{url_host}:{self.port}"
 
 
 def show_settings(settings: Settings) -> None:
@@ -49,7 +68,7 @@ def backend_env(
     model: str | None,
     status_file: Path,
 ) -> dict[str, str]:
-    """The launcher-to-backend contract of GUIDE §1 (on top of the activated venv env).
+    """The launcher-to-backend contract (on top of the activated venv env).
 
     HF_HUB_DISABLE_PROGRESS_BARS is deliberately not set: the backend runs offline, so it has no
     bars to show, and fastembed's `enable_progress_bars()` warns at every load when it is set.
@@ -73,95 +92,151 @@ def model_summary(resolved: str | None, state: str) -> str:
     return f"{resolved} ({state})"
 
 
-def run_up(request: UpRequest) -> int:
-    """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C)."""
-    console.setup_logging(verbose=request.verbose, quiet=request.quiet)
+def resolve(request: UpRequest) -> UpRun:
+    """Step 1: settings, the app to serve, the platform facts, the shell, the cache."""
+    from launcher.apps import discover_app
+    from launcher.model_options import settings_cache_dir
+    from launcher.platform import PlatformFacts
+    from launcher.redact import register_secret_file
+    from launcher.shells import detect_shell
+
     with console.step("settings resolved") as current:
         settings = resolve_settings(request.project, request.flags, request.env)
         register_secret_file(settings.project / ".env")
-        from launcher.apps import discover_app
-
-        target = discover_app(settings.project, settings.app)
-        current.detail = f"{settings.project}, app {target.spec}"
+        app = discover_app(settings.project, settings.app)
+        current.detail = f"{settings.project}, app {app.spec}"
     if request.verbose:
         show_settings(settings)
-
-    from launcher.launch_strategies import choose_activation, run_env, wrap_argv
-    from launcher.checks import preflight
-    from launcher.deps import sync_dependencies
-    from launcher.models.cache import settings_cache_dir
-    from launcher.models.prefetch import PrefetchOptions, prefetch
-    from launcher.server import check_port, pick_free_port, serve
-    from launcher.platform import PlatformFacts
-    from launcher.shells import detect_shell
-    from launcher.venvs import activated_env, ensure_venv
-
     facts = PlatformFacts.current()
     shell = detect_shell(facts, settings.shell, source=settings.source("shell"))
     cache = settings_cache_dir(settings, request.env)
+    return UpRun(request, settings, app, facts, shell, cache)
 
+
+def check(run: UpRun) -> None:
+    """Step 2: the pre-flight checks and the port."""
+    from launcher.checks import preflight
+    from launcher.server import check_port, pick_free_port
+
+    settings = run.settings
     with console.step("pre-flight checks passed") as current:
-        port = settings.port
-        if port == 0:
-            port = pick_free_port(settings.host)
-        preflight(settings, cache=cache, port=port, facts=facts)
-        check_port(settings.host, port)
-        current.detail = f"shell {shell.name}{' (WSL)' if shell.wsl else ''}, port {port} free"
+        run.port = settings.port or pick_free_port(settings.host)
+        preflight(settings, cache=run.cache, port=run.port, facts=run.facts)
+        check_port(settings.host, run.port)
+        wsl = " (WSL)" if run.shell.wsl else ""
+        current.detail = f"shell {run.shell.name}{wsl}, port {run.port} free"
 
+
+def make_venv(run: UpRun) -> None:
+    """Step 3: find or create the venv."""
+    from launcher.venvs import ensure_venv
+
+    settings = run.settings
     with console.step("venv ready") as current:
-        venv = ensure_venv(settings.project, settings.venv_path, settings.python, facts)
-        current.detail = venv.method
+        run.venv = ensure_venv(settings.project, settings.venv_path, settings.python, run.facts)
+        current.detail = run.venv.method
 
+
+def sync(run: UpRun) -> None:
+    """Step 4: the project's dependencies in the venv."""
+    from launcher.deps import sync_dependencies
+
+    assert run.venv is not None
+    settings = run.settings
     with console.step("dependencies in sync") as current:
         deps = sync_dependencies(
-            settings.project, venv.python, settings.install, settings.state_dir, request.env
+            settings.project, run.venv.python, settings.install, settings.state_dir, run.request.env
         )
         current.detail = deps.reason
 
-    with console.step("venv activated") as current:
-        forced = None if settings.activation == "auto" else settings.activation
-        activation = choose_activation(venv, shell, facts, forced)
-        current.detail = f"{activation.strategy} strategy"
-    environment = activation.to_json()
 
-    options = PrefetchOptions.from_settings(settings, env=request.env, cache=cache)
+def activate(run: UpRun) -> None:
+    """Step 5: how the server is launched inside the venv."""
+    from launcher.launch_strategies import choose_activation
+
+    assert run.venv is not None
+    with console.step("venv activated") as current:
+        forced = None if run.settings.activation == "auto" else run.settings.activation
+        run.activation = choose_activation(run.venv, run.shell, run.facts, forced)
+        current.detail = f"{run.activation.strategy} strategy"
+
+
+def fetch_model(run: UpRun) -> None:
+    """Step 6: the embedding model in the cache (or a degraded start)."""
+    from launcher.model_options import prefetch_options
+    from launcher.models.prefetch import prefetch
+
+    assert run.activation is not None
+    settings = run.settings
+    options = prefetch_options(settings, env=run.request.env, cache=run.cache)
     if not settings.prefetch:
         options.offline = True
     with console.step("model ready") as current:
-        result = prefetch(options, status_file=settings.status_file, environment=environment)
+        result = prefetch(
+            options, status_file=settings.status_file, environment=run.activation.to_json()
+        )
         current.detail = model_summary(result.resolved, result.state)
         error = result.error()
         if error is not None:
             raise error
         if result.state == "degraded":
             current.status = "warn"
+    run.model = result
 
-    host = settings.host
-    url_host = f"[{host}]" if ":" in host else host
-    url = f"http://{url_host}:{port}"
-    argv = [str(venv.python), "-m", "uvicorn", *target.uvicorn_args(), "--host", host]
-    argv += ["--port", str(port)]
+
+def server_argv(run: UpRun) -> list[str]:
+    """uvicorn's command line, wrapped by the activation strategy."""
+    from launcher.launch_strategies import wrap_argv
+
+    assert run.venv is not None and run.activation is not None
+    settings = run.settings
+    argv = [str(run.venv.python), "-m", "uvicorn", *run.app.uvicorn_args()]
+    argv += ["--host", settings.host, "--port", str(run.port)]
     if settings.reload:
         argv.append("--reload")
-    env = run_env(
-        activation,
-        backend_env(
-            activated_env(venv, request.env),
-            cache_dir=cache.path,
-            model=result.resolved,
-            status_file=settings.status_file,
-        ),
+    return wrap_argv(run.activation, argv)
+
+
+def server_env(run: UpRun) -> dict[str, str]:
+    """The backend's environment: the activated venv plus the launcher's contract."""
+    from launcher.launch_strategies import run_env
+    from launcher.venvs import activated_env
+
+    assert run.venv is not None and run.activation is not None and run.model is not None
+    base = backend_env(
+        activated_env(run.venv, run.request.env),
+        cache_dir=run.cache.path,
+        model=run.model.resolved,
+        status_file=run.settings.status_file,
     )
+    return run_env(run.activation, base)
 
-    def on_ready(ready_url: str, pid: int) -> None:
-        console.line("ok", f"Backend ready at {ready_url} (pid {pid})")
 
-    return serve(
-        wrap_argv(activation, argv),
-        env=env,
-        cwd=settings.project,
-        url=url,
-        health_url=url + settings.health_path,
+def start_server(run: UpRun) -> int:
+    """Step 7: the supervised server, until it exits or the launcher is told to stop."""
+    from launcher.serve_view import ConsoleEvents
+    from launcher.server import ServeTarget, serve
+
+    settings = run.settings
+    target = ServeTarget(
+        url=run.url,
+        health_url=run.url + settings.health_path,
         ready_timeout=settings.ready_timeout,
-        on_ready=on_ready,
+        bind=(settings.host, run.port),
     )
+    return serve(
+        server_argv(run),
+        env=server_env(run),
+        cwd=settings.project,
+        target=target,
+        events=ConsoleEvents().events(),
+    )
+
+
+def run_up(request: UpRequest) -> int:
+    """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C)."""
+    console.setup_logging(verbose=request.verbose, quiet=request.quiet)
+    run = resolve(request)
+    for step in (check, make_venv, sync, activate, fetch_model):
+        step(run)
+    return start_server(run)

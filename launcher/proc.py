@@ -1,16 +1,18 @@
-"""The one seam for short-lived subprocesses: argv lists only (never a shell), explicit env.
+"""The one seam for child processes: argv lists only (never a shell), explicit env.
 
-Long-running children (the backend server) are started by `server.py`, which builds on
-`child_env` here for its environment.
+`run` runs a short-lived command to completion and captures its output; `spawn` starts the
+long-lived backend with its output piped, in its own session/process group, with an optional
+`preexec` hook (the parent-death signal of `launcher/server/guard.py`).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -77,21 +79,43 @@ def run(
     return Result(args, done.returncode, done.stdout or "", done.stderr or "")
 
 
-def child_env(
-    base: Mapping[str, str] | None = None,
+def spawn(
+    argv: Sequence[str | os.PathLike[str]],
     *,
-    set_vars: Mapping[str, str] | None = None,
-    unset: Sequence[str] = (),
-    path_prepend: Sequence[Path] = (),
-) -> dict[str, str]:
-    """A new environment dict built from `base` (never mutates os.environ)."""
-    env = dict(os.environ if base is None else base)
-    for name in unset:
-        env.pop(name, None)
-    env.update(set_vars or {})
-    if path_prepend:
-        path_key = next((k for k in env if k.upper() == "PATH"), "PATH")
-        parts = [os.fspath(p) for p in path_prepend]
-        existing = env.get(path_key, "")
-        env[path_key] = os.pathsep.join(parts + ([existing] if existing else []))
-    return env
+    env: Mapping[str, str],
+    cwd: Path,
+    windows: bool,
+    preexec: Callable[[], None] | None = None,
+    stdin_pipe: bool = False,
+    output: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a long-lived child in its own process group (session on POSIX).
+
+    With `output`, stdout+stderr are piped together (else discarded); with `stdin_pipe` the
+    caller writes to its stdin (else it is closed).
+
+    The child gets PYTHONUNBUFFERED (its print() shows at once) and PYTHONIOENCODING=utf-8 (its
+    output is decoded as UTF-8) unless `env` says otherwise. OSError propagates (the caller
+    knows what a missing program means for it).
+    """
+    args = [os.fspath(a) for a in argv]
+    child_env = dict(env)
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    child_env.setdefault("PYTHONIOENCODING", "utf-8")
+    options: dict[str, Any] = {}
+    if windows:
+        options["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+    else:
+        options["start_new_session"] = True
+        if preexec is not None:
+            options["preexec_fn"] = preexec
+    logger.debug(f"spawn: {args} in {cwd}")
+    return subprocess.Popen(
+        args,
+        env=child_env,
+        cwd=cwd,
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+        **options,
+    )

@@ -239,7 +239,7 @@ def test_warm_up_creates_no_venv_and_installs_nothing(
         assert "installed" not in deps_line or "nothing installed" in deps_line, deps_line
         assert "Downloading" not in out
         assert hub.requests == [], "a warm cache must need no network"
-        assert second.stop(signal.SIGTERM) == 130
+        assert second.stop(signal.SIGTERM) == 143
     finally:
         second.kill()
 

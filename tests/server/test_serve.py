@@ -7,17 +7,12 @@ process of the tree survived.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import re
 import signal
-import subprocess
 import sys
 import textwrap
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -25,7 +20,10 @@ import pytest
 
 from launcher import console
 from launcher.errors import ServerError
-from launcher.server import check_port, pick_free_port, serve
+from launcher.serve_view import ConsoleEvents
+from launcher.server import ServeEvents, ServeTarget, check_port, pick_free_port, serve
+from tests.helpers.serve_driver import Driver, config, uvicorn_argv
+from tests.helpers.serve_driver import driver as driver  # the fixture
 from tests.processes import alive, kill_all
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal paths")
@@ -34,114 +32,18 @@ HERE = Path(__file__).parent
 REPO = HERE.parent.parent
 
 
-def uvicorn_argv(port: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "asgi_app:app",
-        "--app-dir",
-        str(HERE),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *extra,
-    ]
-
-
-class Driver:
-    """driver.py in a subprocess; stdout lines arrive on a queue, stderr goes to a file."""
-
-    def __init__(self, tmp_path: Path, config: dict[str, object]) -> None:
-        self.stderr_path = tmp_path / "driver.stderr"
-        self.stderr_file = self.stderr_path.open("wb")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO)
-        self.popen = subprocess.Popen(
-            [sys.executable, str(HERE / "driver.py"), json.dumps(config)],
-            stdout=subprocess.PIPE,
-            stderr=self.stderr_file,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=tmp_path,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.tree: list[psutil.Process] = []
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for raw in iter(self.popen.stdout.readline, b""):
-            self.lines.put(raw.decode().rstrip())
-
-    def expect(self, prefix: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                if self.popen.poll() is not None and self.lines.empty():
-                    break
-                continue
-            if line.startswith(prefix):
-                return line
-        raise AssertionError(f"no {prefix!r} line; stderr:\n{self.stderr()}")
-
-    def remember_tree(self) -> list[psutil.Process]:
-        root = psutil.Process(self.popen.pid)
-        self.tree = [root, *root.children(recursive=True)]
-        return self.tree
-
-    def stderr(self) -> str:
-        self.stderr_file.flush()
-        return self.stderr_path.read_text(errors="replace")
-
-    def close(self) -> None:
-        kill_all(self.tree)
-        if self.popen.poll() is None:
-            self.popen.kill()
-        self.popen.wait(timeout=10)
-        self.stderr_file.close()
-
-
-@pytest.fixture
-def driver(tmp_path: Path) -> Iterator[type[Driver]]:
-    started: list[Driver] = []
-
-    class Tracked(Driver):
-        def __init__(self, config: dict[str, object]) -> None:
-            super().__init__(tmp_path, config)
-            started.append(self)
-
-    yield Tracked  # type: ignore[misc]
-    for item in started:
-        item.close()
-
-
-def config(tmp_path: Path, port: int, *extra: str, env: dict[str, str] | None = None) -> dict:
-    return {
-        "argv": uvicorn_argv(port, *extra),
-        "cwd": str(tmp_path),
-        "url": f"http://127.0.0.1:{port}",
-        "health_url": f"http://127.0.0.1:{port}/health",
-        "ready_timeout": 30,
-        "env": env or {},
-    }
-
-
 @pytest.mark.parametrize(
-    ("sig", "extra"),
+    ("sig", "extra", "code"),
     [
-        (signal.SIGINT, ()),
-        (signal.SIGTERM, ()),
-        (signal.SIGINT, ("--reload",)),
+        (signal.SIGINT, (), 130),
+        (signal.SIGTERM, (), 143),
+        (signal.SIGHUP, (), 129),
+        (signal.SIGINT, ("--reload",), 130),
     ],
-    ids=["sigint", "sigterm", "sigint-reload"],
+    ids=["sigint", "sigterm", "sighup", "sigint-reload"],
 )
-def test_signal_stops_the_whole_tree_and_exits_130(
-    driver: type[Driver], tmp_path: Path, sig: signal.Signals, extra: tuple[str, ...]
+def test_signal_stops_the_whole_tree_with_the_signal_exit_code(
+    driver: type[Driver], tmp_path: Path, sig: signal.Signals, extra: tuple[str, ...], code: int
 ) -> None:
     port = pick_free_port("127.0.0.1")
     run = driver(config(tmp_path, port, *extra))
@@ -150,8 +52,8 @@ def test_signal_stops_the_whole_tree_and_exits_130(
     # driver + uvicorn (+ with --reload: the reloader's worker)
     assert len(tree) >= (3 if extra else 2), [p.cmdline() for p in tree]
     run.popen.send_signal(sig)
-    assert run.popen.wait(timeout=20) == 130
-    assert run.expect("EXIT") == "EXIT 130"
+    assert run.popen.wait(timeout=20) == code
+    assert run.expect("EXIT") == f"EXIT {code}"
     deadline = time.monotonic() + 5  # the driver reaped its child; let the kernel settle
     while alive(tree) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -177,10 +79,8 @@ def test_ready_only_after_health_answered_200(tmp_path: Path) -> None:
         uvicorn_argv(port),
         env=env,
         cwd=tmp_path,
-        url=f"http://127.0.0.1:{port}",
-        health_url=f"http://127.0.0.1:{port}/health",
-        ready_timeout=30,
-        on_ready=on_ready,
+        target=ServeTarget(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/health", 30),
+        events=ServeEvents(ready=on_ready),
     )
     assert code == 130
     assert len(calls) == 1
@@ -201,10 +101,8 @@ def test_child_exiting_by_itself_returns_its_code_and_shows_its_last_lines(
         [sys.executable, "-c", script],
         env=dict(os.environ),
         cwd=tmp_path,
-        url="http://127.0.0.1:9",
-        health_url="http://127.0.0.1:9/health",
-        ready_timeout=30,
-        on_ready=lambda url, pid: called.append(pid),
+        target=ServeTarget("http://127.0.0.1:9", "http://127.0.0.1:9/health", 30),
+        events=ConsoleEvents(also_ready=[lambda url, pid: called.append(pid)]).events(),
         log_tail=5,
     )
     assert code == 3
@@ -224,10 +122,8 @@ def test_child_killed_by_a_signal_reports_128_plus_n(tmp_path: Path) -> None:
         [sys.executable, "-c", script],
         env=dict(os.environ),
         cwd=tmp_path,
-        url="http://127.0.0.1:9",
-        health_url="http://127.0.0.1:9/health",
-        ready_timeout=30,
-        on_ready=lambda url, pid: None,
+        target=ServeTarget("http://127.0.0.1:9", "http://127.0.0.1:9/health", 30),
+        events=ServeEvents(ready=lambda url, pid: None),
     )
     assert code == 128 + signal.SIGKILL
 
@@ -254,10 +150,8 @@ def test_not_healthy_in_time_raises_and_kills_the_tree(tmp_path: Path) -> None:
             [sys.executable, "-c", GRANDPARENT],
             env=dict(os.environ),
             cwd=tmp_path,
-            url=f"http://127.0.0.1:{port}",
-            health_url=f"http://127.0.0.1:{port}/health",
-            ready_timeout=2,
-            on_ready=lambda url, pid: pytest.fail("must not be ready"),
+            target=ServeTarget(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/health", 2),
+            events=ServeEvents(ready=lambda url, pid: pytest.fail("must not be ready")),
         )
     error = caught.value
     assert error.exit_code == 1
@@ -289,10 +183,8 @@ def test_uvicorn_that_never_gets_healthy_is_stopped(tmp_path: Path) -> None:
             uvicorn_argv(port),
             env=env,
             cwd=tmp_path,
-            url=f"http://127.0.0.1:{port}",
-            health_url=f"http://127.0.0.1:{port}/health",
-            ready_timeout=3,
-            on_ready=lambda url, pid: pytest.fail("must not be ready"),
+            target=ServeTarget(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/health", 3),
+            events=ServeEvents(ready=lambda url, pid: pytest.fail("must not be ready")),
         )
     assert "503" in caught.value.message  # uvicorn's access log lines are in the tail
     check_port("127.0.0.1", port)  # free again: the next `up` on this port can start
@@ -304,10 +196,8 @@ def test_missing_interpreter_is_a_clear_error(tmp_path: Path) -> None:
             [str(tmp_path / "no-venv" / "bin" / "python"), "-m", "uvicorn"],
             env=dict(os.environ),
             cwd=tmp_path,
-            url="http://127.0.0.1:9",
-            health_url="http://127.0.0.1:9/health",
-            ready_timeout=5,
-            on_ready=lambda url, pid: None,
+            target=ServeTarget("http://127.0.0.1:9", "http://127.0.0.1:9/health", 5),
+            events=ServeEvents(ready=lambda url, pid: None),
         )
     assert "could not start the backend" in caught.value.message
     assert "venv" in caught.value.hint

@@ -1,0 +1,61 @@
+"""How `up` shows what serve() reports: the backend's output, the ready line, the stop, the exit.
+
+A console that can no longer be written to (a closed terminal or pipe) raises OSError from
+here; serve() takes that as a hangup and stops the tree quietly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from launcher import console
+from launcher.redact import redact
+from launcher.server import ServeEvents
+
+
+def _print_raw(text: str) -> None:
+    """One line of foreign text, exactly as given (no markup, no emoji, no highlighting)."""
+    console.get_console().print(redact(text), markup=False, emoji=False, highlight=False)
+
+
+@dataclass
+class ConsoleEvents:
+    """ServeEvents rendered on the console; `also_ready` runs after the ready line (run file)."""
+
+    also_ready: list[Callable[[str, int], None]] = field(default_factory=list)
+    also_started: list[Callable[[int], None]] = field(default_factory=list)
+    ready_note: str = ""
+
+    def events(self) -> ServeEvents:
+        return ServeEvents(
+            ready=self.ready,
+            started=self.started,
+            output=_print_raw,
+            stopping=self.stopping,
+            stopped=self.stopped,
+            exited=self.exited,
+        )
+
+    def started(self, pid: int) -> None:
+        for hook in self.also_started:
+            hook(pid)
+
+    def ready(self, url: str, pid: int) -> None:
+        note = f"; {self.ready_note}" if self.ready_note else ""
+        console.line("ok", f"Backend ready at {url} (pid {pid}{note})")
+        for hook in self.also_ready:
+            hook(url, pid)
+
+    def stopping(self, pid: int, reason: str) -> None:
+        console.info(f"stopping the backend (pid {pid}) and its processes...")
+
+    def stopped(self, seconds: float) -> None:
+        console.info(f"backend stopped ({seconds:.1f} s)")
+
+    def exited(self, code: int, tail: list[str]) -> None:
+        console.line("fail" if code else "warn", f"the backend exited with code {code}")
+        if tail:
+            console.info(f"its last {len(tail)} lines:")
+            for text in tail:
+                _print_raw("  " + text)

@@ -1,0 +1,248 @@
+"""No orphans: the backend dies with the launcher, however the launcher dies (even kill -9).
+
+- Linux: the backend gets a parent-death signal (prctl PR_SET_PDEATHSIG = SIGTERM, set
+  between fork and exec), and a watchdog process stops the backend's whole process group
+  (uvicorn's --reload worker included) the moment the launcher is gone;
+- macOS (no parent-death signal): the same watchdog;
+- Windows: the backend runs in a Job Object with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, so the OS
+  kills the whole tree when the launcher's handle to the job closes, i.e. when it exits.
+
+The watchdog (`watchdog.py`) is a small Python process in its own session, holding the read
+end of a pipe whose write end only the launcher has: when the launcher dies, the pipe reads EOF
+at once (it also checks its parent pid every 0.5 s), it sends SIGTERM to the backend's group
+and to every descendant the launcher told it about, and SIGKILL 0.5 s later to whatever is
+left. A launcher that ends normally says "done" first, and the watchdog leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from loguru import logger
+
+from launcher import proc
+
+PR_SET_PDEATHSIG = 1
+JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x2000
+JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS = 9
+PROCESS_SET_QUOTA = 0x0100
+PROCESS_TERMINATE = 0x0001
+
+WATCHDOG = Path(__file__).with_name("watchdog.py")
+
+
+class Guard(Protocol):
+    """What serve() asks of the orphan protection of one platform."""
+
+    def preexec(self) -> Callable[[], None] | None:
+        """Code to run in the child between fork and exec (POSIX), or None."""
+
+    def started(self, pid: int) -> None:
+        """The backend exists (its pid is its process group id on POSIX)."""
+
+    def descendants(self, pids: list[int]) -> None:
+        """Newly seen descendants of the backend (they may leave its group)."""
+
+    def close(self) -> None:
+        """The launcher stopped the backend itself: stand down."""
+
+
+class Watchdog:
+    """The watchdog process (POSIX), told about the backend's group and descendants."""
+
+    def __init__(self, spawn: Callable[..., Any] = proc.spawn) -> None:
+        self._spawn = spawn
+        self._pipe: Any = None
+
+    def start(self) -> None:
+        try:
+            child = self._spawn(
+                [sys.executable, "-I", str(WATCHDOG), str(os.getpid())],
+                env=dict(os.environ),
+                cwd=os.path.abspath(os.sep),
+                windows=False,
+                stdin_pipe=True,
+                output=False,
+            )
+        except OSError as exc:  # pragma: no cover - the launcher's own interpreter is there
+            logger.debug(f"no watchdog: {exc}")
+            return
+        self._pipe = child.stdin
+        self.process = child
+
+    def send(self, line: str) -> None:
+        if self._pipe is None:
+            return
+        try:
+            self._pipe.write(line.encode() + b"\n")
+            self._pipe.flush()
+        except OSError as exc:
+            logger.debug(f"watchdog gone: {exc}")
+            self._pipe = None
+
+    def close(self) -> None:
+        self.send("done")
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                self._pipe.close()
+            self._pipe = None
+        process = getattr(self, "process", None)
+        if process is not None:
+            with contextlib.suppress(Exception):
+                process.wait(timeout=2)
+
+
+def _create_times(pids: list[int]) -> list[tuple[int, float]]:
+    import psutil
+
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error, OSError):
+            found.append((pid, psutil.Process(pid).create_time()))
+    return found
+
+
+class PosixGuard:
+    """Watchdog everywhere on POSIX; on Linux also the parent-death signal."""
+
+    def __init__(self, *, pdeathsig: bool, watchdog: Watchdog | None = None) -> None:
+        self.pdeathsig = pdeathsig
+        self.watchdog = watchdog or Watchdog()
+        self.watchdog.start()
+
+    def preexec(self) -> Callable[[], None] | None:
+        if not self.pdeathsig:
+            return None
+        return parent_death_signal(os.getpid(), signal.SIGTERM)
+
+    def started(self, pid: int) -> None:
+        self.watchdog.send(f"g {pid}")
+
+    def descendants(self, pids: list[int]) -> None:
+        for pid, created in _create_times(pids):
+            self.watchdog.send(f"p {pid} {created:.6f}")
+
+    def close(self) -> None:
+        self.watchdog.close()
+
+
+def parent_death_signal(parent: int, sig: int) -> Callable[[], None]:
+    """A preexec hook: ask the kernel to send `sig` to the child when the launcher dies; if it
+    died already (between fork and prctl), the child kills itself. libc is loaded here, in the
+    launcher, so the hook only makes one call in the forked child."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+class _BasicLimits(ctypes.Structure):
+    _fields_ = [
+        ("PerProcessUserTimeLimit", ctypes.c_int64),
+        ("PerJobUserTimeLimit", ctypes.c_int64),
+        ("LimitFlags", ctypes.c_uint32),
+        ("MinimumWorkingSetSize", ctypes.c_size_t),
+        ("MaximumWorkingSetSize", ctypes.c_size_t),
+        ("ActiveProcessLimit", ctypes.c_uint32),
+        ("Affinity", ctypes.c_size_t),
+        ("PriorityClass", ctypes.c_uint32),
+        ("SchedulingClass", ctypes.c_uint32),
+    ]
+
+
+class _IoCounters(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_uint64)
+        for name in (
+            "ReadOperationCount",
+            "WriteOperationCount",
+            "OtherOperationCount",
+            "ReadTransferCount",
+            "WriteTransferCount",
+            "OtherTransferCount",
+        )
+    ]
+
+
+class ExtendedLimits(ctypes.Structure):
+    """JOBOBJECT_EXTENDED_LIMIT_INFORMATION."""
+
+    _fields_ = [
+        ("BasicLimitInformation", _BasicLimits),
+        ("IoInfo", _IoCounters),
+        ("ProcessMemoryLimit", ctypes.c_size_t),
+        ("JobMemoryLimit", ctypes.c_size_t),
+        ("PeakProcessMemoryUsed", ctypes.c_size_t),
+        ("PeakJobMemoryUsed", ctypes.c_size_t),
+    ]
+
+
+class JobObjectGuard:
+    """Windows: the backend in a kill-on-close Job Object (its children join it by default).
+
+    `kernel32` is injectable (tests pass a recorder); the real one is `ctypes.windll.kernel32`.
+    The job handle is never closed by us while the backend runs: the OS closes it when the
+    launcher exits, however it exits, and that kills the tree.
+    """
+
+    def __init__(self, kernel32: Any = None) -> None:
+        self.kernel32 = kernel32 if kernel32 is not None else _windows_kernel32()
+        self.job = self.kernel32.CreateJobObjectW(None, None)
+        if not self.job:
+            logger.debug("CreateJobObjectW failed: no kill-on-close job")
+            return
+        limits = ExtendedLimits()
+        limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+        ok = self.kernel32.SetInformationJobObject(
+            self.job,
+            JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS,
+            ctypes.byref(limits),
+            ctypes.sizeof(limits),
+        )
+        if not ok:
+            logger.debug("SetInformationJobObject failed: no kill-on-close job")
+            self.job = None
+
+    def preexec(self) -> Callable[[], None] | None:
+        return None
+
+    def started(self, pid: int) -> None:
+        if not self.job:
+            return
+        handle = self.kernel32.OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, False, pid)
+        if not handle:
+            logger.debug(f"OpenProcess({pid}) failed: the backend is not in the job")
+            return
+        try:
+            if not self.kernel32.AssignProcessToJobObject(self.job, handle):
+                logger.debug(f"AssignProcessToJobObject({pid}) failed")
+        finally:
+            self.kernel32.CloseHandle(handle)
+
+    def descendants(self, pids: list[int]) -> None:
+        return None  # children of a process in a job are in the job too
+
+    def close(self) -> None:
+        return None  # the tree is stopped; the handle closes with the launcher
+
+
+def _windows_kernel32() -> Any:  # pragma: no cover - Windows only
+    return ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+
+
+def guard_for(platform: str, *, kernel32: Any = None, watchdog: Watchdog | None = None) -> Guard:
+    """The orphan protection of `platform` (sys.platform's spelling)."""
+    if platform == "win32":
+        return JobObjectGuard(kernel32)
+    return PosixGuard(pdeathsig=platform.startswith("linux"), watchdog=watchdog)

@@ -1,0 +1,307 @@
+"""serve(): run the backend as a supervised child until it exits or the launcher is told to stop.
+
+Why this is more than `subprocess.run`:
+- "ready" is reported only after the health route answered 200 (fastapi-cli prints "started"
+  before the port is even open);
+- Ctrl-C, SIGTERM and a hangup stop every process the backend started (`tree.py`), and the
+  backend dies with the launcher however the launcher dies (`guard.py`);
+- a port taken between the pre-flight and uvicorn's own bind is reported like the pre-flight;
+- a console that goes away (closed terminal, closed pipe) is a quiet stop, not a crash.
+
+Nothing here prints: output lines, readiness and the exit are reported through `ServeEvents`,
+which the `up` flow renders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loguru import logger
+
+from launcher import proc
+from launcher.errors import ServerError
+from launcher.server import health
+from launcher.server.guard import Guard, guard_for
+from launcher.server.port import IN_USE_ERRNOS, in_use_error
+from launcher.server.tree import POLL, ProcessTree, StopFlag, exit_code, stop_signals_to
+
+WINDOWS = sys.platform == "win32"
+CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
+
+# uvicorn: "[Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): ..."
+_BIND_ERROR = re.compile(r"\[(?:Errno|WinError) (\d+)\] error while attempting to bind")
+
+
+def _ignore(*args: object) -> None:
+    return None
+
+
+@dataclass
+class ServeEvents:
+    """What serve() reports, for the caller to render; every callback is optional but `ready`.
+
+    ready(url, pid): the health route answered 200 (called once).
+    started(pid): the child process exists.
+    output(line): one line of the backend's output (from a reader thread).
+    stopping(pid, reason): the launcher was told to stop; the tree is being stopped.
+    stopped(seconds): the tree is gone.
+    exited(code, tail): the backend exited by itself; its last lines.
+    """
+
+    ready: Callable[[str, int], None]
+    started: Callable[[int], None] = _ignore
+    output: Callable[[str], None] = _ignore
+    stopping: Callable[[int, str], None] = _ignore
+    stopped: Callable[[float], None] = _ignore
+    exited: Callable[[int, list[str]], None] = _ignore
+
+
+@dataclass
+class ServeTarget:
+    """Where the backend will listen and how to tell it is ready."""
+
+    url: str
+    health_url: str
+    ready_timeout: float
+    bind: tuple[str, int] | None = None  # (host, port) for naming a bind-race holder
+
+
+@dataclass
+class _Child:
+    """The backend process, the thread pumping its output, and its process tree."""
+
+    popen: subprocess.Popen[bytes]
+    tree: ProcessTree
+    flag: StopFlag
+    events: ServeEvents
+    tail: deque[str] = field(default_factory=deque)
+    pump: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def start_pump(self) -> None:
+        self.pump = threading.Thread(target=self._pump, name="backend-output", daemon=True)
+        self.pump.start()
+
+    def _pump(self) -> None:
+        """Hand the child's output to `events.output` line by line, keeping the last lines.
+        A console that cannot be written to any more stops the launcher (quietly)."""
+        stream = self.popen.stdout
+        assert stream is not None
+        for raw in iter(stream.readline, b""):
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            self.tail.append(text)
+            if self.flag.console_lost:
+                continue  # keep draining the pipe so the child never blocks on it
+            try:
+                self.events.output(text)
+            except OSError as exc:
+                logger.debug(f"console lost while writing backend output: {exc}")
+                silence_console()
+                self.flag.lose_console()
+        stream.close()
+
+    def finish_output(self) -> list[str]:
+        """Wait (briefly) for the last output lines, then return the tail."""
+        if self.pump is not None:
+            self.pump.join(timeout=2.0)
+        return list(self.tail)
+
+
+def silence_console() -> None:
+    """Point stdout and stderr at the null device: the terminal or pipe is gone, and every
+    later write (ours, Rich's, loguru's, the interpreter's at exit) must not fail."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+        os.close(null)
+
+
+def console_gone() -> bool:
+    """True when stdout or stderr reports a hangup or an error (a closed terminal, a pipe whose
+    reader is gone). POSIX only; a file or /dev/null never does."""
+    if WINDOWS or not hasattr(__import__("select"), "poll"):
+        return False
+    import select
+
+    poller = select.poll()
+    for fd in (1, 2):
+        poller.register(fd, 0)  # only POLLHUP / POLLERR / POLLNVAL are reported
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    return any(mask & (select.POLLHUP | select.POLLERR) for _, mask in events)
+
+
+def _start(
+    argv: list[str], env: Mapping[str, str], cwd: Path, guard: Guard
+) -> subprocess.Popen[bytes]:
+    try:
+        return proc.spawn(argv, env=env, cwd=cwd, windows=WINDOWS, preexec=guard.preexec())
+    except OSError as exc:
+        raise ServerError(
+            f"could not start the backend ({argv[0]}): {exc.strerror or exc}",
+            "The venv's interpreter may be gone: delete the venv and run `up` again.",
+        ) from None
+
+
+def _bind_race(tail: list[str], bind: tuple[str, int] | None) -> ServerError | None:
+    """The pre-flight's error when the child died because its port was taken meanwhile."""
+    if bind is None:
+        return None
+    for text in tail:
+        match = _BIND_ERROR.search(text)
+        if match and int(match.group(1)) in IN_USE_ERRNOS:
+            return in_use_error(*bind)
+    return None
+
+
+class _Supervisor:
+    """One run of the backend: wait for health, then for an exit or a stop request."""
+
+    def __init__(self, child: _Child, target: ServeTarget, guard: Guard) -> None:
+        self.child = child
+        self.target = target
+        self.guard = guard
+        self.flag = child.flag
+        self._console_checked = 0.0
+
+    def running(self) -> bool:
+        """True while nobody asked us to stop and the child still runs; keeps the tree
+        memory and the console check fresh."""
+        new = self.child.tree.remember()
+        if new:
+            self.guard.descendants(new)
+        now = time.monotonic()
+        if now - self._console_checked >= CONSOLE_CHECK:
+            self._console_checked = now
+            if not self.flag.console_lost and console_gone():
+                logger.debug("stdout/stderr hung up")
+                silence_console()
+                self.flag.lose_console()
+        return self.flag.signum is None and self.child.popen.poll() is None
+
+    def wait_ready(self) -> bool:
+        client = health.opener()
+        url = health.probe_url(self.target.health_url)
+        deadline = time.monotonic() + self.target.ready_timeout
+        delay = 0.05
+        while self.running():
+            remaining = deadline - time.monotonic()
+            if health.status_of(client, url, timeout=max(0.2, min(1.0, remaining))) == 200:
+                return True
+            if time.monotonic() >= deadline:
+                self._not_ready(url)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+        return False
+
+    def _not_ready(self, url: str) -> None:
+        self.child.tree.stop()
+        tail = self.child.finish_output()
+        shown = "\n".join("  " + line for line in tail) or "  (no output)"
+        raise ServerError(
+            f"the backend did not answer 200 on {url} within "
+            f"{self.target.ready_timeout:g} s; its last lines:\n{shown}",
+            "If it is still loading, raise ready_timeout (--ready-timeout, or "
+            "ready_timeout in [tool.robo-backend]); otherwise make sure the health "
+            "path answers 200 (health_path).",
+        )
+
+    def _quietly(self, report: Callable[..., None], *args: object) -> None:
+        """Report an event; a console that fails to take it is a lost console, not a crash."""
+        if self.flag.console_lost and console_gone():
+            silence_console()
+        try:
+            report(*args)
+        except OSError as exc:
+            logger.debug(f"console lost: {exc}")
+            silence_console()
+            self.flag.lose_console()
+
+    def _stop_on_request(self) -> int:
+        child, events = self.child, self.child.events
+        logger.debug(f"stopping the backend (pid {child.pid}): {self.flag.reason}")
+        self._quietly(events.stopping, child.pid, self.flag.reason)
+        began = time.monotonic()
+        child.tree.stop()
+        child.finish_output()
+        self._quietly(events.stopped, time.monotonic() - began)
+        logger.debug(f"backend stopped; exit code {self.flag.exit_code}")
+        return self.flag.exit_code
+
+    def serve_until_done(self) -> int:
+        child, events = self.child, self.child.events
+        ready = self.wait_ready()
+        if ready and self.flag.signum is None:
+            self._quietly(events.ready, self.target.url, child.pid)
+            while self.running():
+                time.sleep(POLL)
+        if self.flag.signum is not None:
+            return self._stop_on_request()
+        code = exit_code(child.popen.returncode)
+        child.tree.stop()  # the child is gone; its leftovers (if any) must not outlive it
+        tail = child.finish_output()
+        race = None if ready else _bind_race(tail, self.target.bind)
+        if race is not None:
+            raise race
+        self._quietly(events.exited, code, tail)
+        return code
+
+
+def serve(
+    argv: list[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    target: ServeTarget,
+    events: ServeEvents,
+    log_tail: int = 30,
+    guard: Guard | None = None,
+) -> int:
+    """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
+
+    `events.ready(url, pid)` is called once, only after the health route answered 200.
+    Returns 130 after Ctrl-C (143 after SIGTERM, 129 after a hangup or a lost console; the
+    whole tree stopped), the child's own code when it exits by itself, and raises ServerError
+    when it is not healthy within the ready timeout (the tree stopped, its last lines in the
+    message) or PortInUseError when another process took the port before uvicorn bound it.
+    `guard` (default: this platform's) makes the tree die with the launcher, even on kill -9.
+    """
+    flag = StopFlag()
+    guard = guard if guard is not None else guard_for(sys.platform)
+    with stop_signals_to(flag):
+        try:
+            popen = _start(list(argv), env, cwd, guard)
+        except BaseException:
+            guard.close()
+            raise
+        guard.started(popen.pid)
+        tree = ProcessTree(popen.pid, popen.poll, hurry=lambda: flag.hurry, windows=WINDOWS)
+        child = _Child(popen, tree, flag, events, deque(maxlen=max(1, log_tail)))
+        child.start_pump()
+        stopped = False
+        try:
+            events.started(child.pid)
+            code = _Supervisor(child, target, guard).serve_until_done()
+            stopped = True
+            return code
+        finally:
+            if not stopped:  # an unexpected exception (a callback failed, …): never orphan
+                tree.stop()
+            guard.close()

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from launcher import __version__
 from launcher.commands import activate, clear_cache, doctor, prefetch, up
 from launcher.errors import EXIT_INTERRUPTED, LauncherError
+from launcher.settings import SPEC_BY_NAME
+from launcher.values import truthy
 
 app = typer.Typer(
     name="robo-backend",
@@ -31,7 +34,7 @@ app = typer.Typer(
 
 
 def _debug() -> bool:
-    return os.environ.get("ROBO_BACKEND_DEBUG", "") not in {"", "0", "false", "no"}
+    return truthy(os.environ.get("ROBO_BACKEND_DEBUG"))
 
 
 def boundary(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,6 +62,69 @@ def boundary(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+VERBOSE_HELP = "Show debug output and setting sources."
+QUIET_HELP = "Only warnings and errors."
+# What `--help` says for settings whose built-in default is "decided at run time".
+_DEFAULT_TEXT = {
+    "app": "discovered",
+    "cache_dir": "the user cache folder",
+    "python": "found automatically",
+    "shell": "detected",
+}
+
+
+def _set_global(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    if value:
+        ctx.ensure_object(dict)[param.name or ""] = True
+    return value
+
+
+def _global_params() -> list[Any]:
+    """`-v`/`-q` once more on every subcommand, so they work after it too (as in uv)."""
+
+    def options(
+        verbose: Annotated[
+            bool,
+            typer.Option("--verbose", "-v", help=VERBOSE_HELP, callback=_set_global),
+        ] = False,
+        quiet: Annotated[
+            bool, typer.Option("--quiet", "-q", help=QUIET_HELP, callback=_set_global)
+        ] = False,
+    ) -> None:
+        """Only here to let Typer build the two options."""
+
+    holder = typer.Typer(add_completion=False)
+    holder.command()(options)
+    params = list(typer.main.get_command(holder).params)
+    for param in params:
+        param.expose_value = False  # the callback records them; commands do not take them
+    return params
+
+
+def _default_text(name: str) -> str | None:
+    """The default `--help` shows for a setting's flag (None: not a setting, or nothing to say)."""
+    if name in _DEFAULT_TEXT:
+        return _DEFAULT_TEXT[name]
+    spec = SPEC_BY_NAME.get(name)
+    if spec is None or spec.default is None:
+        return None
+    if isinstance(spec.default, bool):
+        return "on" if spec.default else "off"
+    return str(spec.default)
+
+
+class Command(TyperCommand):
+    """A subcommand: takes the global options too, and its `--help` shows each setting's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            text = _default_text(param.name or "")
+            if isinstance(param, TyperOption) and text is not None and param.default is None:
+                param.help = f"{param.help or ''}  [default: {text}]".strip()
+        self.params.extend(_global_params())
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"robo-backend {__version__}")
@@ -68,10 +134,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show debug output and setting sources.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
@@ -88,7 +152,7 @@ for _name, _module in (
     ("clear-cache", clear_cache),
     ("activate", activate),
 ):
-    app.command(_name, help=_module.__doc__)(boundary(_module.command))
+    app.command(_name, help=_module.__doc__, cls=Command)(boundary(_module.command))
 
 
 def main(argv: list[str] | None = None) -> None:

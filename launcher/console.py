@@ -1,7 +1,10 @@
-"""All human output goes through here: a Rich console on stderr, step lines, loguru wiring.
+"""All human output goes through here: progress and logs on stderr, reports on stdout.
 
-stdout is reserved for machine-readable documents (`--json`) and for `activate`'s shell code.
-Foreign text (paths, subprocess output) is always printed with markup off, exactly as given.
+Progress (step lines, warnings, errors, log messages) goes to a Rich console on stderr. A
+command's report (what `doctor`, `clear-cache`, `prefetch` and `status` found) goes to stdout,
+so `robo-backend doctor | less` shows it; with `--json` stdout carries only the JSON document.
+`activate` prints its shell code on stdout. Foreign text (paths, subprocess output) is always
+printed with markup off, exactly as given.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rich.console import Console
 from launcher.redact import redact
 
 _console: Console | None = None
+_report: Console | None = None
 _quiet = False
 
 
@@ -33,10 +37,19 @@ def get_console() -> Console:
     return _console
 
 
+def get_report_console() -> Console:
+    """The stdout console for a command's human report (created on first use)."""
+    global _report
+    if _report is None:
+        _report = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return _report
+
+
 def reset_console() -> None:
-    """Forget the console so the next call re-reads the environment (tests, NO_COLOR changes)."""
-    global _console
+    """Forget the consoles so the next call re-reads the environment (tests, NO_COLOR changes)."""
+    global _console, _report
     _console = None
+    _report = None
 
 
 def is_interactive() -> bool:
@@ -44,28 +57,30 @@ def is_interactive() -> bool:
     return get_console().is_terminal and not _quiet
 
 
-def unicode_ok() -> bool:
+def unicode_ok(out: Console | None = None) -> bool:
     """False on consoles that cannot show ✓/✗ (legacy Windows code pages): use ASCII there."""
-    encoding = (getattr(get_console().file, "encoding", None) or "").lower().replace("-", "")
+    target = out or get_console()
+    encoding = (getattr(target.file, "encoding", None) or "").lower().replace("-", "")
     return encoding in {"utf8", "utf16", "utf32", "utf8sig"}
 
 
-def symbol(status: str) -> str:
-    """The mark for a status: ok, warn, fail, run."""
+def symbol(status: str, *, report: bool = False) -> str:
+    """The mark for a status: ok, warn, fail, run (`report`: as the stdout console can show it)."""
     fancy = {"ok": "✓", "warn": "!", "fail": "✗", "run": "…"}
     plain = {"ok": "OK", "warn": "!", "fail": "X", "run": "..."}
-    return (fancy if unicode_ok() else plain)[status]
+    out = get_report_console() if report else get_console()
+    return (fancy if unicode_ok(out) else plain)[status]
 
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "run": "cyan"}
 
 
-def line(status: str, text: str, detail: str = "") -> None:
-    """Print one status line: `✓ text  detail`, text printed literally."""
+def line(status: str, text: str, detail: str = "", *, report: bool = False) -> None:
+    """Print one status line: `✓ text  detail`, text printed literally (`report`: on stdout)."""
     if _quiet and status in {"ok", "run"}:
         return
-    out = get_console()
-    mark = symbol(status)
+    out = get_report_console() if report else get_console()
+    mark = symbol(status, report=report)
     out.print(f"[{_STYLE[status]}]{mark}[/] ", end="")
     out.print(redact(text), markup=False, end="")
     if detail:
@@ -79,9 +94,11 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def info(text: str) -> None:
+def info(text: str, *, report: bool = False) -> None:
+    """A plain line (`report`: part of the command's report, on stdout); hidden by `-q`."""
     if not _quiet:
-        get_console().print(redact(text), markup=False)
+        out = get_report_console() if report else get_console()
+        out.print(redact(text), markup=False)
 
 
 def warn(text: str, hint: str = "") -> None:
@@ -158,10 +175,6 @@ def log_dir() -> Path:
     from platformdirs import user_log_dir
 
     return Path(user_log_dir("robo-backend", appauthor=False))
-
-
-def log_file() -> Path:
-    return log_dir() / "robo-backend.log"
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:

@@ -60,9 +60,3 @@ class ServerError(LauncherError):
 
 class PortInUseError(ServerError):
     """The port the backend should listen on is taken."""
-
-
-class Interrupted(LauncherError):
-    """The user pressed Ctrl-C (or the launcher got SIGTERM)."""
-
-    exit_code = EXIT_INTERRUPTED

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import ProjectError, SettingsError
+from launcher.values import parse_bool
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,17 +27,6 @@ DEFAULT_FALLBACK_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "ROBO_BACKEND_"
 INSTALL_MODES = ("auto", "always", "never")
 ACTIVATIONS = ("auto", "direct", "powershell", "cmd", "wsl", "posix")
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError("expected true or false")
 
 
 def _port(value: Any) -> int:
@@ -118,7 +108,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("app", None, _app, "ASGI app as module:attr (discovered when unset)"),
     Spec("host", "127.0.0.1", _text, "interface uvicorn binds"),
     Spec("port", 8000, _port, "port uvicorn listens on (0 picks a free one)"),
-    Spec("reload", False, _bool, "run uvicorn with --reload"),
+    Spec("reload", False, parse_bool, "run uvicorn with --reload"),
     Spec("venv", ".venv", _text, "venv folder, relative to the project"),
     Spec("python", None, _optional_text, "interpreter used to create the venv"),
     Spec("model", DEFAULT_MODEL, _text, "embedding model to prefetch"),
@@ -132,9 +122,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("ready_timeout", 60.0, _seconds, "seconds to wait for the health endpoint"),
     Spec("health_path", "/health", _health_path, "path polled until it answers 200"),
     Spec("install", "auto", _choice(INSTALL_MODES), "dependency install: auto, always or never"),
-    Spec("offline", False, _bool, "never touch the network; use the cache only"),
-    Spec("prefetch", True, _bool, "prefetch the model before starting the server"),
-    Spec("require_model", False, _bool, "fail instead of running degraded without a model"),
+    Spec("offline", False, parse_bool, "never touch the network; use the cache only"),
+    Spec("prefetch", True, parse_bool, "prefetch the model before starting the server"),
+    Spec("require_model", False, parse_bool, "fail instead of running degraded without a model"),
     Spec("shell", None, _optional_text, "override shell detection"),
     Spec("activation", "auto", _choice(ACTIVATIONS), "force an activation strategy"),
 )

@@ -134,3 +134,35 @@ def test_color_follows_no_color_and_force_color(
     # "error:" is red when colour is on; NO_COLOR removes colours (bold/dim may stay: no-color.org)
     assert ("\x1b[31m" in done.stderr) is colored, repr(done.stderr)
     assert "does not exist" in done.stderr
+
+
+def test_verbose_and_quiet_work_after_the_subcommand_too(tmp_path: Path) -> None:
+    # `up -v` used to be "No such option: -v": the global options work on either side (as uv's)
+    done = run_cli("up", "-p", str(tmp_path / "missing"), "-v")
+    assert_two_line_error(done, 2, "does not exist")
+    offline = {"ROBO_BACKEND_OFFLINE": "1", "ROBO_BACKEND_CACHE_DIR": str(tmp_path / "cache")}
+    (tmp_path / "main.py").write_text("app = object()\n", encoding="utf-8")
+    for args in (("-v", "doctor"), ("doctor", "-v")):
+        verbose = run_cli(*args, "-p", str(tmp_path), env=offline)
+        assert "port = 8000  (default)" in verbose.stdout, (args, verbose.stdout)
+    for args in (("-q", "doctor"), ("doctor", "-q")):
+        quiet = run_cli(*args, "-p", str(tmp_path), env=offline)
+        assert "[✓]" not in quiet.stdout and "[OK]" not in quiet.stdout, (args, quiet.stdout)
+
+
+def test_help_shows_each_setting_default() -> None:
+    done = run_cli("up", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())  # the help is wrapped to the terminal width
+    for expected in (
+        "[default: 8000]",
+        "[default: 127.0.0.1]",
+        "[default: .venv]",
+        "[default: 3]",
+        "[default: 10.0]",
+        "[default: 60.0]",
+        "[default: auto]",
+        "[default: discovered]",
+    ):
+        assert expected in text, expected
+    assert "-v, --verbose" in done.stdout and "-q, --quiet" in done.stdout

@@ -41,7 +41,6 @@ from launcher.checks.cache import (
 )
 from launcher.checks.core import (
     HUB_TIMEOUT,
-    TRUTHY,
     Check,
     DoctorContext,
     PreflightError,
@@ -90,7 +89,6 @@ __all__ = [
     "PREFLIGHT_IDS",
     "PROBE_TIMEOUT",
     "SPACE_MARGIN",
-    "TRUTHY",
     "WINDOWS_PATH_BUDGET",
     "Check",
     "CheckFn",

@@ -11,6 +11,7 @@ from typing import Any
 
 from launcher.checks.core import Check, DoctorContext, Status
 from launcher.errors import LauncherError
+from launcher.values import format_bytes
 
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 WINDOWS_PATH_BUDGET = 115  # characters of cache root that still leave room under MAX_PATH 260
@@ -25,10 +26,6 @@ def _worst(statuses: Collection[str]) -> Status:
     return worst
 
 
-def _format_bytes(size: int) -> str:
-    from launcher.cleanup import format_bytes
-
-    return format_bytes(size)
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -67,7 +64,7 @@ def model_specs(ctx: DoctorContext) -> list[tuple[str, Any]]:
 
 
 def _model_state(ctx: DoctorContext, name: str) -> Any:
-    from launcher.models.cache import inspect_model
+    from launcher.models.inspection import inspect_model
 
     assert ctx.cache is not None
     root = ctx.cache.path
@@ -102,7 +99,7 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
                 {},
             )
         ]
-    from launcher.models.cache import write_probe
+    from launcher.models.location import write_probe
 
     cache = ctx.cache
     path = Path(cache.path)
@@ -142,8 +139,8 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
             if needed and usage.free < needed:
                 problems.append((
                     "fail",
-                    f"only {_format_bytes(usage.free)} free, {for_models[0]} needs about "
-                    f"{_format_bytes(needed)}",
+                    f"only {format_bytes(usage.free)} free, {for_models[0]} needs about "
+                    f"{format_bytes(needed)}",
                     f"Free disk space on that drive, or: {fix_place}",
                 ))
     if not cache.persistent:
@@ -170,7 +167,7 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
             ))
     if not problems:
         free = details.get("free_bytes")
-        extra = f", {_format_bytes(free)} free" if isinstance(free, int) else ""
+        extra = f", {format_bytes(free)} free" if isinstance(free, int) else ""
         kind = "persistent" if cache.persistent else "temporary"
         return [Check("cache-dir", "ok", f"{where}: {kind}, writable{extra}", "", details)]
     status = _worst([p[0] for p in problems])
@@ -203,7 +200,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
     if ctx.cache is None:
         return Check(check_id, "warn", f"{role} {name}: cache state unknown (no usable cache "
                      "folder, see cache-dir)", "", {"model": name})
-    from launcher.models.cache import lock_holder
+    from launcher.models.lock import lock_holder
 
     state = _model_state(ctx, name)
     details = {
@@ -222,7 +219,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
                      f"{holder}", "", details)
     if state.state == "ok":
         return Check(check_id, "ok", f"{role} {name} cached and complete "
-                     f"({_format_bytes(state.size or 0)})", "", details)
+                     f"({format_bytes(state.size or 0)})", "", details)
     if state.state == "missing":
         if fallback:
             return Check(check_id, "ok", f"{role} {name} not downloaded (fetched only if the "
@@ -242,7 +239,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
             check_id,
             "warn",
             f"{role} {name} not downloaded yet (`up` downloads it, "
-            f"about {_format_bytes(int(spec.size_hint))})",
+            f"about {format_bytes(int(spec.size_hint))})",
             f"Download it now: robo-backend prefetch -p {ctx.settings.project}",
             details,
         )
@@ -259,7 +256,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
 
 def check_legacy_cache(ctx: DoctorContext) -> list[Check]:
     from launcher.cleanup import tree_size
-    from launcher.models.cache import legacy_cache_dir
+    from launcher.models.location import legacy_cache_dir
 
     legacy = Path(ctx.legacy_root or legacy_cache_dir())
     details: dict[str, Any] = {"path": str(legacy), "exists": legacy.is_dir()}
@@ -278,7 +275,7 @@ def check_legacy_cache(ctx: DoctorContext) -> list[Check]:
         Check(
             "legacy-cache",
             "warn",
-            f"old fastembed temp cache {legacy} holds {_format_bytes(size)}",
+            f"old fastembed temp cache {legacy} holds {format_bytes(size)}",
             "A valid model there is reused by `up` (no new download); after that it is only "
             f"wasted space: robo-backend clear-cache --legacy -p {ctx.settings.project}",
             details,

@@ -26,15 +26,15 @@ from launcher.checks.probes import (
 )
 from launcher.errors import LauncherError
 from launcher.settings import SPECS, Settings, Value
+from launcher.values import truthy
 
 if TYPE_CHECKING:
-    from launcher.models.cache import CacheLocation
+    from launcher.models.location import CacheLocation
     from launcher.shells import PlatformFacts
 
 Status = Literal["ok", "warn", "fail"]
 
 HUB_TIMEOUT = 1.0  # seconds: the whole hub probe, DNS included (doctor stays < 2 s)
-TRUTHY = {"1", "true", "yes", "on"}
 
 
 class PreflightError(LauncherError):
@@ -96,7 +96,7 @@ class DoctorContext:
     ) -> DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
-        from launcher.models.cache import settings_cache_dir
+        from launcher.model_options import settings_cache_dir
         from launcher.settings import check_project, resolve_settings
         from launcher.shells import PlatformFacts
 
@@ -146,8 +146,4 @@ class DoctorContext:
 def default_settings(project: Path) -> Settings:
     """Every setting at its built-in default (doctor's stand-in when the real ones are invalid)."""
     return Settings(project=project, values={s.name: Value(s.default, "default") for s in SPECS})
-
-
-def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in TRUTHY
 

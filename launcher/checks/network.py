@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from launcher.checks.cache import model_specs
-from launcher.checks.core import Check, DoctorContext, truthy
+from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
+from launcher.values import truthy
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 

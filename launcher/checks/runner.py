@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from launcher.checks.cache import check_cache_dir, check_legacy_cache, check_models
-from launcher.checks.core import Check, DoctorContext, PreflightError, truthy
+from launcher.checks.core import Check, DoctorContext, PreflightError
 from launcher.checks.network import check_hub, check_port
 from launcher.checks.settings import check_settings
 from launcher.checks.system import (
@@ -25,9 +25,10 @@ from launcher.checks.system import (
 from launcher.checks.venv import check_python, check_venv
 from launcher.errors import LauncherError
 from launcher.settings import Settings
+from launcher.values import truthy
 
 if TYPE_CHECKING:
-    from launcher.models.cache import CacheLocation
+    from launcher.models.location import CacheLocation
     from launcher.shells import PlatformFacts
 
 CheckFn = Callable[[DoctorContext], list[Check]]

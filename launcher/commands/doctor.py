@@ -43,13 +43,13 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
     from launcher import console
     from launcher.redact import redact
 
-    out = console.get_console()
+    out = console.get_report_console()
     styles = {"ok": "green", "warn": "yellow", "fail": "red"}
     for check in checks:
         if quiet and check.status == "ok":
             continue
         line = Text()
-        line.append(f"[{console.symbol(check.status)}] ", style=styles[check.status])
+        line.append(f"[{console.symbol(check.status, report=True)}] ", style=styles[check.status])
         line.append(redact(check.summary))
         out.print(line)
         if check.status != "ok" and check.hint:
@@ -67,8 +67,10 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
         if warnings:
             parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
         verdict = " and ".join(parts)
-        tail = "`up` will stop until the failing ones are fixed." if failures else (
-            "`up` copes with these, but read the hints."
+        tail = (
+            "`up` will stop until the failing ones are fixed."
+            if failures
+            else "`up` copes with these, but read the hints."
         )
         out.print(Text(f"\n{verdict}: {tail}"))
     elif not quiet:

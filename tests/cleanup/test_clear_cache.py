@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.models.cache import lock_path, repo_folder_name
+from launcher.models.layout import repo_folder_name
+from launcher.models.lock import lock_path
 from tests.cleanup.cachebuild import (
     LockHolder,
     break_model,
@@ -53,9 +54,13 @@ def test_default_deletes_every_model_and_reports_bytes_freed(
 def test_human_output_lists_paths_sizes_and_freed_total(cache: Path, run_cli: CliRunner) -> None:
     done = run_cli("clear-cache", "--cache-dir", str(cache), "--yes")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == ""  # human text goes to stderr
-    assert str(cache / BGE_DIR) in done.stderr
-    assert "Deleted 2 entries, freed" in done.stderr
+    # the report is on stdout (so `clear-cache | less` shows it), nothing of it on stderr
+    assert str(cache / BGE_DIR) in done.stdout
+    assert "Deleted 2 entries, freed" in done.stdout
+    assert str(cache / BGE_DIR) not in done.stderr
+    # one level of brackets: "(BAAI/bge-small-en-v1.5, cached)", not "(… (cached))"
+    assert "(BAAI/bge-small-en-v1.5, cached)" in done.stdout
+    assert "))" not in done.stdout
 
 
 def test_dry_run_lists_sizes_and_deletes_nothing(cache: Path, run_cli: CliRunner) -> None:
@@ -69,7 +74,7 @@ def test_dry_run_lists_sizes_and_deletes_nothing(cache: Path, run_cli: CliRunner
     assert entries[BGE_DIR]["bytes"] == folder_bytes(cache / BGE_DIR) > 0
     assert folder_bytes(cache) == before
     human = run_cli("clear-cache", "--cache-dir", str(cache), "--dry-run")
-    assert "would delete" in human.stderr and "nothing was deleted" in human.stderr
+    assert "would delete" in human.stdout and "nothing was deleted" in human.stdout
     assert folder_bytes(cache) == before
 
 
@@ -80,7 +85,7 @@ def test_without_a_terminal_and_without_yes_it_refuses(cache: Path, run_cli: Cli
     assert "Traceback" not in done.stderr
     assert "error: not deleting 2 entries" in done.stderr
     assert "hint: Re-run with --yes" in done.stderr
-    assert done.stdout == ""
+    assert "Deleted" not in done.stdout  # the plan is listed on stdout, nothing deleted
     assert folder_bytes(cache) == before and (cache / BGE_DIR).is_dir()
 
 
@@ -242,7 +247,7 @@ def test_empty_cache_says_nothing_to_delete(tmp_path: Path, run_cli: CliRunner) 
     empty.mkdir()
     done = run_cli("clear-cache", "--cache-dir", str(empty))
     assert done.returncode == 0, done.stderr
-    assert "Nothing to delete." in done.stderr
+    assert "Nothing to delete." in done.stdout
 
 
 def test_leftovers_of_interrupted_downloads_go_by_default_not_with_broken(

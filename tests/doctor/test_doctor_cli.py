@@ -70,6 +70,15 @@ def test_json_is_one_document_with_the_stable_schema(project: Path, env: dict[st
     assert hub["status"] == "ok" and hub["details"]["endpoint"] == env["HF_ENDPOINT"]
 
 
+def test_json_with_verbose_keeps_stdout_for_the_document_alone(
+    project: Path, env: dict[str, str]
+) -> None:
+    done = doctor(project, "--json", "-v", env=env)
+    data = json.loads(done.stdout)  # nothing but the document on stdout, logs included
+    assert data["schema"] == 1
+    assert "[✓]" not in done.stdout + done.stderr  # no human report beside the JSON
+
+
 def test_a_failing_check_means_exit_1_and_ok_false(
     project: Path, env: dict[str, str], held_port: int
 ) -> None:
@@ -89,14 +98,15 @@ def test_human_output_marks_each_check_and_puts_the_hint_under_failures(
 ) -> None:
     done = doctor(project, env={**env, "ROBO_BACKEND_PORT": str(held_port)})
     assert done.returncode == 1
-    assert done.stdout == ""  # human text goes to stderr
-    lines = done.stderr.splitlines()
+    # the report is on stdout, so `doctor | less` shows it (like flutter doctor, brew doctor)
+    assert "[✗] port" not in done.stderr
+    lines = done.stdout.splitlines()
     assert any(line.startswith("[✓] ") for line in lines)
     assert any(line.startswith("[!] no venv at .venv yet") for line in lines)
     index = next(i for i, line in enumerate(lines) if line.startswith("[✗] port"))
     assert f"pid {os.getpid()}" in lines[index]
     assert lines[index + 1].startswith("    ") and "--port 0" in lines[index + 1]
-    assert "1 failing check" in done.stderr
+    assert "1 failing check" in done.stdout
 
 
 def test_legacy_consoles_get_ascii_marks(
@@ -104,15 +114,15 @@ def test_legacy_consoles_get_ascii_marks(
 ) -> None:
     env = {**env, "ROBO_BACKEND_PORT": str(held_port), "PYTHONIOENCODING": "ascii"}
     done = doctor(project, env=env)
-    assert "[OK] " in done.stderr and "[X] port" in done.stderr and "[!] " in done.stderr
-    assert "✓" not in done.stderr
+    assert "[OK] " in done.stdout and "[X] port" in done.stdout and "[!] " in done.stdout
+    assert "✓" not in done.stdout
 
 
 def test_verbose_shows_details_quiet_hides_ok_lines(project: Path, env: dict[str, str]) -> None:
     verbose = doctor(project, "-v", env=env)
-    assert "    endpoint: " + env["HF_ENDPOINT"] in verbose.stderr
+    assert "    endpoint: " + env["HF_ENDPOINT"] in verbose.stdout
     quiet = doctor(project, "-q", env=env)
-    assert "[✓]" not in quiet.stderr and "[!]" in quiet.stderr
+    assert "[✓]" not in quiet.stdout and "[!]" in quiet.stdout
 
 
 def test_unreachable_hub_is_a_warning_not_a_failure(
@@ -173,8 +183,8 @@ def test_no_secret_ever_reaches_stdout_stderr_or_the_log(
         for text in texts:
             assert value not in text
     # The values were there to leak, and were hidden, not dropped.
-    assert "app='main:***'" in runs[0].stderr
-    assert "/health?key=***" in runs[0].stderr
+    assert "app='main:***'" in runs[0].stdout
+    assert "/health?key=***" in runs[0].stdout
     data = json.loads(runs[2].stdout)
     hub = next(c for c in data["checks"] if c["id"] == "hub")
     assert hub["details"]["token_set"] is True

@@ -1,4 +1,4 @@
-"""Download progress: one Rich bar per model on a terminal, throttled plain lines elsewhere.
+"""Download progress display: one Rich bar per model on a terminal, throttled lines elsewhere.
 
 A person at a terminal gets bytes, speed and ETA in one overall bar for the model (not one bar
 per file: five bars for four tiny tokenizer files and one big ONNX file say nothing). CI logs and
@@ -11,30 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from loguru import logger
 
 from launcher.console import get_console, is_interactive
+from launcher.models.reporting import Progress
+from launcher.values import format_bytes
 
 PLAIN_STEP = 0.25  # a plain line at every quarter
 PLAIN_INTERVAL = 5.0  # …or after this many seconds without one
-
-
-class Progress(Protocol):
-    """What the download engine reports to."""
-
-    def advance(self, nbytes: int) -> None: ...
-
-    def set_completed(self, nbytes: int) -> None: ...
-
-
-def human_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(count) < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"  # pragma: no cover
 
 
 class PlainProgress:
@@ -84,8 +70,8 @@ class PlainProgress:
         speed = max(self.completed - self._start_bytes, 0) / elapsed
         percent = 100.0 * self.completed / self.total if self.total else 100.0
         return (
-            f"Downloading {self.label}: {percent:.0f}% ({human_bytes(self.completed)} of "
-            f"{human_bytes(self.total)}, {human_bytes(speed)}/s)"
+            f"Downloading {self.label}: {percent:.0f}% ({format_bytes(self.completed)} of "
+            f"{format_bytes(self.total)}, {format_bytes(speed)}/s)"
         )
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import ProjectError, SettingsError
+from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
 from launcher.values import parse_bool
 
 if sys.version_info >= (3, 11):
@@ -22,8 +23,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-DEFAULT_MODEL = "BAAI/bge-small-en-v1.5"
-DEFAULT_FALLBACK_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "ROBO_BACKEND_"
 INSTALL_MODES = ("auto", "always", "never")
 ACTIVATIONS = ("auto", "direct", "powershell", "cmd", "wsl", "posix")

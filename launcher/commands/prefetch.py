@@ -34,7 +34,8 @@ def command(
 ) -> None:
     from launcher import console
     from launcher.commands.startup import path_flag, start
-    from launcher.models.prefetch import PrefetchOptions, prefetch
+    from launcher.model_options import prefetch_options
+    from launcher.models.prefetch import prefetch
     from launcher.settings import resolve_settings
 
     started = start(ctx, project)
@@ -49,8 +50,8 @@ def command(
     }
     env = started.env
     settings = resolve_settings(project, flags, env)
-    prefetch_options = PrefetchOptions.from_settings(settings, env)
-    result = prefetch(prefetch_options, status_file=settings.status_file)
+    options = prefetch_options(settings, env)
+    result = prefetch(options, status_file=settings.status_file)
     if json_output:
         console.emit_json(result.to_json())
     error = result.error()

@@ -1,4 +1,11 @@
-"""The embedding model: registry (name → repo), cache (location, inspection, repair, lock),
-download (one verified, resumable attempt), prefetch (retries and the fallback chain) and the
-status file. Import the submodules directly; nothing heavy is imported here.
+"""The embedding model: what to fetch, where the cache is, what state it is in, how to fetch it.
+
+Modules, one job each: `registry` (names → repos, defaults), `location` (where the cache is),
+`layout` (folder naming, snapshot paths, materialising a download), `stamp` (the verification
+stamp), `integrity` (hashes, the ONNX check), `inspection` (a model's state), `repair`, `lock`,
+`failures` (classification of download errors), `hub` (HTTP client and model info),
+`download` (one verified, resumable attempt), `attempts` (the retry loop), `options`,
+`outcome` (attempts and result), `prefetch` (the fallback chain), `reporting` (the progress
+protocol the UI implements) and `status` (the status file). Import the submodules directly;
+nothing heavy is imported here. This package imports neither settings nor the console.
 """

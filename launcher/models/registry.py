@@ -1,4 +1,4 @@
-"""Model name → hub repository and files: what to download for an embedding model.
+"""Model names → hub repositories and files, and the defaults of the model step.
 
 The two models robo-backend uses by default live in a built-in table, so a warm start never
 imports fastembed (about a second of imports). Any other name is looked up in fastembed's
@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from launcher.errors import UsageError
+
+DEFAULT_MODEL = "BAAI/bge-small-en-v1.5"
+DEFAULT_FALLBACK_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_ENDPOINT = "https://huggingface.co"
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_DELAY = 10.0  # seconds between download attempts
+DEFAULT_STALL_TIMEOUT = 30.0  # seconds without a byte before an attempt is ended
 
 # The files fastembed's `download_files_from_huggingface` allows next to the model file
 # (`preprocessor_config.json` is for image models only). Those present in the repo are fetched.

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from launcher.models.cache import DEFAULT_FILE_OPS, FileOps, atomic_write_text, read_json
+from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
+from launcher.models.stamp import read_json
 
 SCHEMA = 1
 MODEL_STATES = ("ready", "fallback", "degraded", "failed")

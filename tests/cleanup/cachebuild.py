@@ -1,7 +1,7 @@
 """Build model folders in a cache root with huggingface_hub's layout, by hand.
 
 The same layout fastembed and robo-backend's prefetch write (blobs named by their sha256,
-snapshot symlinks, refs/main), so `launcher.models.cache.inspect_model` judges it exactly as
+snapshot symlinks, refs/main), so `launcher.models.inspection.inspect_model` judges it exactly as
 it would judge a real download; helpers then break it the ways GUIDE §3 lists.
 """
 
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from launcher.models.cache import repo_folder_name
+from launcher.models.layout import repo_folder_name
 from launcher.models.registry import lookup
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -68,13 +68,13 @@ def folder_bytes(folder: Path) -> int:
 
 
 class LockHolder:
-    """A real second process holding model `name`'s download lock (launcher.models.cache)."""
+    """A real second process holding model `name`'s download lock (launcher.models.lock)."""
 
     def __init__(self, root: Path, name: str) -> None:
         code = (
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from launcher.models.cache import model_lock\n"
+            "from launcher.models.lock import model_lock\n"
             "with model_lock(Path(sys.argv[1]), sys.argv[2]):\n"
             "    print('locked', flush=True)\n"
             "    sys.stdin.read()\n"

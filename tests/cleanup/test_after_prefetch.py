@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from launcher.models.cache import CacheLocation, repo_folder_name
+from launcher.models.layout import repo_folder_name
+from launcher.models.location import CacheLocation
 from launcher.models.prefetch import PrefetchOptions, prefetch
 from tests.cleanup.conftest import CliRunner
 from tests.doctor.schemas import CLEAR_CACHE_SCHEMA, validate

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from launcher.cleanup import Selection, UnsafeRootError, check_root, execute, plan_cleanup
-from launcher.models.cache import repo_folder_name
+from launcher.models.layout import repo_folder_name
 from tests.cleanup.cachebuild import make_model
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO
 

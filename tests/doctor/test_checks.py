@@ -25,7 +25,8 @@ from launcher.checks import (
     parse_execution_policies,
     run_checks,
 )
-from launcher.models.cache import CacheLocation, lock_path
+from launcher.models.location import CacheLocation
+from launcher.models.lock import lock_path
 from tests.cleanup.cachebuild import LockHolder, break_model, corrupt_model, make_model
 from tests.doctor.conftest import LINUX, WINDOWS, Builder, only
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
@@ -223,7 +224,7 @@ def test_cache_dir_not_writable_fails(tmp_path: Path) -> None:
             "import json, sys\n"
             "from pathlib import Path\n"
             "from launcher.checks import DoctorContext, default_settings, run_checks\n"
-            "from launcher.models.cache import CacheLocation\n"
+            "from launcher.models.location import CacheLocation\n"
             "from launcher.shells import PlatformFacts\n"
             "root = Path(sys.argv[1])\n"
             "ctx = DoctorContext(settings=default_settings(root), facts=PlatformFacts('linux'),\n"

@@ -11,7 +11,7 @@ import pytest
 
 from launcher.checks import PreflightError, preflight
 from launcher.deps import _write_stamp, compute_stamp
-from launcher.models.cache import CacheLocation
+from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
 from launcher.shells import PlatformFacts
 from tests.doctor.conftest import LINUX, Builder, only

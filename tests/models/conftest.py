@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from launcher.models.prefetch import PrefetchOptions
+from launcher.models.options import PrefetchOptions
 from tests.fakehub.server import FakeHub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

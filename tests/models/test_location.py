@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.models.cache import (
-    default_cache_dir,
-    inspect_model,
-    legacy_cache_dir,
-    resolve_cache_dir,
-)
+from launcher.models.inspection import inspect_model
+from launcher.models.location import default_cache_dir, legacy_cache_dir, resolve_cache_dir
 from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL
 from tests.fakehub.server import FakeHub
@@ -30,7 +26,7 @@ def test_default_is_the_persistent_user_cache(tmp_path: Path) -> None:
     temp.mkdir()
     code = (
         "import json\n"
-        "from launcher.models.cache import default_cache_dir, resolve_cache_dir\n"
+        "from launcher.models.location import default_cache_dir, resolve_cache_dir\n"
         "loc = resolve_cache_dir(None, 'default', {})\n"
         "print(json.dumps([loc.to_json(), str(default_cache_dir())]))\n"
     )
@@ -110,7 +106,7 @@ def test_unwritable_candidate_is_skipped_for_real() -> None:
         open_dir.chmod(0o777)
         code = (
             "import json, sys\n"
-            "from launcher.models.cache import resolve_cache_dir\n"
+            "from launcher.models.location import resolve_cache_dir\n"
             "loc = resolve_cache_dir(sys.argv[1], '--cache-dir')\n"
             "print(json.dumps(loc.to_json()))\n"
         )
@@ -203,7 +199,7 @@ def test_read_only_cache_with_models_is_used_as_is(fake_hub: FakeHub, make_optio
         code = (
             "import json, sys\n"
             "from pathlib import Path\n"
-            "from launcher.models.cache import resolve_cache_dir\n"
+            "from launcher.models.location import resolve_cache_dir\n"
             "from launcher.models.prefetch import PrefetchOptions, prefetch\n"
             "loc = resolve_cache_dir(sys.argv[1], '--cache-dir')\n"
             "r = prefetch(PrefetchOptions(cache=loc, endpoint='http://127.0.0.1:9',"

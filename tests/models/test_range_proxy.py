@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launcher.models.cache import inspect_model
+from launcher.models.inspection import inspect_model
 from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub

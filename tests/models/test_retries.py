@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from launcher.models.cache import inspect_model
+from launcher.models.inspection import inspect_model
 from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub

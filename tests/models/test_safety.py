@@ -13,14 +13,10 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import ModelError
+from launcher.fileops import FileOps
 from launcher.models import download
-from launcher.models.cache import (
-    FileOps,
-    inspect_model,
-    lock_holder,
-    lock_path,
-    model_lock,
-)
+from launcher.models.inspection import inspect_model
+from launcher.models.lock import lock_holder, lock_path, model_lock
 from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO, MINILM_MODEL
 from tests.fakehub.server import FakeHub
@@ -49,7 +45,7 @@ def test_not_enough_free_space_downloads_nothing(
 
     assert result.state == "degraded"
     assert "not enough free space" in result.attempts[0].error
-    assert "10.0 KB free" in result.attempts[0].error
+    assert "10.0 kB free" in result.attempts[0].error
     assert [a.attempt for a in result.attempts if a.model == BGE_MODEL] == [1]  # not retried
     assert _body_gets(fake_hub) == []
     assert not any((cache_root).rglob("*.incomplete"))
@@ -154,7 +150,7 @@ def _hold_lock_in_child(cache_root: Path, tmp_path: Path) -> subprocess.Popen[st
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from launcher.models.cache import model_lock\n"
+        "from launcher.models.lock import model_lock\n"
         "with model_lock(Path(sys.argv[1]), sys.argv[2]):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(60)\n"
@@ -226,5 +222,6 @@ def test_two_concurrent_prefetches_download_once(
     onnx = hub_requests(fake_hub, lambda r: r.path.endswith(BGE_FILE), at_least=1)
     assert len(onnx) == 1  # one download, shared
     assert f"Waiting for pid {procs[0].pid} to finish downloading BGE model" in outputs[1][1]
-    assert "already in the cache" in outputs[1][1]
-    assert MINILM_MODEL not in outputs[1][1]
+    second = outputs[1][0] + outputs[1][1]  # the report (stdout) and the log (stderr)
+    assert "already in the cache" in second
+    assert MINILM_MODEL not in second

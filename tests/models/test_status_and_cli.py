@@ -118,7 +118,7 @@ def test_plain_progress_is_throttled() -> None:
         bar.advance(10)
 
     assert [line.split(":")[1].split("%")[0].strip() for line in lines] == ["25", "50", "75", "100"]
-    assert lines[-1].startswith("Downloading BGE model: 100% (1.0 KB of 1.0 KB")
+    assert lines[-1].startswith("Downloading BGE model: 100% (1.0 kB of 1.0 kB")
 
 
 def test_plain_progress_speaks_up_during_a_slow_stretch() -> None:

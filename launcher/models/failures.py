@@ -1,0 +1,140 @@
+"""Classification of download failures: which kind each one is, so the retry policy can act."""
+
+from __future__ import annotations
+
+import email.utils
+import errno
+import time
+from enum import Enum
+from typing import Any
+
+
+class Kind(str, Enum):
+    """How prefetch goes on after a failed attempt."""
+
+    TRANSIENT = "transient"  # retry
+    PERMANENT = "permanent"  # do not retry (404, gated, a broken repo)
+    UNREACHABLE = "unreachable"  # do not retry, and do not sleep either (DNS, refused)
+    DISK = "disk"  # not enough space: do not retry
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TRANSIENT, PERMANENT, UNREACHABLE, DISK = (
+    Kind.TRANSIENT,
+    Kind.PERMANENT,
+    Kind.UNREACHABLE,
+    Kind.DISK,
+)
+MAX_RETRY_AFTER = 600.0
+TOKEN_HINT = "Set HF_TOKEN to a token that has access to the repo (and accept its terms)."
+
+
+class DownloadError(Exception):
+    """One failed attempt: what happened (`message`), what to do (`hint`), how to go on (`kind`)."""
+
+    def __init__(
+        self,
+        message: str,
+        kind: Kind,
+        *,
+        hint: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.hint = hint
+        self.status = status
+        self.retry_after = retry_after
+        self.bytes_received = 0  # body bytes that came over the network in this attempt
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, getattr(errno, "EDQUOT", -1)}
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def error_from_status(status: int, headers: Any, what: str) -> DownloadError:
+    """Classify an HTTP error answer."""
+    if status == 429:
+        return DownloadError(
+            f"the hub is rate-limiting requests (HTTP 429) for {what}",
+            TRANSIENT,
+            hint="Set HF_TOKEN to a Hugging Face token: authenticated requests get higher limits.",
+            status=status,
+            retry_after=retry_after(headers.get("Retry-After")),
+        )
+    if status in (401, 403):
+        return DownloadError(
+            f"access to {what} was refused (HTTP {status}): the repo is gated or private",
+            PERMANENT,
+            hint=TOKEN_HINT,
+            status=status,
+        )
+    if status == 404:
+        return DownloadError(
+            f"{what} was not found on the hub (HTTP 404)", PERMANENT, status=status
+        )
+    if status == 408 or status >= 500:
+        return DownloadError(
+            f"the hub answered HTTP {status} for {what}",
+            TRANSIENT,
+            status=status,
+            retry_after=retry_after(headers.get("Retry-After")),
+        )
+    return DownloadError(f"the hub answered HTTP {status} for {what}", PERMANENT, status=status)
+
+
+def disk_full_error(what: str) -> DownloadError:
+    return DownloadError(
+        f"the disk is full while downloading {what}",
+        DISK,
+        hint="Free some space, or point --cache-dir at a drive with room.",
+    )
+
+
+def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
+    """Turn an exception raised while talking to the hub into a DownloadError.
+
+    `endpoint` must already be safe to show (no credentials). Anything unexpected is re-raised.
+    """
+    import httpx
+
+    if isinstance(exc, DownloadError):
+        return exc
+    if is_disk_full(exc):
+        return disk_full_error(what)
+    if isinstance(exc, httpx.ConnectError):
+        return DownloadError(
+            f"cannot reach {endpoint} ({exc})",
+            UNREACHABLE,
+            hint="Check your network, proxy or HF_ENDPOINT; a cached model needs no network.",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
+        return DownloadError(f"timed out {phase} from {endpoint} for {what}", TRANSIENT)
+    if isinstance(exc, httpx.TransportError):
+        return DownloadError(f"the connection broke while downloading {what} ({exc})", TRANSIENT)
+    if isinstance(exc, OSError):
+        return DownloadError(f"a file operation failed while downloading {what}: {exc}", TRANSIENT)
+    raise exc

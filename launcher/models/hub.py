@@ -1,0 +1,138 @@
+"""The hub's HTTP side: the client of one attempt and the model-info request (commit, hashes).
+
+Metadata is the hub API call huggingface_hub's `model_info(files_metadata=True)` makes (commit,
+sizes, sha256/blob ids: one request), sent ourselves because huggingface_hub adds an
+agent-detection request to the endpoint it read at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from launcher import __version__
+from launcher.models.failures import (
+    PERMANENT,
+    TOKEN_HINT,
+    TRANSIENT,
+    DownloadError,
+    classify,
+    error_from_status,
+)
+from launcher.models.registry import ModelSpec
+
+if TYPE_CHECKING:
+    import httpx
+
+CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as the hub describes it. `etag` names the blob and is what the content must hash
+    to: the LFS sha256 for LFS files, the git blob sha1 (`blob_id`) for the others."""
+
+    path: str
+    size: int
+    etag: str
+    blob_id: str
+    lfs: bool
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    repo: str
+    commit: str
+    files: tuple[RemoteFile, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def open_client(token: str | None, stall_timeout: float) -> httpx.Client:
+    """The HTTP client of one attempt (metadata and bodies share its connection).
+
+    The read timeout is the stall watchdog: an attempt that receives no byte for
+    `stall_timeout` seconds ends with a transient error (and the next one resumes).
+    """
+    import httpx
+
+    headers = {"User-Agent": f"robo-backend/{__version__}"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    stall = stall_timeout if stall_timeout > 0 else None
+    timeout = httpx.Timeout(stall, connect=min(CONNECT_TIMEOUT, stall or CONNECT_TIMEOUT))
+    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
+
+
+def _metadata_error(response: httpx.Response, spec: ModelSpec, endpoint: str) -> DownloadError:
+    code = response.headers.get("X-Error-Code", "")
+    if code == "GatedRepo":
+        return DownloadError(
+            f"{spec.repo} is a gated repo (HTTP {response.status_code})",
+            PERMANENT,
+            hint=TOKEN_HINT,
+            status=response.status_code,
+        )
+    if response.status_code == 404 or code in ("RepoNotFound", "RevisionNotFound"):
+        return DownloadError(
+            f"{spec.repo} does not exist on {endpoint} (HTTP {response.status_code})",
+            PERMANENT,
+            hint="Check the model name, or HF_ENDPOINT if you use a mirror.",
+            status=response.status_code,
+        )
+    return error_from_status(response.status_code, response.headers, spec.repo)
+
+
+def _remote_file(spec: ModelSpec, path: str, sibling: dict[str, Any]) -> RemoteFile:
+    lfs = sibling.get("lfs") or None
+    blob_id = str(sibling.get("blobId") or "")
+    etag = str(lfs.get("sha256") or "") if lfs else blob_id
+    size = sibling.get("size")
+    if not isinstance(size, int) or len(etag) not in (40, 64):
+        raise DownloadError(
+            f"the hub did not say the size and hash of {spec.repo}/{path}", TRANSIENT
+        )
+    return RemoteFile(path, size, etag.lower(), blob_id, lfs is not None)
+
+
+def fetch_remote(
+    client: httpx.Client, spec: ModelSpec, *, endpoint: str, shown: str | None = None
+) -> RemoteModel:
+    """One request: the commit of `main` and, per wanted file, its size and hash.
+
+    The same API call as huggingface_hub's `HfApi.model_info(repo, revision="main",
+    files_metadata=True)`, made on our client. `shown` is the endpoint as messages may name it
+    (credentials masked); it defaults to `endpoint`.
+    """
+    display = shown or endpoint
+    url = f"{endpoint}/api/models/{spec.repo}/revision/main"
+    try:
+        response = client.get(url, params={"blobs": "true"})
+    except Exception as exc:  # classified below; anything unexpected is re-raised there
+        raise classify(exc, spec.repo, display) from exc
+    if response.status_code != 200:
+        raise _metadata_error(response, spec, display)
+    try:
+        info = response.json()
+        commit = str(info["sha"])
+        siblings = {s["rfilename"]: s for s in info.get("siblings") or []}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DownloadError(
+            f"{display} answered the model info of {spec.repo} with something unexpected",
+            TRANSIENT,
+            hint="If HF_ENDPOINT points at a mirror, check that it serves the hub API.",
+        ) from exc
+    files: list[RemoteFile] = []
+    for path in spec.files:
+        sibling = siblings.get(path)
+        if sibling is not None:
+            files.append(_remote_file(spec, path, sibling))
+        elif spec.is_required(path):
+            raise DownloadError(
+                f"{spec.repo} has no file {path}",
+                PERMANENT,
+                hint="The repo does not hold this model; check the model name.",
+            )
+    return RemoteModel(spec.repo, commit, tuple(files))

@@ -1,0 +1,163 @@
+"""Cache layout: folder naming, snapshot paths, and materialising a verified download.
+
+The huggingface_hub cache layout that fastembed reads with `cache_dir=<root>`:
+
+    <root>/models--Qdrant--bge-small-en-v1.5-onnx-Q/
+        blobs/<etag>                     verified file bodies (sha256 for LFS, git sha1 otherwise)
+        blobs/<etag>.incomplete          a download in progress, resumed with an HTTP Range
+        snapshots/<commit>/<file>        relative symlink to the blob (or the file itself
+                                         where symlinks are unavailable)
+        refs/main                        the commit
+        files_metadata.json              fastembed's own record (size and blob id per file)
+        .robo-verified.json              our stamp (see `stamp.py`)
+    <root>/.locks/<model folder>.lock    per-model file lock (see `lock.py`)
+
+Folder names follow the repo id exactly as it is spelled (`repo_folder_name`), and lookups
+match any casing, so a caller may name a folder after whatever spelling its fastembed uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
+from launcher.models.registry import ModelSpec, lookup
+from launcher.values import truthy
+
+METADATA_NAME = "files_metadata.json"
+INCOMPLETE_SUFFIX = ".incomplete"
+FOLDER_PREFIX = "models--"
+
+
+def repo_folder_name(repo: str) -> str:
+    """huggingface_hub's folder name for a model repo, `models--<org>--<name>`, spelled exactly
+    as `repo` is (huggingface_hub names the folder after the id as its caller wrote it)."""
+    return FOLDER_PREFIX + repo.replace("/", "--")
+
+
+def find_repo_folder(root: Path, repo: str) -> Path | None:
+    """The folder of `repo` under `root`, the exact spelling first, then any casing (fastembed
+    0.9 renamed repos' casing, so older caches spell the folder differently)."""
+    expected = repo_folder_name(repo)
+    exact = root / expected
+    if exact.is_dir():
+        return exact
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.name.lower() == expected.lower() and entry.is_dir(follow_symlinks=False):
+            return root / entry.name
+    return None
+
+
+def find_folder(root: Path, spec: ModelSpec) -> Path | None:
+    """The folder of model `spec` under `root` (any casing), or None."""
+    return find_repo_folder(root, spec.repo)
+
+
+def model_folder(root: Path, name: str) -> Path:
+    """The folder of model `name` under `root`: an existing one (any casing) or where it goes."""
+    spec = lookup(name)
+    return find_folder(root, spec) or root / repo_folder_name(spec.repo)
+
+
+def snapshot_dir(folder: Path, commit: str) -> Path:
+    """Where the files of `commit` are visible to fastembed: `<folder>/snapshots/<commit>`."""
+    return folder / "snapshots" / commit
+
+
+def incomplete_files(folder: Path) -> list[Path]:
+    """The unfinished downloads (`blobs/*.incomplete`) of a model folder."""
+    blobs = folder / "blobs"
+    try:
+        return sorted(p for p in blobs.iterdir() if p.name.endswith(INCOMPLETE_SUFFIX))
+    except OSError:
+        return []
+
+
+def symlinks_supported(
+    folder: Path, env: Mapping[str, str] | None = None, platform: str | None = None
+) -> bool:
+    """Whether snapshot files should be symlinks to blobs.
+
+    Not on Windows (no symlinks without Developer Mode; `HF_HUB_DISABLE_SYMLINKS=1` avoids
+    dangling links altogether), not when `HF_HUB_DISABLE_SYMLINKS` is set, and not where a
+    probe symlink cannot be created.
+    """
+    environ = os.environ if env is None else env
+    if truthy(environ.get("HF_HUB_DISABLE_SYMLINKS")):
+        return False
+    if (platform or sys.platform) == "win32":
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".symlink-probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    try:
+        os.symlink("target", probe)
+    except (OSError, NotImplementedError):
+        return False
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    return True
+
+
+def write_fastembed_metadata(
+    folder: Path,
+    commit: str,
+    files: Mapping[str, Mapping[str, Any]],
+    ops: FileOps = DEFAULT_FILE_OPS,
+) -> None:
+    """fastembed's `files_metadata.json`: {"snapshots/<commit>/<file>": {"size", "blob_id"}}.
+
+    fastembed checks sizes against it offline and blob ids online; the keys use the OS's path
+    separator, exactly as fastembed writes them.
+    """
+    meta = {
+        str(Path("snapshots", commit, rel)): {"size": info["size"], "blob_id": info["blob_id"]}
+        for rel, info in files.items()
+    }
+    atomic_write_text(folder / METADATA_NAME, json.dumps(meta), ops)
+
+
+def place_files(
+    folder: Path,
+    commit: str,
+    etags: Mapping[str, str],
+    ops: FileOps = DEFAULT_FILE_OPS,
+    symlinks: bool = True,
+) -> Path:
+    """Make verified blobs visible as `snapshots/<commit>/<path>` (`etags`: path → blob name)
+    and point `refs/main` at `commit`; returns the snapshot folder.
+
+    With symlinks each file is a relative link to its blob; without, the blob is moved into
+    place (renamed, never copied, except for a second path with the same content).
+    """
+    blobs = folder / "blobs"
+    snapshot = snapshot_dir(folder, commit)
+    placed: dict[str, Path] = {}
+    for rel, etag in etags.items():
+        target = snapshot / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob = blobs / etag
+        if symlinks:
+            temp = target.with_name(f".{target.name}.{os.getpid()}.link")
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            os.symlink(os.path.relpath(blob, target.parent), temp)
+            ops.move(temp, target)
+        elif etag in placed:  # the same content under two names: copy the first
+            shutil.copy2(placed[etag], target)
+        else:
+            ops.move(blob, target)
+            placed[etag] = target
+    atomic_write_text(folder / "refs" / "main", commit, ops)
+    return snapshot

@@ -1,0 +1,107 @@
+"""The per-model download lock (`<root>/.locks/<model folder>.lock`) and who holds it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from launcher.errors import ModelError
+from launcher.fileops import atomic_write_text
+from launcher.models.layout import repo_folder_name
+from launcher.models.registry import lookup
+
+LOCK_DIR = ".locks"
+DEFAULT_LOCK_WAIT = 600.0
+
+
+def lock_path(root: Path, name: str) -> Path:
+    """The lock file of model `name` under cache `root`."""
+    return root / LOCK_DIR / (repo_folder_name(lookup(name).repo) + ".lock")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    return bool(psutil.pid_exists(pid))
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _pid_file(lock: Path) -> Path:
+    return lock.with_name(lock.name + ".pid")
+
+
+def lock_holder(cache_root: Path, name: str) -> int | None:
+    """The pid of a live process holding model `name`'s download lock, or None.
+
+    The OS lock (flock/msvcrt) is the truth: it dies with its process, so a lock left by a
+    killed prefetch is free again. The `.pid` sidecar only names the holder. Returns -1 when the
+    lock is held but the holder's pid is unknown.
+    """
+    from filelock import FileLock, Timeout
+
+    path = lock_path(Path(cache_root), name)
+    if not path.exists():
+        return None
+    probe = FileLock(str(path), timeout=0)
+    try:
+        probe.acquire(timeout=0)
+    except Timeout:
+        pid = _read_pid(_pid_file(path))
+        return pid if pid is not None and _pid_alive(pid) else -1
+    except OSError:
+        return None
+    probe.release()
+    return None
+
+
+@contextlib.contextmanager
+def model_lock(
+    cache_root: Path,
+    name: str,
+    *,
+    timeout: float = DEFAULT_LOCK_WAIT,
+    on_wait: Callable[[int | None], None] | None = None,
+) -> Iterator[Path]:
+    """Hold model `name`'s per-model lock (`<root>/.locks/<folder>.lock`) for the block.
+
+    A second process waits (calling `on_wait(pid)` once, so it can say who it waits for), up to
+    `timeout` seconds, then gets a ModelError. A lock whose holder died is free at once.
+    """
+    from filelock import FileLock, Timeout
+
+    path = lock_path(Path(cache_root), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = _read_pid(_pid_file(path))
+        if on_wait is not None:
+            on_wait(holder if holder is not None and _pid_alive(holder) else None)
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise ModelError(
+                f"another process (pid {holder or 'unknown'}) has been downloading {name} for "
+                f"more than {timeout:.0f} s",
+                f"Wait for it to finish, or stop it; the lock is {path}.",
+            ) from None
+    try:
+        with contextlib.suppress(OSError):
+            atomic_write_text(_pid_file(path), f"{os.getpid()}\n")
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            if _read_pid(_pid_file(path)) == os.getpid():
+                _pid_file(path).unlink()
+        lock.release()

@@ -1,0 +1,51 @@
+"""What one prefetch needs (`PrefetchOptions`), with the defaults of `registry.py`.
+
+Filling it from resolved settings and the environment is the job of `launcher.model_options`,
+outside this package: `models/` knows nothing of settings or the console.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher.fileops import DEFAULT_FILE_OPS, FileOps
+from launcher.models.location import CacheLocation
+from launcher.models.lock import DEFAULT_LOCK_WAIT
+from launcher.models.registry import (
+    DEFAULT_FALLBACK_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_STALL_TIMEOUT,
+)
+from launcher.models.reporting import ProgressFactory
+
+
+@dataclass
+class PrefetchOptions:
+    """Everything one prefetch needs.
+
+    `endpoint`/`token` None mean "read HF_ENDPOINT/HF_TOKEN now" (never at import time).
+    `cache` None means the default cache location, resolved when prefetch starts.
+    `legacy_dir` None means fastembed's old default, `<temp>/fastembed_cache`.
+    `symlinks` None means "symlinks unless Windows, HF_HUB_DISABLE_SYMLINKS or unsupported".
+    `progress` opens a progress display per download (None: no display, log lines only).
+    """
+
+    model: str = DEFAULT_MODEL
+    fallback_model: str | None = DEFAULT_FALLBACK_MODEL
+    cache: CacheLocation | Path | str | None = None
+    retries: int = DEFAULT_RETRIES
+    retry_delay: float = DEFAULT_RETRY_DELAY
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    offline: bool = False
+    require_model: bool = False
+    endpoint: str | None = None
+    token: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_WAIT
+    symlinks: bool | None = None
+    legacy_dir: Path | None = None
+    sentence_transformers: bool = True
+    file_ops: FileOps = field(default_factory=lambda: DEFAULT_FILE_OPS)
+    progress: ProgressFactory | None = None

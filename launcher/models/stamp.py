@@ -1,0 +1,74 @@
+"""The verification stamp (`.robo-verified.json`): what was verified, so warm checks stat only."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
+from launcher.models.layout import snapshot_dir
+from launcher.models.registry import ModelSpec
+
+STAMP_NAME = ".robo-verified.json"
+STAMP_SCHEMA = 1
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON, or None when the file is missing or not valid JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_stamp(folder: Path, spec: ModelSpec) -> dict[str, Any] | None:
+    """The stamp of `folder` when it is one for `spec` that a check can rely on, else None."""
+    stamp = read_json(folder / STAMP_NAME)
+    if (
+        isinstance(stamp, dict)
+        and stamp.get("schema") == STAMP_SCHEMA
+        and isinstance(stamp.get("commit"), str)
+        and isinstance(stamp.get("files"), dict)
+        and spec.model_file in stamp["files"]
+        and str(stamp.get("repo", "")).lower() == spec.repo.lower()
+    ):
+        return stamp
+    return None
+
+
+def write_stamp(
+    folder: Path,
+    spec: ModelSpec,
+    commit: str,
+    files: Mapping[str, Mapping[str, Any]],
+    ops: FileOps = DEFAULT_FILE_OPS,
+) -> None:
+    """Record what was verified: per file its size, etag, sha256 and the mtime_ns seen then.
+
+    `files` maps repo paths to {"etag", "sha256"}; size and mtime are read here, after the files
+    are in place, so a later stat-only check can tell "untouched since verification".
+    """
+    snapshot = snapshot_dir(folder, commit)
+    entries: dict[str, dict[str, Any]] = {}
+    for rel, info in files.items():
+        stat = os.stat(snapshot / rel)
+        entries[rel] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "etag": info["etag"],
+            "sha256": info["sha256"],
+        }
+    stamp = {
+        "schema": STAMP_SCHEMA,
+        "model": spec.name,
+        "repo": spec.repo,
+        "commit": commit,
+        "model_file": spec.model_file,
+        "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": entries,
+    }
+    atomic_write_text(folder / STAMP_NAME, json.dumps(stamp, indent=2), ops)

@@ -16,7 +16,7 @@ from launcher import console
 from launcher.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from launcher.apps import AppTarget
+    from launcher.discover import AppTarget
     from launcher.launch_strategies import ActivationResult
     from launcher.models.location import CacheLocation
     from launcher.models.prefetch import PrefetchResult
@@ -94,7 +94,8 @@ def model_summary(resolved: str | None, state: str) -> str:
 
 def resolve(request: UpRequest) -> UpRun:
     """Step 1: settings, the app to serve, the platform facts, the shell, the cache."""
-    from launcher.apps import discover_app
+    from launcher.discover import discover_app
+    from launcher.discover.adopt import adopt_hardwired, venv_interpreter
     from launcher.model_options import settings_cache_dir
     from launcher.platform import PlatformFacts
     from launcher.redact import register_secret_file
@@ -103,7 +104,9 @@ def resolve(request: UpRequest) -> UpRun:
     with console.step("settings resolved") as current:
         settings = resolve_settings(request.project, request.flags, request.env)
         register_secret_file(settings.project / ".env")
-        app = discover_app(settings.project, settings.app)
+        interpreter = venv_interpreter(settings)  # parses what the launcher's Python cannot
+        adopt_hardwired(settings, interpreter)
+        app = discover_app(settings.project, settings.app, interpreter)
         current.detail = f"{settings.project}, app {app.spec}"
     if request.verbose:
         show_settings(settings)

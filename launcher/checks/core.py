@@ -96,6 +96,7 @@ class DoctorContext:
     ) -> DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
+        from launcher.discover.adopt import adopt_hardwired
         from launcher.model_options import settings_cache_dir
         from launcher.settings import check_project, resolve_settings
         from launcher.shells import PlatformFacts
@@ -105,6 +106,7 @@ class DoctorContext:
         settings_error: LauncherError | None = None
         try:
             settings = resolve_settings(root, flags, environ)
+            adopt_hardwired(settings)  # the model and cache_dir the backend's code hard-wires
         except LauncherError as exc:
             settings_error = exc
             settings = default_settings(root)

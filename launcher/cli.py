@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from launcher import __version__
-from launcher.commands import activate, clear_cache, doctor, prefetch, up
+from launcher.commands import activate, clear_cache, doctor, prefetch, status, up
 from launcher.errors import EXIT_INTERRUPTED, LauncherError
 from launcher.settings import SPEC_BY_NAME
 from launcher.values import truthy
@@ -151,6 +151,7 @@ for _name, _module in (
     ("doctor", doctor),
     ("clear-cache", clear_cache),
     ("activate", activate),
+    ("status", status),
 ):
     app.command(_name, help=_module.__doc__, cls=Command)(boundary(_module.command))
 

@@ -8,7 +8,7 @@ environment (the launcher-to-backend contract).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,11 +123,43 @@ def check(run: UpRun) -> None:
 
     settings = run.settings
     with console.step("pre-flight checks passed") as current:
+        previous_run(run)
         run.port = settings.port or pick_free_port(settings.host)
         preflight(settings, cache=run.cache, port=run.port, facts=run.facts)
         check_port(settings.host, run.port)
         wsl = " (WSL)" if run.shell.wsl else ""
         current.detail = f"shell {run.shell.name}{wsl}, port {run.port} free"
+
+
+def previous_run(run: UpRun) -> None:
+    """A run file left by an earlier `up` of this project: still running (refuse), an orphan
+    whose launcher is gone (stop it, it is ours), or stale (forget it)."""
+    from launcher.errors import ServerError
+    from launcher.server import kill_tree
+    from launcher.server.runfile import RunState, inspect_run, read_run, remove_run
+
+    state_dir = run.settings.state_dir
+    record = read_run(state_dir)
+    state = inspect_run(record)
+    if record is None or state is RunState.NONE:
+        return
+    if state is RunState.RUNNING:
+        kill = "taskkill /PID" if run.facts.windows else "kill"
+        stop = f"{kill} {record.launcher_pid}"
+        raise ServerError(
+            f"this project's backend is already running at {record.url}, started "
+            f"{record.started_clock} by pid {record.launcher_pid}",
+            f"Use that one, or stop it first (Ctrl-C in its terminal, or `{stop}`); "
+            "`robo-backend status` shows it.",
+        )
+    if state is RunState.ORPHAN:
+        console.warn(
+            f"the backend of an earlier `up` is still running at {record.url} (pid "
+            f"{record.backend_pid}) but its launcher (pid {record.launcher_pid}) is gone: "
+            "stopping it"
+        )
+        kill_tree(record.backend_pid, windows=run.facts.windows)
+    remove_run(state_dir)
 
 
 def make_venv(run: UpRun) -> None:
@@ -216,24 +248,42 @@ def server_env(run: UpRun) -> dict[str, str]:
 
 
 def start_server(run: UpRun) -> int:
-    """Step 7: the supervised server, until it exits or the launcher is told to stop."""
+    """Step 7: the supervised server, until it exits or the launcher is told to stop; the
+    run file says which launcher runs it while it runs."""
+    import os
+
+    from launcher.redact import redact
     from launcher.serve_view import ConsoleEvents
     from launcher.server import ServeTarget, serve
+    from launcher.server.runfile import make_record, remove_run, write_run
 
     settings = run.settings
+    argv = server_argv(run)
     target = ServeTarget(
         url=run.url,
         health_url=run.url + settings.health_path,
         ready_timeout=settings.ready_timeout,
         bind=(settings.host, run.port),
     )
-    return serve(
-        server_argv(run),
-        env=server_env(run),
-        cwd=settings.project,
-        target=target,
-        events=ConsoleEvents().events(),
-    )
+    command = [redact(arg) for arg in argv]
+
+    def record(pid: int, health_url: str = "") -> None:
+        entry = make_record(pid, run.url, run.port, command)
+        if health_url:
+            entry = replace(entry, health_url=health_url)
+        write_run(settings.state_dir, entry)
+
+    view = ConsoleEvents(also_started=[record])
+    try:
+        return serve(
+            argv,
+            env=server_env(run),
+            cwd=settings.project,
+            target=target,
+            events=view.events(),
+        )
+    finally:
+        remove_run(settings.state_dir, os.getpid())
 
 
 def run_up(request: UpRequest) -> int:

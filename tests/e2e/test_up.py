@@ -395,3 +395,201 @@ def test_backend_gets_the_environment_contract(
     finally:
         launcher.kill()
         (project / "envdump.py").unlink()
+
+
+def status_json(project: Path, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "status", "-p", str(project), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def wait_gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return alive(processes)
+
+
+@pytest.mark.parametrize("extra", [(), ("--reload",)], ids=["plain", "reload"])
+def test_kill_9_of_up_leaves_no_backend_and_the_next_up_is_healthy(
+    project: Path, env: dict[str, str], tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    """SIGKILL of the launcher (the OOM killer, an IDE's hard stop): no process of the backend
+    survives, the port is free, and a second `up` on the same port comes up healthy; `status`
+    tells both situations apart; the run file is gone after a clean stop."""
+    cache = tmp_path / "cache"
+    port = free_port()
+    first = Launcher(
+        ["up", "-p", str(project), "--port", str(port), "--cache-dir", str(cache), *extra], env
+    )
+    try:
+        url = ready_url(first)
+        code, report = status_json(project, env)
+        assert code == 0, report
+        assert report["running"] is True and report["launcher_alive"] is True
+        assert report["url"] == url and report["launcher_pid"] == first.proc.pid
+        assert report["health"]["status"] == 200
+        assert report["model"]["state"] == "ready"
+        time.sleep(1.2)  # the launcher re-reads its tree every second
+        backend = [p for p in first.tree() if p.pid != first.proc.pid]
+        assert len(backend) >= (3 if extra else 2), backend  # uvicorn (+ worker) + watchdog
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(timeout=10)
+        assert wait_gone(backend, 5) == [], [p.cmdline() for p in alive(backend)]
+    finally:
+        first.kill()
+    code, report = status_json(project, env)
+    assert code == 1 and report["running"] is False and report["state"] == "stale", report
+
+    second = Launcher(
+        ["up", "-p", str(project), "--port", str(port), "--cache-dir", str(cache)], env
+    )
+    try:
+        assert ready_url(second, READY_TIMEOUT) == url
+        assert "already running" not in second.output
+        status, health = http("GET", url + "/health")
+        assert status == 200 and health["status"] == "healthy"
+        assert second.stop(signal.SIGTERM) == 143
+        assert not (project / ".robo-backend" / "run.json").exists()
+    finally:
+        second.kill()
+
+
+def test_a_second_up_of_a_running_project_says_where_it_runs(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    first = up(project, env, tmp_path / "cache")
+    try:
+        url = ready_url(first)
+        done = run_to_end(project, env, "--port", "0", "--cache-dir", str(tmp_path / "cache"))
+        assert done.returncode == 1, done.stderr
+        assert f"already running at {url}, started " in done.stderr
+        assert f"by pid {first.proc.pid}" in done.stderr
+        assert "hint:" in done.stderr and "robo-backend status" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert first.proc.poll() is None  # the running one is left alone
+        assert first.stop() == 130
+    finally:
+        first.kill()
+
+
+def test_an_orphaned_backend_of_this_project_is_stopped_then_up_proceeds(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A backend whose launcher is gone (recorded in the run file) holds the port: `up` says
+    so, stops it (it is ours), and serves on that port."""
+    port = free_port()
+    venv_python = project / ".venv" / "bin" / "python"
+    orphan = subprocess.Popen(
+        [str(venv_python), "-m", "uvicorn", "main:app", "--port", str(port)],
+        cwd=project,
+        env={**env, "ROBO_BACKEND_MODEL": ""},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])  # a launcher that has exited
+    gone_started = psutil.Process(gone.pid).create_time()
+    gone.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        record = {
+            "schema": 1,
+            "launcher_pid": gone.pid,
+            "launcher_started": gone_started,
+            "backend_pid": orphan.pid,
+            "backend_started": psutil.Process(orphan.pid).create_time(),
+            "url": f"http://127.0.0.1:{port}",
+            "port": port,
+            "started_at": time.time() - 60,
+            "command": ["python", "-m", "uvicorn", "main:app"],
+        }
+        (project / ".robo-backend").mkdir(exist_ok=True)
+        (project / ".robo-backend" / "run.json").write_text(json.dumps(record))
+        launcher = Launcher(
+            ["up", "-p", str(project), "--port", str(port), "--cache-dir", str(tmp_path / "c")],
+            env,
+        )
+        try:
+            ready_url(launcher)
+            assert f"still running at http://127.0.0.1:{port} (pid {orphan.pid})" in launcher.output
+            assert "stopping it" in launcher.output
+            assert orphan.poll() is not None
+            assert launcher.stop() == 130
+        finally:
+            launcher.kill()
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+        orphan.wait(timeout=10)
+
+
+def test_a_closed_terminal_stops_the_tree_quietly_with_129(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`up` in a real pseudo-terminal that it controls; the terminal goes away (the master is
+    closed, like a closed window or a dropped ssh session): exit 129, no survivor, no
+    traceback, and the log file says why it stopped."""
+    import pty
+
+    master, slave = pty.openpty()
+    args = ["up", "-p", str(project), "--port", str(free_port())]
+    args += ["--cache-dir", str(tmp_path / "cache")]
+
+    def controlling_tty() -> None:
+        import fcntl
+        import termios
+
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "launcher", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**env, "TERM": "dumb"},
+        preexec_fn=controlling_tty,
+    )
+    os.close(slave)
+    seen = b""
+    tree: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while b"Backend ready at" not in seen and time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            seen += chunk
+        assert b"Backend ready at" in seen, seen.decode(errors="replace")
+        time.sleep(1.2)
+        root = psutil.Process(launcher.pid)
+        tree = [root, *root.children(recursive=True)]
+        os.close(master)
+        master = -1
+        assert launcher.wait(timeout=30) == 129
+        assert wait_gone(tree, 5) == []
+        log = (tmp_path / "logs" / "robo-backend.log").read_text(encoding="utf-8")
+        assert "the console was closed (hangup)" in log
+        assert "Traceback" not in log
+    finally:
+        if master >= 0:
+            os.close(master)
+        kill_all(tree)
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(timeout=10)

@@ -7,6 +7,7 @@ process of the tree survived.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -201,3 +202,70 @@ def test_missing_interpreter_is_a_clear_error(tmp_path: Path) -> None:
         )
     assert "could not start the backend" in caught.value.message
     assert "venv" in caught.value.hint
+
+
+def test_port_taken_after_the_preflight_is_named_like_the_preflight(tmp_path: Path) -> None:
+    """Two `up` on one port at once: both pass the pre-flight, the second uvicorn cannot bind.
+    That is the pre-flight's error (holder named, hint, exit 1), not a backend crash."""
+    import socket
+
+    from launcher.errors import PortInUseError
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortInUseError) as caught:
+            serve(
+                uvicorn_argv(port),
+                env=dict(os.environ),
+                cwd=tmp_path,
+                target=ServeTarget(
+                    f"http://127.0.0.1:{port}",
+                    f"http://127.0.0.1:{port}/health",
+                    30,
+                    bind=("127.0.0.1", port),
+                ),
+                events=ServeEvents(ready=lambda url, pid: pytest.fail("must not be ready")),
+            )
+    error = caught.value
+    assert error.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is already in use by pid {os.getpid()}" in error.message
+    assert "--port 0" in error.hint
+
+
+def test_a_closed_console_pipe_stops_the_tree_quietly_with_129(tmp_path: Path) -> None:
+    """The launcher's stderr is a pipe whose reader goes away (`up 2>&1 | head`, a dead IDE
+    console): the tree is stopped, exit 129, and nothing is left running."""
+    import subprocess
+
+    port = pick_free_port("127.0.0.1")
+    settings = config(tmp_path, port)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    run = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("driver.py")), json.dumps(settings)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
+    tree: list[psutil.Process] = []
+    try:
+        assert run.stdout is not None and run.stderr is not None
+        line = run.stdout.readline().decode()
+        assert line.startswith("READY"), line
+        root = psutil.Process(run.pid)
+        tree = [root, *root.children(recursive=True)]
+        run.stderr.close()  # the console's reader is gone
+        run.stdout.close()
+        assert run.wait(timeout=20) == 129
+        deadline = time.monotonic() + 5
+        while alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert alive(tree) == []
+    finally:
+        kill_all(tree)
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=10)

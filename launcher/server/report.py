@@ -1,0 +1,92 @@
+"""What `status` reports: is the project's backend running, where, is it healthy, which model.
+
+Built from the run file (the processes, the URL), one health request, and the status file (the
+model the last `up` prepared). No output here: `commands/status.py` renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from launcher.server import health
+from launcher.server.runfile import RunRecord, RunState, inspect_run, read_run
+
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass
+class BackendStatus:
+    """The answer of `robo-backend status`."""
+
+    project: Path
+    state: RunState
+    record: RunRecord | None
+    health_url: str | None = None
+    health_status: int | None = None  # the HTTP status, None when nothing answered
+    model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state in {RunState.RUNNING, RunState.ORPHAN}
+
+    @property
+    def healthy(self) -> bool:
+        return self.running and self.health_status == 200
+
+    def to_json(self) -> dict[str, Any]:
+        record = self.record if self.running else None
+        started = None
+        if record is not None:
+            started = datetime.fromtimestamp(record.started_at, timezone.utc).isoformat(
+                timespec="seconds"
+            )
+        return {
+            "project": str(self.project),
+            "running": self.running,
+            "state": self.state.value,
+            "url": record.url if record else None,
+            "backend_pid": record.backend_pid if record else None,
+            "launcher_pid": record.launcher_pid if record else None,
+            "launcher_alive": self.state is RunState.RUNNING,
+            "started_at": started,
+            "health": {
+                "url": self.health_url,
+                "status": self.health_status,
+                "ok": self.healthy,
+            },
+            "model": self.model,
+        }
+
+
+def _model_state(status_file: Path) -> dict[str, Any]:
+    from launcher.models.status import read_status
+
+    document = read_status(status_file) or {}
+    model = document.get("model") or {}
+    if not isinstance(model, dict):
+        return {}
+    keys = ("state", "resolved", "requested", "changed_from")
+    found = {key: model.get(key) for key in keys if model.get(key) is not None}
+    if found and document.get("updated_at"):
+        found["updated_at"] = document["updated_at"]
+    return found
+
+
+def backend_status(
+    project: Path, state_dir: Path, status_file: Path, health_path: str
+) -> BackendStatus:
+    """The project's backend as it is right now (one health request when it runs)."""
+    record = read_run(state_dir)
+    state = inspect_run(record)
+    report = BackendStatus(project=project, state=state, record=record)
+    report.model = _model_state(status_file)
+    if record is not None and report.running:
+        url = record.health_url or (record.url + health_path)
+        report.health_url = url
+        report.health_status = health.status_of(
+            health.opener(), health.probe_url(url), timeout=HEALTH_TIMEOUT
+        )
+    return report

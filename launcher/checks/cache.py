@@ -26,8 +26,6 @@ def _worst(statuses: Collection[str]) -> Status:
     return worst
 
 
-
-
 def _existing_ancestor(path: Path) -> Path:
     current = path
     while not os.path.lexists(current) and current.parent != current:
@@ -94,12 +92,12 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
                 "cache-dir",
                 "fail",
                 error.message if error else "no usable model cache folder",
-                error.hint if error else "Set --cache-dir or FASTEMBED_CACHE_PATH to a writable "
-                "folder.",
+                error.hint
+                if error
+                else "Set --cache-dir or FASTEMBED_CACHE_PATH to a writable folder.",
                 {},
             )
         ]
-    from launcher.models.location import write_probe
 
     cache = ctx.cache
     path = Path(cache.path)
@@ -116,40 +114,16 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
         "Choose another folder: --cache-dir PATH, FASTEMBED_CACHE_PATH or cache_dir in "
         "[tool.robo-backend]."
     )
-    if os.path.lexists(path) and not path.is_dir():
-        problems.append(
-            ("fail", f"{path} exists but is not a folder", f"Move that file away. {fix_place}")
-        )
-    else:
-        probe_in = path if path.is_dir() else _existing_ancestor(path)
-        error = _write_probe(probe_in) if probe_in != path else write_probe(path)
-        details["writable"] = error is None
-        if error is not None:
-            problems.append(("fail", f"not writable ({probe_in}: {error})",
-                             f"Give your user write access to {probe_in}, or: {fix_place}"))
-        try:
-            usage = ctx.disk_usage(probe_in)
-        except OSError as exc:
-            usage = None
-            problems.append(("warn", f"free space unknown ({exc.strerror or exc})", ""))
-        if usage is not None:
-            needed, for_models = space_needed(ctx)
-            details["free_bytes"] = usage.free
-            details["needed_bytes"] = needed
-            if needed and usage.free < needed:
-                problems.append((
-                    "fail",
-                    f"only {format_bytes(usage.free)} free, {for_models[0]} needs about "
-                    f"{format_bytes(needed)}",
-                    f"Free disk space on that drive, or: {fix_place}",
-                ))
+    problems.extend(_folder_problems(ctx, path, details, fix_place))
     if not cache.persistent:
-        problems.append((
-            "warn",
-            "it is in a temporary folder that cleaners (Storage Sense, tmp reapers) empty",
-            "Unset FASTEMBED_CACHE_PATH to use the persistent default, or set cache_dir to a "
-            "folder outside the temp folder.",
-        ))
+        problems.append(
+            (
+                "warn",
+                "it is in a temporary folder that cleaners (Storage Sense, tmp reapers) empty",
+                "Unset FASTEMBED_CACHE_PATH to use the persistent default, or set cache_dir to a "
+                "folder outside the temp folder.",
+            )
+        )
     for warning in cache.warnings:
         # The temp-folder and path-length notes are covered above, with their fixes.
         if "temp folder" not in warning and "characters long" not in warning:
@@ -158,13 +132,15 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
         length = len(str(path))
         details["path_length"] = length
         if length > WINDOWS_PATH_BUDGET:
-            problems.append((
-                "warn",
-                f"the path is {length} characters long: model files under it may exceed "
-                "Windows' 260-character limit",
-                f"Use a short cache path (at most {WINDOWS_PATH_BUDGET} characters), e.g. "
-                "--cache-dir C:\\rb-cache, or enable long paths (see long-paths).",
-            ))
+            problems.append(
+                (
+                    "warn",
+                    f"the path is {length} characters long: model files under it may exceed "
+                    "Windows' 260-character limit",
+                    f"Use a short cache path (at most {WINDOWS_PATH_BUDGET} characters), e.g. "
+                    "--cache-dir C:\\rb-cache, or enable long paths (see long-paths).",
+                )
+            )
     if not problems:
         free = details.get("free_bytes")
         extra = f", {format_bytes(free)} free" if isinstance(free, int) else ""
@@ -176,6 +152,45 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
     summary = f"{where}: " + "; ".join(p[1] for p in shown)
     hint = " ".join(dict.fromkeys(p[2] for p in shown if p[2]))
     return [Check("cache-dir", status, summary, hint, details)]
+
+
+def _folder_problems(
+    ctx: DoctorContext, path: Path, details: dict[str, Any], fix_place: str
+) -> list[tuple[Status, str, str]]:
+    """The cache folder itself: a folder (not a file), writable, with room for the models."""
+    from launcher.models.location import write_probe
+
+    if os.path.lexists(path) and not path.is_dir():
+        return [("fail", f"{path} exists but is not a folder", f"Move that file away. {fix_place}")]
+    problems: list[tuple[Status, str, str]] = []
+    probe_in = path if path.is_dir() else _existing_ancestor(path)
+    error = _write_probe(probe_in) if probe_in != path else write_probe(path)
+    details["writable"] = error is None
+    if error is not None:
+        problems.append(
+            (
+                "fail",
+                f"not writable ({probe_in}: {error})",
+                f"Give your user write access to {probe_in}, or: {fix_place}",
+            )
+        )
+    try:
+        usage = ctx.disk_usage(probe_in)
+    except OSError as exc:
+        return [*problems, ("warn", f"free space unknown ({exc.strerror or exc})", "")]
+    needed, for_models = space_needed(ctx)
+    details["free_bytes"] = usage.free
+    details["needed_bytes"] = needed
+    if needed and usage.free < needed:
+        problems.append(
+            (
+                "fail",
+                f"only {format_bytes(usage.free)} free, {for_models[0]} needs about "
+                f"{format_bytes(needed)}",
+                f"Free disk space on that drive, or: {fix_place}",
+            )
+        )
+    return problems
 
 
 def check_models(ctx: DoctorContext) -> list[Check]:
@@ -195,11 +210,21 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
         try:
             lookup(name)
         except LauncherError as exc:
-            return Check(check_id, "fail", f"{role} {name} ({ctx.settings.source(setting)}): "
-                         f"{exc.message}", exc.hint, {"model": name, "known": False})
+            return Check(
+                check_id,
+                "fail",
+                f"{role} {name} ({ctx.settings.source(setting)}): {exc.message}",
+                exc.hint,
+                {"model": name, "known": False},
+            )
     if ctx.cache is None:
-        return Check(check_id, "warn", f"{role} {name}: cache state unknown (no usable cache "
-                     "folder, see cache-dir)", "", {"model": name})
+        return Check(
+            check_id,
+            "warn",
+            f"{role} {name}: cache state unknown (no usable cache folder, see cache-dir)",
+            "",
+            {"model": name},
+        )
     from launcher.models.lock import lock_holder
 
     state = _model_state(ctx, name)
@@ -215,15 +240,30 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
     holder = lock_holder(Path(ctx.cache.path), name)
     details["lock_holder"] = holder
     if holder is not None:
-        return Check(check_id, "ok", f"{role} {name} is being downloaded right now by pid "
-                     f"{holder}", "", details)
+        return Check(
+            check_id,
+            "ok",
+            f"{role} {name} is being downloaded right now by pid {holder}",
+            "",
+            details,
+        )
     if state.state == "ok":
-        return Check(check_id, "ok", f"{role} {name} cached and complete "
-                     f"({format_bytes(state.size or 0)})", "", details)
+        return Check(
+            check_id,
+            "ok",
+            f"{role} {name} cached and complete ({format_bytes(state.size or 0)})",
+            "",
+            details,
+        )
     if state.state == "missing":
         if fallback:
-            return Check(check_id, "ok", f"{role} {name} not downloaded (fetched only if the "
-                         "primary model fails)", "", details)
+            return Check(
+                check_id,
+                "ok",
+                f"{role} {name} not downloaded (fetched only if the primary model fails)",
+                "",
+                details,
+            )
         if ctx.offline:
             status: Status = "fail" if ctx.settings.require_model else "warn"
             return Check(
@@ -266,11 +306,19 @@ def check_legacy_cache(ctx: DoctorContext) -> list[Check]:
     size = tree_size(legacy)
     details.update(bytes=size, in_use=in_use)
     if in_use:
-        return [Check("legacy-cache", "ok", f"the old fastembed temp cache {legacy} is the cache "
-                      "in use (see cache-dir)", "", details)]
+        return [
+            Check(
+                "legacy-cache",
+                "ok",
+                f"the old fastembed temp cache {legacy} is the cache in use (see cache-dir)",
+                "",
+                details,
+            )
+        ]
     if size == 0:
-        return [Check("legacy-cache", "ok", f"old fastembed temp cache {legacy} is empty", "",
-                      details)]
+        return [
+            Check("legacy-cache", "ok", f"old fastembed temp cache {legacy} is empty", "", details)
+        ]
     return [
         Check(
             "legacy-cache",
@@ -281,4 +329,3 @@ def check_legacy_cache(ctx: DoctorContext) -> list[Check]:
             details,
         )
     ]
-

@@ -148,4 +148,3 @@ class DoctorContext:
 def default_settings(project: Path) -> Settings:
     """Every setting at its built-in default (doctor's stand-in when the real ones are invalid)."""
     return Settings(project=project, values={s.name: Value(s.default, "default") for s in SPECS})
-

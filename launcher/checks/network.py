@@ -1,5 +1,4 @@
-"""Checks of what `up` reaches over the network: the hub (hub) and the port it serves on (port).
-"""
+"""Checks of what `up` reaches over the network: the hub (hub) and the port it serves on (port)."""
 
 from __future__ import annotations
 
@@ -42,10 +41,20 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
         "token_set": _token_set(ctx.env),
     }
     if ctx.offline:
-        why = "HF_HUB_OFFLINE" if truthy(ctx.env.get("HF_HUB_OFFLINE")) else (
-            f"offline = true ({ctx.settings.source('offline')})")
-        return [Check("hub", "ok", f"offline mode ({why}): the hub {endpoint} is not contacted",
-                      "", details)]
+        why = (
+            "HF_HUB_OFFLINE"
+            if truthy(ctx.env.get("HF_HUB_OFFLINE"))
+            else (f"offline = true ({ctx.settings.source('offline')})")
+        )
+        return [
+            Check(
+                "hub",
+                "ok",
+                f"offline mode ({why}): the hub {endpoint} is not contacted",
+                "",
+                details,
+            )
+        ]
     specs = [spec for _name, spec in model_specs(ctx) if spec is not None]
     url = f"{endpoint}/api/models/{specs[0].repo}" if specs else f"{endpoint}/api/models"
     details["url"] = url
@@ -58,40 +67,61 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
     )
     retry_note = "`up` retries and falls back, and a warm cache needs no hub."
     if answer.status is None:
-        return [Check(
-            "hub",
-            "warn",
-            f"hub {endpoint} unreachable: {answer.error}",
-            "Check the network, proxy (HTTPS_PROXY) or HF_ENDPOINT mirror; with the model "
-            "cached, run offline: ROBO_BACKEND_OFFLINE=1 (or --offline).",
-            details,
-        )]
+        return [
+            Check(
+                "hub",
+                "warn",
+                f"hub {endpoint} unreachable: {answer.error}",
+                "Check the network, proxy (HTTPS_PROXY) or HF_ENDPOINT mirror; with the model "
+                "cached, run offline: ROBO_BACKEND_OFFLINE=1 (or --offline).",
+                details,
+            )
+        ]
     if 200 <= answer.status < 300:
         token = ", token set" if details["token_set"] else ""
-        return [Check("hub", "ok", f"hub {endpoint} reachable ({details['ms']} ms{token})", "",
-                      details)]
+        return [
+            Check("hub", "ok", f"hub {endpoint} reachable ({details['ms']} ms{token})", "", details)
+        ]
     if answer.status in {401, 403}:
-        return [Check("hub", "warn", f"hub {endpoint} refused access ({answer.status})",
-                      f"{token_hint} {retry_note}", details)]
+        return [
+            Check(
+                "hub",
+                "warn",
+                f"hub {endpoint} refused access ({answer.status})",
+                f"{token_hint} {retry_note}",
+                details,
+            )
+        ]
     if answer.status == 429:
-        return [Check("hub", "warn", f"hub {endpoint} is rate-limiting this machine (429)",
-                      f"{token_hint} Authenticated requests get a higher limit.", details)]
+        return [
+            Check(
+                "hub",
+                "warn",
+                f"hub {endpoint} is rate-limiting this machine (429)",
+                f"{token_hint} Authenticated requests get a higher limit.",
+                details,
+            )
+        ]
     if answer.status == 404:
-        return [Check(
+        return [
+            Check(
+                "hub",
+                "warn",
+                f"hub {endpoint} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
+                "Check that HF_ENDPOINT points at a Hugging Face mirror that has this repo. "
+                + retry_note,
+                details,
+            )
+        ]
+    return [
+        Check(
             "hub",
             "warn",
-            f"hub {endpoint} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
-            "Check that HF_ENDPOINT points at a Hugging Face mirror that has this repo. "
-            + retry_note,
+            f"hub {endpoint} answered {answer.status}",
+            f"The hub or mirror has a problem right now; try again later. {retry_note}",
             details,
-        )]
-    return [Check(
-        "hub",
-        "warn",
-        f"hub {endpoint} answered {answer.status}",
-        f"The hub or mirror has a problem right now; try again later. {retry_note}",
-        details,
-    )]
+        )
+    ]
 
 
 def check_port(ctx: DoctorContext) -> list[Check]:
@@ -108,4 +138,3 @@ def check_port(ctx: DoctorContext) -> list[Check]:
         details["holder"] = port_holder(host, ctx.port)
         return [Check("port", "fail", f"{exc.message} (port from {source})", exc.hint, details)]
     return [Check("port", "ok", f"port {ctx.port} on {host} is free (from {source})", "", details)]
-

@@ -1,5 +1,4 @@
-"""The registry of checks and how they run: doctor runs them all, `up` its pre-flight subset.
-"""
+"""The registry of checks and how they run: doctor runs them all, `up` its pre-flight subset."""
 
 from __future__ import annotations
 

@@ -9,11 +9,15 @@ def check_settings(ctx: DoctorContext) -> list[Check]:
     settings = ctx.settings
     details = {"values": settings.to_json()}
     if ctx.settings_error is not None:
-        return [Check("settings", "fail", ctx.settings_error.message, ctx.settings_error.hint,
-                      details)]
-    changed = [f"{name}={value!r} ({source})" for name, value, source in settings.as_table()
-               if source != "default"]
+        return [
+            Check("settings", "fail", ctx.settings_error.message, ctx.settings_error.hint, details)
+        ]
+    changed = [
+        f"{name}={value!r} ({source})"
+        for name, value, source in settings.as_table()
+        if source != "default"
+    ]
     summary = f"settings of {settings.project}: " + (
-        ", ".join(changed) if changed else "all defaults")
+        ", ".join(changed) if changed else "all defaults"
+    )
     return [Check("settings", "ok", summary, "", details)]
-

@@ -166,8 +166,11 @@ def check_long_paths(ctx: DoctorContext) -> list[Check]:
     enabled = ctx.long_paths()
     details = {"enabled": enabled}
     if enabled:
-        return [Check("long-paths", "ok", "long paths are enabled (no 260-character limit)", "",
-                      details)]
+        return [
+            Check(
+                "long-paths", "ok", "long paths are enabled (no 260-character limit)", "", details
+            )
+        ]
     state = "disabled" if enabled is False else "unknown (registry not readable)"
     return [
         Check(

@@ -115,7 +115,7 @@ def show_plan(plan: Plan, root: CacheRoot) -> None:
         out.print(Text("Nothing to delete."))
         return
     for entry in plan.entries:
-        style = "yellow" if entry.action == Action.SKIPPED else None
+        style = "yellow" if entry.action == Action.SKIPPED else ""
         label = _label(entry, plan.dry_run)
         row = Text(f"  {label:<12} {format_bytes(entry.bytes):>9}  ", style=style)
         row.append(str(entry.path))

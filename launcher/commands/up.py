@@ -26,7 +26,7 @@ def command(
     app: Annotated[
         str | None,
         typer.Option(
-            "--app", help="ASGI app as module:attr (default: discovered).", show_default=False
+            "--app", help="ASGI app as module:attr.", show_default=False
         ),
     ] = None,
     host: Annotated[

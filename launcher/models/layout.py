@@ -61,7 +61,11 @@ def find_repo_folder(root: Path, repo: str) -> Path | None:
 
 
 def find_folder(root: Path, spec: ModelSpec) -> Path | None:
-    """The folder of model `spec` under `root` (any casing), or None."""
+    """The folder of model `spec` under `root` (any casing, unless the spec comes from the
+    backend's fastembed: then only its exact spelling counts), or None."""
+    if spec.exact_case:
+        exact = root / repo_folder_name(spec.repo)
+        return exact if exact.is_dir() else None
     return find_repo_folder(root, spec.repo)
 
 

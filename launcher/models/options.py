@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models.location import CacheLocation
@@ -21,6 +22,9 @@ from launcher.models.registry import (
 )
 from launcher.models.reporting import ProgressFactory
 
+if TYPE_CHECKING:
+    from launcher.models.registry import ModelSpec
+
 
 @dataclass
 class PrefetchOptions:
@@ -31,6 +35,8 @@ class PrefetchOptions:
     `legacy_dir` None means fastembed's old default, `<temp>/fastembed_cache`.
     `symlinks` None means "symlinks unless Windows, HF_HUB_DISABLE_SYMLINKS or unsupported".
     `progress` opens a progress display per download (None: no display, log lines only).
+    `described` holds the models as the backend's fastembed describes them (by name; see
+    `registry.described`): they win over the built-in table, repo spelling included.
     """
 
     model: str = DEFAULT_MODEL
@@ -49,3 +55,4 @@ class PrefetchOptions:
     sentence_transformers: bool = True
     file_ops: FileOps = field(default_factory=lambda: DEFAULT_FILE_OPS)
     progress: ProgressFactory | None = None
+    described: dict[str, ModelSpec] = field(default_factory=dict)

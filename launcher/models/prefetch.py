@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from loguru import logger
 from launcher.fileops import FileOps
 from launcher.models.attempts import download_with_retries, make_target
 from launcher.models.inspection import MISSING, ModelCacheState, inspect_model
+from launcher.models.layout import find_repo_folder, repo_folder_name
 from launcher.models.location import CacheLocation, legacy_cache_dir, resolve_cache_dir
 from launcher.models.lock import lock_path, model_lock
 from launcher.models.options import PrefetchOptions
@@ -37,7 +39,7 @@ from launcher.models.outcome import (
     PrefetchResult,
     RunLog,
 )
-from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, lookup
+from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, described, lookup
 from launcher.models.repair import adopt_model, repair_model
 from launcher.models.stamp import write_stamp
 
@@ -68,6 +70,21 @@ def _chain(options: PrefetchOptions) -> list[tuple[ModelSpec, str]]:
 
 
 def prefetch(
+    options: PrefetchOptions,
+    *,
+    status_file: Path | None = None,
+    environment: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PrefetchResult:
+    """Make a model ready in the cache and say which one (see `_prefetch_chain`), laid out as
+    `options.described` (the backend's own fastembed) says, else as the built-in table says."""
+    with described(options.described):
+        return _prefetch_chain(
+            options, status_file=status_file, environment=environment, sleep=sleep
+        )
+
+
+def _prefetch_chain(
     options: PrefetchOptions,
     *,
     status_file: Path | None = None,
@@ -146,7 +163,7 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
         if state.ok:
             return _use_cached(run, spec, state, started)
         if state.state == MISSING:
-            adopted = _adopt_legacy(run, spec, started)
+            adopted = _adopt_other_casing(run, spec, started) or _adopt_legacy(run, spec, started)
             if adopted is not None:
                 return adopted
         if run.options.offline:
@@ -213,6 +230,36 @@ def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps) -> Non
     if state.verified != "stamp" and state.folder is not None and state.commit:
         with contextlib.suppress(OSError, KeyError):
             write_stamp(state.folder, spec, state.commit, state.files, ops)
+
+
+def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | None:
+    """The backend's fastembed spells the repo unlike the folder an earlier run made (fastembed
+    0.9 renamed `qdrant/...-onnx-q` to `Qdrant/...-onnx-Q`; on a case-sensitive disk those are
+    two folders): copy the valid one under the backend's spelling instead of downloading."""
+    other = find_repo_folder(run.root, spec.repo) if spec.exact_case else None
+    if other is None or other.name == repo_folder_name(spec.repo):
+        return None
+    ops = run.options.file_ops
+    with described({spec.name: replace(spec, exact_case=False)}):
+        if not inspect_model(run.root, spec.name).ok:
+            return None
+        try:
+            adopt_model(run.root, run.root, spec.name, ops)
+        except OSError as exc:
+            logger.warning(f"could not copy {other} under the name {spec.repo}: {exc}")
+            return None
+    state = inspect_model(run.root, spec.name)
+    if not state.ok:
+        repair_model(run.root, spec.name, ops=ops)
+        return None
+    _refresh_stamp(state, spec, ops)
+    logger.info(
+        f"{spec.label}: copied {other.name} to {repo_folder_name(spec.repo)}, the spelling the "
+        "backend's fastembed opens; nothing downloaded"
+    )
+    run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+    run.log.result.source = "cache"
+    return state.path
 
 
 def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:

@@ -7,7 +7,10 @@ own model list, lazily, the first time it is asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 
 from launcher.errors import UsageError
 
@@ -36,6 +39,9 @@ class ModelSpec:
     followed by the tokenizer files, which are fetched when the repo has them.
     `size_hint` is fastembed's advertised size in bytes (used before the hub answers).
     `label` is how log lines name the model ("BGE model" for the BGE family).
+    `exact_case` is True when `repo` is spelled as the backend's own fastembed spells it: the
+    folder must then carry exactly that name (on a case-sensitive disk another casing is
+    another folder, which that fastembed never opens).
     """
 
     name: str
@@ -45,6 +51,7 @@ class ModelSpec:
     size_hint: int
     label: str
     required: tuple[str, ...] = ()
+    exact_case: bool = False
 
     def is_required(self, path: str) -> bool:
         return path == self.model_file or path in self.required
@@ -88,6 +95,29 @@ BUILTIN: dict[str, ModelSpec] = {
 }
 
 
+def described_spec(
+    name: str, repo: str, model_file: str, size_gb: float, additional: tuple[str, ...] = ()
+) -> ModelSpec:
+    """A spec as the backend's fastembed describes the model: its repo spelling is the folder's."""
+    return replace(_spec(name, repo, model_file, size_gb, additional), exact_case=True)
+
+
+_DESCRIBED: contextvars.ContextVar[Mapping[str, ModelSpec] | None] = contextvars.ContextVar(
+    "described_models", default=None
+)
+
+
+@contextlib.contextmanager
+def described(specs: Mapping[str, ModelSpec]) -> Iterator[None]:
+    """Within the block, `lookup` answers with `specs` first (keyed by name, any casing): the
+    descriptions of the fastembed that will load the model, so a renamed repo needs no code."""
+    token = _DESCRIBED.set({key.lower(): spec for key, spec in specs.items()})
+    try:
+        yield
+    finally:
+        _DESCRIBED.reset(token)
+
+
 def _fastembed_specs() -> dict[str, ModelSpec]:
     """fastembed's text models that have a Hugging Face source (imported only when needed)."""
     try:
@@ -112,6 +142,9 @@ def _fastembed_specs() -> dict[str, ModelSpec]:
 def lookup(name: str) -> ModelSpec:
     """The spec of `name` (case-insensitive); unknown → UsageError (exit 2) naming known models."""
     key = name.strip().lower()
+    described_here = (_DESCRIBED.get() or {}).get(key)
+    if described_here is not None:
+        return described_here
     if key in BUILTIN:
         return BUILTIN[key]
     specs = _fastembed_specs()

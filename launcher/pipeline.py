@@ -198,15 +198,27 @@ def activate(run: UpRun) -> None:
 
 def fetch_model(run: UpRun) -> None:
     """Step 6: the embedding model in the cache (or a degraded start)."""
+    from launcher.fastembed_probe import describe_models
+    from launcher.model_change import last_used_model, settle_model
     from launcher.model_options import prefetch_options
     from launcher.models.prefetch import prefetch
 
-    assert run.activation is not None
+    assert run.activation is not None and run.venv is not None
     settings = run.settings
     options = prefetch_options(settings, env=run.request.env, cache=run.cache)
     if not settings.prefetch:
         options.offline = True
+    before = last_used_model(settings.status_file)
     with console.step("model ready") as current:
+        # laid out the way the venv's own fastembed names the models (remembered per install)
+        options.described = describe_models(
+            run.venv.path,
+            run.venv.python,
+            [settings.model, settings.fallback_model],
+            cache=run.cache.path,
+            state_dir=settings.state_dir,
+            env=run.request.env,
+        )
         result = prefetch(
             options, status_file=settings.status_file, environment=run.activation.to_json()
         )
@@ -214,8 +226,13 @@ def fetch_model(run: UpRun) -> None:
         error = result.error()
         if error is not None:
             raise error
-        if result.state == "degraded":
+        switch = settle_model(
+            settings.status_file, result.to_json(), before, allow_switch=settings.allow_model_switch
+        )
+        if result.state == "degraded" or switch is not None:
             current.status = "warn"
+    if switch is not None:
+        console.warn(switch.warning())
     run.model = result
 
 

@@ -124,6 +124,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("offline", False, parse_bool, "never touch the network; use the cache only"),
     Spec("prefetch", True, parse_bool, "prefetch the model before starting the server"),
     Spec("require_model", False, parse_bool, "fail instead of running degraded without a model"),
+    Spec(
+        "allow_model_switch",
+        True,
+        parse_bool,
+        "let a run use another model than the last run (false: refuse, stored vectors differ)",
+    ),
     Spec("shell", None, _optional_text, "override shell detection"),
     Spec("activation", "auto", _choice(ACTIVATIONS), "force an activation strategy"),
 )

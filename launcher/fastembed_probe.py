@@ -1,0 +1,276 @@
+"""Ask the fastembed installed in the backend's venv how it describes models and where it looks.
+
+fastembed 0.5-0.8 describe bge-small as `qdrant/bge-small-en-v1.5-onnx-q` and open only
+`models--qdrant--bge-small-en-v1.5-onnx-q`; 0.9 says `Qdrant/bge-small-en-v1.5-onnx-Q`. On a
+case-sensitive disk the model must be prefetched under the backend's own spelling, so the
+launcher runs the venv's python once with `PROBE` (through `proc.run`) and prefetches exactly
+what it answers: the hub repo id as spelled, the model file, the additional files, and the cache
+folder fastembed opens. A future fastembed that renames again is answered the same way.
+
+The answer is remembered in the project's state folder, keyed on the installed fastembed
+(its dist-info), the dependency stamp, the models asked for and the cache folder, so a warm
+`up` reads one small JSON file and starts no process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from launcher import proc
+from launcher.fileops import atomic_write_text
+from launcher.models.registry import ModelSpec, described_spec
+
+ANSWER_FILE = "fastembed-probe.json"
+ANSWER_SCHEMA = 1
+PROBE_TIMEOUT = 120.0
+DEPS_STAMP_FILE = "deps-stamp.json"
+
+# Runs in the backend's venv (any Python 3.8+, any fastembed 0.5+): prints one JSON document.
+PROBE = r"""
+import json, sys
+out = {"fastembed": None, "cache_dir": None, "models": {}, "error": None}
+try:
+    import fastembed
+    from fastembed import TextEmbedding
+except Exception as exc:
+    out["error"] = "%s: %s" % (type(exc).__name__, exc)
+    print(json.dumps(out))
+    raise SystemExit(0)
+out["fastembed"] = getattr(fastembed, "__version__", None)
+listing = getattr(TextEmbedding, "_list_supported_models", None)
+described = listing() if listing is not None else TextEmbedding.list_supported_models()
+
+def field(d, name, default=None):
+    return d.get(name, default) if isinstance(d, dict) else getattr(d, name, default)
+
+wanted = {name.lower() for name in sys.argv[1:]}
+for d in described:
+    name = field(d, "model")
+    if not name or name.lower() not in wanted:
+        continue
+    sources = field(d, "sources") or {}
+    out["models"][name.lower()] = {
+        "model": name,
+        "repo": field(sources, "hf"),
+        "model_file": field(d, "model_file"),
+        "additional_files": list(field(d, "additional_files") or []),
+        "size_in_gb": field(d, "size_in_GB") or 0.0,
+    }
+try:
+    from fastembed.common.utils import define_cache_dir
+    out["cache_dir"] = str(define_cache_dir(None))
+except Exception:
+    pass
+print(json.dumps(out))
+"""
+
+
+@dataclass(frozen=True)
+class Described:
+    """One model as the backend's fastembed describes it (`repo` exactly as it spells it)."""
+
+    model: str
+    repo: str
+    model_file: str
+    additional_files: tuple[str, ...] = ()
+    size_in_gb: float = 0.0
+
+
+@dataclass
+class FastembedAnswer:
+    """What the venv's fastembed said: its version (None: not installed), the cache folder it
+    opens (None: unknown), and the models it describes (keyed by lower-cased name)."""
+
+    version: str | None
+    cache_dir: Path | None = None
+    models: dict[str, Described] = field(default_factory=dict)
+    cached: bool = False
+
+    def describe(self, name: str) -> Described | None:
+        return self.models.get(name.strip().lower())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fastembed": self.version,
+            "cache_dir": None if self.cache_dir is None else str(self.cache_dir),
+            "models": {
+                key: {
+                    "model": d.model,
+                    "repo": d.repo,
+                    "model_file": d.model_file,
+                    "additional_files": list(d.additional_files),
+                    "size_in_gb": d.size_in_gb,
+                }
+                for key, d in self.models.items()
+            },
+        }
+
+
+def _answer_from_json(data: Mapping[str, Any]) -> FastembedAnswer:
+    models: dict[str, Described] = {}
+    for key, item in (data.get("models") or {}).items():
+        if not isinstance(item, dict) or not item.get("repo") or not item.get("model_file"):
+            continue  # no Hugging Face source: not something prefetch can lay out
+        models[str(key).lower()] = Described(
+            model=str(item["model"]),
+            repo=str(item["repo"]),
+            model_file=str(item["model_file"]),
+            additional_files=tuple(str(f) for f in item.get("additional_files") or ()),
+            size_in_gb=float(item.get("size_in_gb") or 0.0),
+        )
+    cache = data.get("cache_dir")
+    return FastembedAnswer(data.get("fastembed"), Path(cache) if cache else None, models)
+
+
+def installed_fastembed(venv: Path) -> Path | None:
+    """The venv's fastembed dist-info folder (None when fastembed is not installed there)."""
+    for pattern in (
+        "lib/python*/site-packages/fastembed-*.dist-info",
+        "Lib/site-packages/fastembed-*.dist-info",
+    ):
+        for found in venv.glob(pattern):
+            return found
+    return None
+
+
+def _key(venv: Path, state_dir: Path, names: Sequence[str], cache: Path) -> dict[str, Any] | None:
+    dist = installed_fastembed(venv)
+    if dist is None:
+        return None
+    try:
+        mtime = dist.stat().st_mtime_ns
+    except OSError:
+        return None
+    stamp = None
+    try:
+        stamp = json.loads((state_dir / DEPS_STAMP_FILE).read_text(encoding="utf-8")).get("stamp")
+    except (OSError, ValueError, AttributeError):
+        stamp = None
+    return {
+        "dist": dist.name,
+        "dist_mtime_ns": mtime,
+        "deps_stamp": stamp,
+        "names": sorted({n.strip().lower() for n in names}),
+        "cache": str(cache),
+    }
+
+
+def probe_fastembed(
+    venv: Path,
+    python: Path,
+    names: Sequence[str],
+    *,
+    cache: Path,
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> FastembedAnswer:
+    """How the venv's fastembed describes `names`, from the remembered answer when still valid.
+
+    A venv without fastembed answers `version=None` without starting a process (prefetch then
+    uses the built-in registry). A probe that fails is logged and answers the same way.
+    """
+    key = _key(venv, state_dir, names, cache)
+    if key is None:
+        return FastembedAnswer(None)
+    remembered = _remembered(state_dir, key)
+    if remembered is not None:
+        return remembered
+    environ = dict(os.environ if env is None else env)
+    environ.update({"FASTEMBED_CACHE_PATH": str(cache), "HF_HUB_OFFLINE": "1"})
+    result = proc.run([str(python), "-c", PROBE, *names], env=environ, timeout=PROBE_TIMEOUT)
+    data = _parse(result)
+    if data is None:
+        logger.warning(
+            "could not ask the backend's fastembed how it names models "
+            f"({result.tail(2) or 'no answer'}); using the built-in model table"
+        )
+        return FastembedAnswer(None)
+    answer = _answer_from_json(data)
+    if answer.version is not None:
+        _remember(state_dir, key, answer)
+    return answer
+
+
+def _parse(result: proc.Result) -> dict[str, Any] | None:
+    if not result.ok:
+        return None
+    for line in reversed(result.stdout.splitlines()):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            if data.get("error"):
+                logger.debug(f"the backend's fastembed did not import: {data['error']}")
+            return data
+    return None
+
+
+def _remembered(state_dir: Path, key: dict[str, Any]) -> FastembedAnswer | None:
+    try:
+        data = json.loads((state_dir / ANSWER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != ANSWER_SCHEMA or data.get("key") != key:
+        return None
+    answer = _answer_from_json(data.get("answer") or {})
+    answer.cached = True
+    return answer
+
+
+def _remember(state_dir: Path, key: dict[str, Any], answer: FastembedAnswer) -> None:
+    document = {"schema": ANSWER_SCHEMA, "key": key, "answer": answer.to_json()}
+    try:
+        atomic_write_text(state_dir / ANSWER_FILE, json.dumps(document, indent=2) + "\n")
+    except OSError as exc:
+        logger.debug(f"could not remember the fastembed answer: {exc}")
+
+
+def described_specs(answer: FastembedAnswer, names: Sequence[str]) -> dict[str, ModelSpec]:
+    """The answer as prefetch specs for `names` (those the venv's fastembed describes)."""
+    specs: dict[str, ModelSpec] = {}
+    for name in names:
+        found = answer.describe(name)
+        if found is not None:
+            specs[found.model.lower()] = described_spec(
+                found.model, found.repo, found.model_file, found.size_in_gb, found.additional_files
+            )
+    return specs
+
+
+def describe_models(
+    venv: Path,
+    python: Path,
+    names: Sequence[str | None],
+    *,
+    cache: Path,
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, ModelSpec]:
+    """Specs for `names` as the venv's fastembed spells them ({} without fastembed there).
+
+    Logs (at debug level, shown by `-v`) which fastembed answered and how it names each model,
+    and warns when that fastembed would open another cache folder than `cache`.
+    """
+    wanted = [name for name in names if name and name.strip()]
+    answer = probe_fastembed(venv, python, wanted, cache=cache, state_dir=state_dir, env=env)
+    if answer.version is None:
+        logger.debug("no fastembed in the venv yet: models laid out as the built-in table says")
+        return {}
+    specs = described_specs(answer, wanted)
+    how = "remembered" if answer.cached else "asked"
+    for spec in specs.values():
+        logger.debug(f"fastembed {answer.version} ({how}) names {spec.name} {spec.repo}")
+    if answer.cache_dir is not None and answer.cache_dir != cache:
+        logger.warning(
+            f"the venv's fastembed {answer.version} opens {answer.cache_dir}, not {cache}: it "
+            "ignores FASTEMBED_CACHE_PATH; set cache_dir to that folder"
+        )
+    return specs

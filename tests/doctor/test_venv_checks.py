@@ -184,5 +184,5 @@ def test_up_stops_at_the_preflight_with_the_check_hint(project: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "error: --python /nonexistent/python3: no usable interpreter" in done.stderr
     assert "hint: Pass the full path of a Python 3 interpreter" in done.stderr
-    assert "✗ pre-flight checks passed" in done.stderr  # the step line, marked as failed
+    assert "✗ pre-flight checks  failed" in done.stderr  # the step line, marked as failed
     assert not (project / ".venv").exists()

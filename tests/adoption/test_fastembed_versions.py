@@ -1,0 +1,115 @@
+"""Real fastembed releases (0.5.x and 0.9.x, installed from PyPI with uv) on this
+case-sensitive disk: the probe learns each one's spelling, prefetch lays the model out that way,
+and that fastembed then loads it offline (HF_HUB_OFFLINE=1) from the loopback hub's model.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from launcher.fastembed_probe import describe_models, probe_fastembed
+from launcher.models.options import PrefetchOptions
+from launcher.models.prefetch import prefetch
+from tests.fakehub.fixtures import BGE_MODEL
+from tests.fakehub.server import FakeHub
+
+pytestmark = pytest.mark.e2e
+
+# Read at import, before the isolation fixture points HOME into tmp: uv's real cache is shared.
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
+UV = Path(sys.executable).parent / "uv"
+LOAD = (
+    "from fastembed import TextEmbedding\n"
+    "m = TextEmbedding('BAAI/bge-small-en-v1.5')\n"
+    "print(len(next(iter(m.embed(['a humanoid keeps its balance'])))))\n"
+)
+
+
+def make_venv(root: Path, requirement: str) -> Path:
+    env = dict(os.environ, UV_CACHE_DIR=UV_CACHE)
+    subprocess.run([str(UV), "venv", "-q", "-p", sys.executable, str(root)], env=env, check=True)
+    subprocess.run(
+        [str(UV), "pip", "install", "-q", "--python", str(root / "bin" / "python"), requirement],
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if not UV.is_file():
+        pytest.skip("uv is not installed next to the test interpreter")
+    root = tmp_path_factory.mktemp("fastembed-venvs")
+    return {
+        "0.9": make_venv(root / "fe09", "fastembed>=0.9,<0.10"),
+        "0.5": make_venv(root / "fe05", "fastembed==0.5.1"),
+    }
+
+
+def load_offline(venv: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", FASTEMBED_CACHE_PATH=str(cache))
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", LOAD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_each_fastembed_gets_its_own_spelling_and_loads_offline(
+    venvs: dict[str, Path], fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for version, folder in (
+        ("0.9", "models--Qdrant--bge-small-en-v1.5-onnx-Q"),
+        ("0.5", "models--qdrant--bge-small-en-v1.5-onnx-q"),
+    ):
+        venv = venvs[version]
+        state = tmp_path / f"state-{version}"
+        fake_hub.reset_log()
+        specs = describe_models(
+            venv, venv / "bin" / "python", [BGE_MODEL], cache=cache, state_dir=state
+        )
+        options = PrefetchOptions(
+            model=BGE_MODEL,
+            fallback_model=None,
+            cache=cache,
+            endpoint=fake_hub.url,
+            retries=1,
+            described=specs,
+        )
+        result = prefetch(options)
+        assert result.state == "ready", result.last_error
+        assert (cache / folder).is_dir(), sorted(p.name for p in cache.iterdir())
+        downloads = [r for r in fake_hub.requests if "/resolve/" in r.path and r.method == "GET"]
+        if version == "0.5":  # the 0.9 folder is copied under 0.5's spelling, not downloaded
+            assert downloads == []
+            assert result.source == "cache"
+        loaded = load_offline(venv, cache)
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+        assert loaded.stdout.strip().splitlines()[-1] == "384"
+
+        answer = probe_fastembed(
+            venv, venv / "bin" / "python", [BGE_MODEL], cache=cache, state_dir=state
+        )
+        assert answer.cached, "the second ask must be answered from the remembered file"
+        assert answer.version is not None and answer.version.startswith(version)
+
+
+def test_a_venv_without_fastembed_starts_no_probe(tmp_path: Path) -> None:
+    venv = tmp_path / "empty"
+    (venv / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    answer = probe_fastembed(
+        venv, tmp_path / "no-such-python", [BGE_MODEL], cache=tmp_path, state_dir=tmp_path
+    )
+    assert answer.version is None and answer.models == {}

@@ -1,0 +1,1 @@
+"""Test backends written the way users write them (not to robo-backend's contract)."""

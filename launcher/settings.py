@@ -7,6 +7,7 @@ Every resolved value remembers where it came from, so `doctor` and `--verbose` c
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -24,6 +25,9 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 ENV_PREFIX = "ROBO_BACKEND_"
+STATE_DIR = ".robo-backend"
+MAX_SECONDS = 86_400.0  # a day: any wait longer than that is a typo, not a setting
+MAX_RETRIES = 100
 INSTALL_MODES = ("auto", "always", "never")
 ACTIVATIONS = ("auto", "direct", "powershell", "cmd", "wsl", "posix")
 
@@ -41,8 +45,8 @@ def _positive_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a whole number")
     number = int(str(value).strip())
-    if number < 1:
-        raise ValueError("expected a whole number of at least 1")
+    if not 1 <= number <= MAX_RETRIES:
+        raise ValueError(f"expected a whole number from 1 to {MAX_RETRIES}")
     return number
 
 
@@ -50,8 +54,10 @@ def _seconds(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number of seconds")
     number = float(str(value).strip())
-    if number < 0 or number != number:
+    if not math.isfinite(number) or number < 0:
         raise ValueError("expected a number of seconds, 0 or more")
+    if number > MAX_SECONDS:
+        raise ValueError(f"at most {MAX_SECONDS:.0f} seconds (a day)")
     return number
 
 
@@ -109,6 +115,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("port", 8000, _port, "port uvicorn listens on (0 picks a free one)"),
     Spec("reload", False, parse_bool, "run uvicorn with --reload"),
     Spec("venv", ".venv", _text, "venv folder, relative to the project"),
+    Spec(
+        "state_dir",
+        STATE_DIR,
+        _text,
+        "launcher state folder (status file, run file, locks), relative to the project",
+    ),
     Spec("python", None, _optional_text, "interpreter used to create the venv"),
     Spec("model", DEFAULT_MODEL, _text, "embedding model to prefetch"),
     Spec(
@@ -165,8 +177,10 @@ class Settings:
 
     @property
     def state_dir(self) -> Path:
-        """Per-project launcher state: status file, dependency stamp."""
-        return self.project / ".robo-backend"
+        """Per-project launcher state: status file, run file, dependency stamp, locks."""
+        value = self.values.get("state_dir")
+        folder = Path(value.value if value is not None else STATE_DIR).expanduser()
+        return folder if folder.is_absolute() else self.project / folder
 
     @property
     def status_file(self) -> Path:
@@ -193,7 +207,8 @@ def read_pyproject(project: Path) -> dict[str, Any]:
     if not pyproject.is_file():
         return {}
     try:
-        return tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (Windows editors add one) is accepted, not a TOML error
+        return tomllib.loads(pyproject.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProjectError(
             f"{pyproject} is not valid TOML: {exc}",

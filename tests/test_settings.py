@@ -49,7 +49,7 @@ def test_dashed_keys_in_pyproject_are_accepted(tmp_path: Path) -> None:
     [
         ({"ROBO_BACKEND_PORT": "abc"}, "ROBO_BACKEND_PORT = 'abc'"),
         ({"ROBO_BACKEND_PORT": "70000"}, "65535"),
-        ({"ROBO_BACKEND_RETRIES": "0"}, "at least 1"),
+        ({"ROBO_BACKEND_RETRIES": "0"}, "from 1 to 100"),
         ({"ROBO_BACKEND_RELOAD": "maybe"}, "true or false"),
         ({"ROBO_BACKEND_INSTALL": "sometimes"}, "auto, always, never"),
         ({"ROBO_BACKEND_HEALTH_PATH": "health"}, "starting with /"),
@@ -87,3 +87,43 @@ def test_missing_project_folder(tmp_path: Path) -> None:
         resolve_settings(tmp_path / "nope", {}, {})
     assert "does not exist" in info.value.message
     assert "--project" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ('retry_delay = "inf"', "retry_delay"),
+        ("stall_timeout = 1e400", "stall_timeout"),  # TOML reads it as infinity
+        ('ready_timeout = "nan"', "ready_timeout"),
+        ("ready_timeout = 1e12", "ready_timeout"),  # finite but absurd: 31,000 years
+        ("retries = 1000000000000", "retries"),
+    ],
+)
+def test_non_finite_or_absurd_numbers_are_rejected_at_settings_time(
+    tmp_path: Path, body: str, name: str
+) -> None:
+    write_pyproject(tmp_path, f"[tool.robo-backend]\n{body}\n")
+    with pytest.raises(SettingsError) as caught:
+        resolve_settings(tmp_path, {}, {})
+    assert caught.value.exit_code == 2
+    assert name in caught.value.message
+
+
+def test_an_infinite_value_from_the_environment_is_a_usage_error_too(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve_settings(tmp_path, {}, {"ROBO_BACKEND_RETRY_DELAY": "inf"})
+    assert "ROBO_BACKEND_RETRY_DELAY = 'inf'" in caught.value.message
+
+
+def test_a_byte_order_mark_in_pyproject_is_accepted(tmp_path: Path) -> None:
+    # Windows editors (Notepad before 2019, some PowerShell redirections) write one
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "pyproject.toml").write_bytes("\ufeff[tool.robo-backend]\nport = 9005\n".encode())
+    settings = resolve_settings(tmp_path, {}, {})
+    assert (settings.port, settings.source("port")) == (9005, "pyproject.toml")
+
+
+def test_the_state_folder_can_be_moved(tmp_path: Path) -> None:
+    settings = resolve_settings(tmp_path, {}, {"ROBO_BACKEND_STATE_DIR": "var/state"})
+    assert settings.state_dir == tmp_path.resolve() / "var" / "state"
+    assert settings.status_file == tmp_path.resolve() / "var" / "state" / "status.json"

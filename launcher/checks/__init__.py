@@ -22,6 +22,7 @@ Where things live:
 - `cache.py`: cache-dir, model:<name>, legacy-cache;
 - `network.py`: hub, port;
 - `settings.py`: settings;
+- `project.py`: app, health-path, state-dir;
 - `runner.py`: the registry (`CHECKS`, `CHECK_IDS`, `PREFLIGHT_IDS`), `run_checks`,
   `preflight`, `overall_ok`, `document`.
 
@@ -58,6 +59,7 @@ from launcher.checks.probes import (
     port_check,
     probe_hub,
 )
+from launcher.checks.project import check_app, check_health_path, check_state_dir
 from launcher.checks.runner import (
     CHECK_IDS,
     CHECKS,
@@ -98,7 +100,9 @@ __all__ = [
     "HubAnswer",
     "PreflightError",
     "Status",
+    "check_app",
     "check_cache_dir",
+    "check_health_path",
     "check_hub",
     "check_legacy_cache",
     "check_long_paths",
@@ -109,6 +113,7 @@ __all__ = [
     "check_python",
     "check_settings",
     "check_shell",
+    "check_state_dir",
     "check_uv",
     "check_venv",
     "default_settings",

@@ -14,6 +14,7 @@ from launcher.checks.cache import check_cache_dir, check_legacy_cache, check_mod
 from launcher.checks.core import Check, DoctorContext, PreflightError
 from launcher.checks.model_switch import check_model_switch
 from launcher.checks.network import check_hub, check_port
+from launcher.checks.project import check_app, check_health_path, check_state_dir
 from launcher.checks.settings import check_settings
 from launcher.checks.system import (
     check_long_paths,
@@ -58,12 +59,16 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("hub", check_hub),
     CheckSpec("port", check_port),
     CheckSpec("settings", check_settings),
+    CheckSpec("app", check_app),
+    CheckSpec("health-path", check_health_path),
+    CheckSpec("state-dir", check_state_dir),
 )
 CHECK_IDS = tuple(spec.id for spec in CHECKS)
 # What `up` runs before touching anything: the findings that would make it fail later, and
 # none of what it repairs itself (a missing venv or model, a partial cache) or that needs the
-# network. The port is probed by `up` itself right after.
-PREFLIGHT_IDS = ("settings", "python", "cache-dir")
+# network. The port is probed by `up` itself right after; the app was found (exit 2 when it
+# cannot be) before. Doctor runs all of these too: doctor exit 0 means `up` gets past them.
+PREFLIGHT_IDS = ("settings", "python", "cache-dir", "health-path", "state-dir")
 
 
 def _crashed(check_id: str, exc: BaseException) -> Check:

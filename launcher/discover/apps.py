@@ -175,11 +175,28 @@ def _not_found(
         what = "looked at " + ", ".join(parts)
     else:
         what = f"none of {', '.join(CANDIDATE_FILES)} exists in {project}"
-    near = _closest(project, interpreter, set(looked))
+    subprojects = _subprojects(project)
+    near = [] if subprojects else _closest(project, interpreter, set(looked))
     hint = _SET_APP_HINT
+    if subprojects:
+        sub = subprojects[0]
+        hint = f"{sub} holds a backend of its own: add -p {sub} to run it. Otherwise: " + hint
     if near:
         hint = f"Closest candidates: {', '.join(near)}. " + hint
     return ProjectError(f"could not find the FastAPI app to serve: {what}", hint)
+
+
+def _subprojects(project: Path) -> list[str]:
+    """Folders below `project` that are backend projects of their own (a pyproject.toml beside
+    a main.py, app.py or api.py), e.g. examples/textbook-backend from a repository's root."""
+    found = []
+    for pattern in ("*/pyproject.toml", "*/*/pyproject.toml"):
+        for pyproject in sorted(project.glob(pattern)):
+            folder = pyproject.parent
+            hidden = any(part.startswith(".") for part in folder.relative_to(project).parts)
+            if not hidden and any((folder / name).is_file() for name in CANDIDATE_FILES[:3]):
+                found.append(_rel(project, folder))
+    return found
 
 
 def _closest(project: Path, interpreter: Path | None, looked: set[Path]) -> list[str]:

@@ -34,6 +34,22 @@ Builder = Callable[..., DoctorContext]
 
 
 @pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal backend project with an app `up` can find (doctor's app check passes)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
+    )
+    (folder / "main.py").write_text(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+        '@app.get("/health")\ndef health() -> dict[str, str]:\n    return {"status": "ok"}\n',
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture
 def closed_port() -> int:
     """A loopback port nobody listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

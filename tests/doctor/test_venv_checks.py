@@ -145,7 +145,7 @@ def test_preflight_passes_with_no_venv_and_no_model(project: Path, tmp_path: Pat
     settings = resolve_settings(project, {}, {})
     cache = CacheLocation(tmp_path / "empty-cache", "--cache-dir", True)
     checks = preflight(settings, cache=cache, port=8000, facts=LINUX, env={"HF_HUB_OFFLINE": "1"})
-    assert [c.id for c in checks] == ["python", "cache-dir", "settings"]
+    assert [c.id for c in checks] == ["python", "cache-dir", "settings", "health-path", "state-dir"]
     assert all(c.status != "fail" for c in checks)
 
 

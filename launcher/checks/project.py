@@ -1,0 +1,122 @@
+"""Checks of the project itself: the app `up` would serve (app), its health route
+(health-path) and the launcher's state folder (state-dir)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from launcher.checks.core import Check, DoctorContext
+from launcher.errors import LauncherError
+
+MOVE_STATE_HINT = (
+    "Move the state folder with state_dir in [tool.robo-backend] or ROBO_BACKEND_STATE_DIR "
+    "(a folder you can write, e.g. one in your home folder)."
+)
+
+
+def check_app(ctx: DoctorContext) -> list[Check]:
+    """The app `up` would serve, found exactly as `up` finds it (a failure stops `up`, exit 2)."""
+    from launcher.discover import discover_app
+    from launcher.discover.adopt import venv_interpreter
+
+    settings = ctx.settings
+    try:
+        target = discover_app(settings.project, settings.app, venv_interpreter(settings))
+    except LauncherError as exc:
+        return [Check("app", "fail", exc.message, exc.hint, {"configured": settings.app})]
+    how = "discovered" if settings.app is None else f"from {settings.source('app')}"
+    details = {"spec": target.spec, "configured": settings.app}
+    return [Check("app", "ok", f"app {target.spec} ({how})", "", details)]
+
+
+def _route_in_code(project: Path, path: str) -> str | None:
+    """The project file (relative) whose code names the route `path` in quotes, or None."""
+    from launcher.discover.files import project_sources
+
+    quoted = [f'"{path}"'.encode(), f"'{path}'".encode()]
+    for source in project_sources(project):
+        try:
+            text = source.read_bytes()
+        except OSError:
+            continue
+        if any(q in text for q in quoted):
+            return source.relative_to(project).as_posix()
+    return None
+
+
+def check_health_path(ctx: DoctorContext) -> list[Check]:
+    """A health path someone set must be a route of the app, or `up` waits out ready_timeout."""
+    settings = ctx.settings
+    path = str(settings.health_path)
+    source = settings.source("health_path")
+    details = {"path": path, "source": source}
+    if source == "default":
+        summary = f"health path {path} (when the app has none, `up` finds its route itself)"
+        return [Check("health-path", "ok", summary, "", details)]
+    route = path.split("?", 1)[0]
+    found = _route_in_code(settings.project, route)
+    details["found_in"] = found
+    if found is None:
+        return [
+            Check(
+                "health-path",
+                "warn",
+                f"health path {path} (from {source}) is not a route in the project's code: "
+                f"`up` would wait {settings.ready_timeout:g} s for it, then stop",
+                "Set health_path to a route the app answers 200 on (e.g. /health), or unset "
+                "it to let `up` find the route.",
+                details,
+            )
+        ]
+    return [Check("health-path", "ok", f"health path {path} (route in {found})", "", details)]
+
+
+def _existing_ancestor(path: Path) -> Path:
+    current = path
+    while not os.path.lexists(current) and current.parent != current:
+        current = current.parent
+    return current
+
+
+def _write_probe(folder: Path) -> str | None:
+    """None when a file can really be created and deleted in `folder`, else the error text."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".robo-backend-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def check_state_dir(ctx: DoctorContext) -> list[Check]:
+    """The state folder (status file, run file, locks) must be writable before `up` installs."""
+    settings = ctx.settings
+    folder = settings.state_dir
+    details = {"path": str(folder), "source": settings.source("state_dir")}
+    if os.path.lexists(folder) and not folder.is_dir():
+        return [
+            Check(
+                "state-dir",
+                "fail",
+                f"the state folder {folder} is a file, not a folder",
+                f"Move or delete that file, or: {MOVE_STATE_HINT}",
+                details,
+            )
+        ]
+    probe_in = folder if folder.is_dir() else _existing_ancestor(folder)
+    error = _write_probe(probe_in) if probe_in.is_dir() else "not a folder"
+    details["writable"] = error is None
+    if error is not None:
+        return [
+            Check(
+                "state-dir",
+                "fail",
+                f"the state folder {folder} cannot be written ({probe_in}: {error})",
+                f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
+                details,
+            )
+        ]
+    return [Check("state-dir", "ok", f"state folder {folder} writable", "", details)]

@@ -59,6 +59,7 @@ def prefetch_options(
         retries=settings.retries,
         retry_delay=settings.retry_delay,
         stall_timeout=settings.stall_timeout,
+        budget=settings.model_budget,
         offline=bool(settings.offline) or truthy(environ.get("HF_HUB_OFFLINE")),
         require_model=bool(settings.require_model),
         endpoint=environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import ProjectError, SettingsError
-from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL
+from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, DEFAULT_MODEL_BUDGET
 from launcher.values import parse_bool
 
 if sys.version_info >= (3, 11):
@@ -130,6 +130,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("retries", 3, _positive_int, "download attempts per model"),
     Spec("retry_delay", 10.0, _seconds, "seconds between download attempts"),
     Spec("stall_timeout", 30.0, _seconds, "seconds without a byte before an attempt is ended"),
+    Spec(
+        "model_budget",
+        DEFAULT_MODEL_BUDGET,
+        _seconds,
+        "seconds the model step may go without a byte before starting degraded (0: no limit)",
+    ),
     Spec("ready_timeout", 60.0, _seconds, "seconds to wait for the health endpoint"),
     Spec("health_path", "/health", _health_path, "path polled until it answers 200"),
     Spec("install", "auto", _choice(INSTALL_MODES), "dependency install: auto, always or never"),

@@ -14,6 +14,11 @@ CPU, is the limit. Peak RSS is sampled with psutil every 50 ms (plus the kernel'
 while the client is SIGKILLed); the bytes the hub sends for that file beyond its size are the
 bytes re-sent. Ours against plain fastembed (`TextEmbedding(...)`, its own retry loop) and
 against `snapshot_download` run again by hand after it failed.
+
+6b: a hub that accepts connections and never answers (a listening socket that is never
+accepted from: the kernel completes the handshake, nothing ever replies), an empty model cache,
+the warm project (venv and dependencies present) and the default settings: spawn of `up` to
+the degraded backend's first `/health` 200. The model step's budget is what bounds it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import contextlib
 import json
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -409,4 +416,72 @@ def resume(ctx: Context) -> list[Figure]:
             note="the hub stalls after half the file, the client is killed, then run again",
             details={"file_bytes": size, "range_headers": runs.ranged},
         ),
+    ]
+
+
+class SilentHub:
+    """A loopback port whose connections are completed by the kernel and never answered."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _degraded_start(ctx: Context, hub_url: str) -> float:
+    from bench.suites.up import _health
+    from bench.workspace import warm_project
+
+    warm = warm_project(ctx)
+    port = procs.free_port()
+    cache = Path(tempfile.mkdtemp(prefix="empty-cache-", dir=warm.project.parent))
+    env = dict(warm.env)
+    env["HF_ENDPOINT"] = hub_url
+    argv = [
+        ctx.tool("robo-backend"), "up", "-p", str(warm.project), "--port", str(port),
+        "--cache-dir", str(cache),
+    ]  # fmt: skip
+    log = warm.project.parent / "hung-hub-up.log"
+    try:
+        with procs.Service(argv, env=env, cwd=warm.project, log=log) as service:
+            ready = service.wait_ready(port, timeout=RUN_TIMEOUT)
+            health = _health(port)
+            code = service.stop(signal.SIGINT, timeout=30)
+        if health.get("status") != "degraded":
+            raise BenchError(f"/health says {health} (expected degraded)")
+        if code != 130:
+            raise BenchError(f"`up` exited {code} after SIGINT (expected 130)")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            log.unlink()
+    return ready
+
+
+@benchmark("hung-hub", "6b. Hung hub to degraded start", order=65)
+def hung_hub(ctx: Context) -> list[Figure]:
+    hub = SilentHub()
+    ctx.stack.callback(hub.close)
+    samples = ctx.interleave(
+        {"robo-backend": lambda: _degraded_start(ctx, hub.url)},
+        repeats=1 if ctx.quick else 3,
+        warmup=0,
+    )
+    return [
+        Figure(
+            name="model.hung_hub_degraded",
+            label="hub accepts and never answers: spawn of `up` to degraded /health 200",
+            unit="s",
+            ours=samples["robo-backend"],
+            target=Target("value", "<=", 45.0, "≤ 45 s with the default settings"),
+            note="empty model cache, warm venv and dependencies, default settings "
+            "(stall_timeout 30 s, retries 3, retry_delay 10 s, model_budget 40 s)",
+        )
     ]

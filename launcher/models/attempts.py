@@ -1,5 +1,6 @@
 """The retry loop of one model: download attempts, `retry_delay` apart, until one succeeds or a
-failure says to stop (permanent, unreachable, disk) or the attempts run out."""
+failure says to stop (permanent, unreachable, disk), the attempts run out, or the step's
+budget does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from loguru import logger
 
 from launcher.models import download, hub
+from launcher.models.budget import Budget
 from launcher.models.failures import TRANSIENT, DownloadError
 from launcher.models.layout import model_folder, symlinks_supported
 from launcher.models.options import PrefetchOptions
@@ -29,6 +31,11 @@ class Target:
     token: str | None
     symlinks: bool
 
+    @property
+    def shown(self) -> str:
+        """The endpoint as messages may name it."""
+        return self.endpoint
+
 
 def make_target(options: PrefetchOptions, root: Path, spec: ModelSpec) -> Target:
     endpoint = (options.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -38,18 +45,19 @@ def make_target(options: PrefetchOptions, root: Path, spec: ModelSpec) -> Target
 
 
 def _attempt(
-    options: PrefetchOptions, target: Target, verified: dict[str, str]
+    options: PrefetchOptions, target: Target, verified: dict[str, str], budget: Budget
 ) -> download.DownloadStats:
     spec = target.spec
     folder = model_folder(target.root, spec.name)
-    with hub.open_client(target.token, options.stall_timeout) as client:
-        remote = hub.fetch_remote(client, spec, endpoint=target.endpoint)
+    with hub.open_client(target.token, budget.cap(options.stall_timeout)) as client:
+        remote = hub.fetch_remote(client, spec, endpoint=target.endpoint, shown=target.shown)
         return download.download_model(
             client,
             spec,
             remote,
             folder,
             endpoint=target.endpoint,
+            shown=target.shown,
             progress=options.progress,
             ops=options.file_ops,
             symlinks=target.symlinks,
@@ -57,41 +65,70 @@ def _attempt(
         )
 
 
-def _give_up(log: RunLog, spec: ModelSpec, error: DownloadError, number: int, retries: int) -> bool:
-    """Log why this model stops here; False when another attempt should follow."""
-    if error.kind != TRANSIENT:
-        logger.error(f"{spec.label}: {error.message}")
-        if error.hint:
-            logger.info(f"hint: {error.hint}")
+class _Loop:
+    """The state of one model's attempts: the numbers, the budget, the log."""
+
+    def __init__(self, options: PrefetchOptions, log: RunLog, target: Target, budget: Budget):
+        self.options, self.log, self.target, self.budget = options, log, target, budget
+        self.retries = max(1, options.retries)
+        self.label = target.spec.label
+        self.reported = False  # the budget's end was said already
+
+    def failed(self, error: DownloadError, number: int, seconds: float) -> bool:
+        """Record a failed attempt; True when another one should follow (after a delay)."""
+        if error.bytes_received == 0:
+            self.budget.charge(seconds)
+        self.log.record(
+            Attempt(
+                self.target.spec.name, number, False, error.message, seconds, error.bytes_received
+            ),
+            hint=error.hint or None,
+        )
+        if error.kind != TRANSIENT:
+            logger.error(f"{self.label}: not retried: {error.message}")
+            if error.hint:
+                logger.info(f"hint: {error.hint}")
+            return False
+        if number == self.retries:
+            logger.error(f"{self.label}: {error.message}; giving up after {self.retries} attempts")
+            return False
+        delay = max(self.options.retry_delay, error.retry_after or 0.0)
+        if error.bytes_received == 0 and self.budget.remaining() <= delay:
+            self.out_of_budget(f"{self.label}: {error.message}")
+            return False
+        logger.warning(f"{self.label}: {error.message}; retrying in {delay:g} s")
+        self.log.sleep(delay)
+        if error.bytes_received == 0:
+            self.budget.charge(delay)
         return True
-    if number == retries:
-        logger.error(f"{spec.label}: {error.message}; giving up after {retries} attempts")
-        return True
-    return False
+
+    def out_of_budget(self, last: str) -> None:
+        """Say that the budget ran out (and how to change it); it stays spent for the chain."""
+        self.budget.exhaust()
+        self.reported = True
+        reason = self.budget.reason(self.target.shown)
+        self.log.budget_ran_out(reason)
+        logger.error(f"{last}; {reason}")
 
 
-def download_with_retries(options: PrefetchOptions, log: RunLog, target: Target) -> Path | None:
-    """Up to `options.retries` attempts at `target`; the snapshot folder, or None."""
+def download_with_retries(
+    options: PrefetchOptions, log: RunLog, target: Target, budget: Budget
+) -> Path | None:
+    """Up to `options.retries` attempts at `target` within `budget`; the snapshot, or None."""
+    loop = _Loop(options, log, target, budget)
     spec = target.spec
     verified: dict[str, str] = {}
-    retries = max(1, options.retries)
-    for number in range(1, retries + 1):
-        logger.info(f"Downloading {spec.label}... (Attempt {number}/{retries})")
+    for number in range(1, loop.retries + 1):
+        logger.info(f"Downloading {spec.label}... (Attempt {number}/{loop.retries})")
         started = time.perf_counter()
         try:
-            stats = _attempt(options, target, verified)
+            stats = _attempt(options, target, verified, budget)
         except DownloadError as error:
-            seconds = time.perf_counter() - started
-            log.record(
-                Attempt(spec.name, number, False, error.message, seconds, error.bytes_received),
-                hint=error.hint or None,
-            )
-            if _give_up(log, spec, error, number, retries):
-                return None
-            delay = max(options.retry_delay, error.retry_after or 0.0)
-            logger.warning(f"{spec.label}: {error.message}; retrying in {delay:g} s")
-            log.sleep(delay)
-            continue
+            if loop.failed(error, number, time.perf_counter() - started):
+                continue
+            if budget.exhausted() and not loop.reported:
+                loop.out_of_budget(f"{spec.label}: {error.message}")
+            return None
         seconds = time.perf_counter() - started
         log.record(Attempt(spec.name, number, True, None, seconds, stats.bytes_received))
         log.result.source = "download"

@@ -16,6 +16,7 @@ from launcher.models.lock import DEFAULT_LOCK_WAIT
 from launcher.models.registry import (
     DEFAULT_FALLBACK_MODEL,
     DEFAULT_MODEL,
+    DEFAULT_MODEL_BUDGET,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_DELAY,
     DEFAULT_STALL_TIMEOUT,
@@ -34,6 +35,7 @@ class PrefetchOptions:
     `cache` None means the default cache location, resolved when prefetch starts.
     `legacy_dir` None means fastembed's old default, `<temp>/fastembed_cache`.
     `symlinks` None means "symlinks unless Windows, HF_HUB_DISABLE_SYMLINKS or unsupported".
+    `budget` is the seconds the whole chain may go without receiving a byte (0: no limit).
     `progress` opens a progress display per download (None: no display, log lines only).
     `described` holds the models as the backend's fastembed describes them (by name; see
     `registry.described`): they win over the built-in table, repo spelling included.
@@ -45,6 +47,7 @@ class PrefetchOptions:
     retries: int = DEFAULT_RETRIES
     retry_delay: float = DEFAULT_RETRY_DELAY
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    budget: float = DEFAULT_MODEL_BUDGET
     offline: bool = False
     require_model: bool = False
     endpoint: str | None = None

@@ -53,6 +53,7 @@ class PrefetchResult:
     source: str | None = None  # "cache", "download", "legacy-cache", "sentence-transformers"
     last_error: str | None = None
     last_hint: str | None = None
+    budget_reason: str | None = None  # set when the step's budget ran out
 
     @property
     def attempt_count(self) -> int:
@@ -118,9 +119,21 @@ class RunLog:
                 self._status_warned = True
                 logger.warning(f"could not write the status file {self.status_file}: {exc}")
 
+    def budget_ran_out(self, reason: str) -> None:
+        """The step's budget ran out: that is the reason to report, with how to change it."""
+        from launcher.models.budget import HOW_TO_CHANGE
+
+        self.result.budget_reason = reason
+        self.result.last_error = reason
+        self.result.last_hint = HOW_TO_CHANGE
+        last = self.result.attempts[-1] if self.result.attempts else None
+        if last is not None and not last.ok and reason not in str(last.error):
+            last.error = f"{last.error}; {reason}"  # the status file says it too
+        self.checkpoint()
+
     def record(self, attempt: Attempt, hint: str | None = None, *, skipped: bool = False) -> None:
         self.result.attempts.append(attempt)
-        if not attempt.ok and not skipped:
+        if not attempt.ok and not skipped and self.result.budget_reason is None:
             self.result.last_error = f"{attempt.model}: {attempt.error}"
             self.result.last_hint = hint or self.result.last_hint
         self.checkpoint()

@@ -24,6 +24,7 @@ from loguru import logger
 
 from launcher.fileops import FileOps
 from launcher.models.attempts import download_with_retries, make_target
+from launcher.models.budget import Budget
 from launcher.models.inspection import MISSING, ModelCacheState, inspect_model
 from launcher.models.layout import find_repo_folder, repo_folder_name
 from launcher.models.location import CacheLocation, legacy_cache_dir, resolve_cache_dir
@@ -54,9 +55,10 @@ class _Run:
         self.log = log
         self.location = location
         self.root = location.path
+        self.budget = Budget(options.budget)
 
-    def record(self, attempt: Attempt, hint: str | None = None, *, skipped: bool = False) -> None:
-        self.log.record(attempt, hint, skipped=skipped)
+    def record(self, attempt: Attempt, hint: str | None = None) -> None:
+        self.log.record(attempt, hint)
 
 
 def _chain(options: PrefetchOptions) -> list[tuple[ModelSpec, str]]:
@@ -125,14 +127,22 @@ def _prefetch_chain(
         return result
     result.state = FAILED if options.require_model else DEGRADED
     if not options.require_model:
-        logger.warning(
-            "NO EMBEDDING MODEL: the backend will start in DEGRADED mode, without embeddings. "
-            + (f"Last error: {result.last_error}. " if result.last_error else "")
-            + "Run `robo-backend prefetch` once the hub is reachable (or pass --require-model "
-            "to make this fatal)."
-        )
+        _warn_degraded(result)
     log.checkpoint()
     return result
+
+
+def _warn_degraded(result: PrefetchResult) -> None:
+    if result.budget_reason is not None:
+        advice = f"{result.last_hint} "
+    else:
+        advice = "Run `robo-backend prefetch` once the hub is reachable "
+    logger.warning(
+        "NO EMBEDDING MODEL: the backend will start in DEGRADED mode, without embeddings. "
+        + (f"Last error: {result.last_error}. " if result.last_error else "")
+        + advice
+        + "(or pass --require-model to make this fatal)."
+    )
 
 
 def _location(cache: CacheLocation | Path | str | None) -> CacheLocation:
@@ -182,7 +192,11 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
                 "repairing"
             )
             repair_model(root, spec.name, keep_blobs=True, ops=run.options.file_ops)
-        return download_with_retries(run.options, run.log, make_target(run.options, root, spec))
+        if run.budget.exhausted():
+            logger.warning(f"{spec.label}: not downloaded, the model step's budget has run out")
+            return None
+        target = make_target(run.options, root, spec)
+        return download_with_retries(run.options, run.log, target, run.budget)
 
 
 def _use_cached(run: _Run, spec: ModelSpec, state: ModelCacheState, started: float) -> Path | None:
@@ -299,17 +313,7 @@ def _sentence_transformers(run: _Run, name: str) -> Path | None:
         not run.options.sentence_transformers
         or importlib.util.find_spec("sentence_transformers") is None
     ):
-        run.record(
-            Attempt(
-                label,
-                1,
-                False,
-                "skipped: the sentence-transformers package is not installed",
-                0.0,
-                0,
-            ),
-            skipped=True,
-        )
+        logger.debug(f"{label}: skipped, the sentence-transformers package is not installed")
         return None
     started = time.perf_counter()
     folder = run.root / "sentence-transformers"
@@ -319,7 +323,8 @@ def _sentence_transformers(run: _Run, name: str) -> Path | None:
             SentenceTransformer,
         )
 
-        SentenceTransformer(name, cache_folder=str(folder), local_files_only=run.options.offline)
+        local_only = run.options.offline or run.budget.exhausted()
+        SentenceTransformer(name, cache_folder=str(folder), local_files_only=local_only)
     except Exception as exc:  # any failure of the optional package means: not available
         run.record(Attempt(label, 1, False, str(exc), time.perf_counter() - started, 0))
         return None

@@ -20,6 +20,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_DELAY = 10.0  # seconds between download attempts
 DEFAULT_STALL_TIMEOUT = 30.0  # seconds without a byte before an attempt is ended
+DEFAULT_MODEL_BUDGET = 40.0  # seconds the whole model step may go without a byte
 
 # The files fastembed's `download_files_from_huggingface` allows next to the model file
 # (`preprocessor_config.json` is for image models only). Those present in the repo are fetched.

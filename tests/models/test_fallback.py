@@ -14,7 +14,7 @@ from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REP
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import assert_status_schema, read_status, run_launcher
 
-ST_SKIP = "skipped: the sentence-transformers package is not installed"
+ST_SKIP = "skipped, the sentence-transformers package is not installed"
 
 
 def test_bge_404_falls_back_at_once_even_with_the_default_delay(
@@ -59,16 +59,15 @@ def test_both_models_unavailable_is_degraded(
 
     assert result.state == "degraded" and result.resolved is None and result.path is None
     assert result.error() is None  # degraded is not an error without --require-model
-    assert [a.model for a in result.attempts] == [
-        BGE_MODEL,
-        MINILM_MODEL,
-        "sentence-transformers:" + MINILM_MODEL,
-    ]
-    assert result.attempts[-1].error == ST_SKIP
+    # The sentence-transformers link was skipped (the package is not installed): it is no
+    # attempt, so attempt_count says how many tries really happened.
+    assert [a.model for a in result.attempts] == [BGE_MODEL, MINILM_MODEL]
+    assert any(ST_SKIP in line for line in log_lines)
     assert any("DEGRADED" in line for line in log_lines)
     document = read_status(tmp_path / "s.json")
     assert_status_schema(document)
     assert document["model"]["state"] == "degraded"
+    assert document["model"]["attempt_count"] == 2
 
 
 def test_require_model_turns_degraded_into_failed(
@@ -86,7 +85,7 @@ def test_require_model_turns_degraded_into_failed(
 
 
 def test_unreachable_hub_goes_to_the_fallback_without_sleeping(
-    fake_hub: FakeHub, make_options, sleeps
+    fake_hub: FakeHub, make_options, sleeps, log_lines: list[str]
 ) -> None:
     fake_hub.refuse_all()
 
@@ -94,11 +93,14 @@ def test_unreachable_hub_goes_to_the_fallback_without_sleeping(
 
     assert result.state == "degraded"
     assert sleeps == []
-    assert [(a.model, a.attempt) for a in result.attempts[:2]] == [
+    assert [(a.model, a.attempt) for a in result.attempts] == [
         (BGE_MODEL, 1),
         (MINILM_MODEL, 1),
     ]
     assert "cannot reach" in result.attempts[0].error
+    # "(Attempt 1/3)" was announced; the failure says that no attempt 2 follows.
+    assert any(line.startswith("BGE model: not retried: cannot reach") for line in log_lines)
+    assert not any("retrying in" in line for line in log_lines)
 
 
 def test_valid_cache_needs_no_network(fake_hub: FakeHub, make_options, sleeps) -> None:

@@ -120,7 +120,7 @@ def test_a_rename_that_never_succeeds_is_an_error_not_a_hang(
     result = prefetch(make_options(file_ops=ops, fallback_model=None))
 
     assert result.state == "degraded"
-    assert result.attempt_count == 4  # 3 attempts + the sentence-transformers skip
+    assert result.attempt_count == 3  # the skipped sentence-transformers link is no attempt
     assert "file operation failed" in result.attempts[0].error
     assert "Errno 32" in result.attempts[0].error
 

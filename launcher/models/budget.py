@@ -1,0 +1,59 @@
+"""The model step's budget: how long the whole chain may go without receiving a byte.
+
+Per-attempt limits (`stall_timeout`, `retries`, `retry_delay`) bound one model; this bounds the
+step. Time spent in attempts that received nothing, and the delays after them, is charged to
+it; an attempt that received bytes is progress and costs nothing, so a download that is making
+progress is never stopped by the budget (a read gap longer than what is left ends that attempt
+and the next one resumes it). When the budget has run out no new attempt starts, the rest of
+the chain is skipped unless it is already cached, and the backend starts degraded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+SETTING = "model_budget"
+MIN_TIMEOUT = 0.05  # never hand a client "0", which means "no timeout"
+HOW_TO_CHANGE = (
+    "Raise model_budget (in [tool.robo-backend] or ROBO_BACKEND_MODEL_BUDGET; 0 turns it off) "
+    "to wait longer, or run `robo-backend prefetch` once the hub answers"
+)
+
+
+@dataclass
+class Budget:
+    """Seconds without progress the model step may still spend (`seconds` <= 0: no budget)."""
+
+    seconds: float
+    spent: float = 0.0
+
+    @property
+    def limited(self) -> bool:
+        return self.seconds > 0 and math.isfinite(self.seconds)
+
+    def remaining(self) -> float:
+        return max(self.seconds - self.spent, 0.0) if self.limited else math.inf
+
+    def exhausted(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def charge(self, seconds: float) -> None:
+        """Charge time that brought no byte."""
+        self.spent += max(seconds, 0.0)
+
+    def cap(self, timeout: float) -> float:
+        """`timeout` (0: none) shortened to what is left of the budget."""
+        if not self.limited:
+            return timeout
+        remaining = max(self.remaining(), MIN_TIMEOUT)
+        return remaining if timeout <= 0 else min(timeout, remaining)
+
+    def exhaust(self) -> None:
+        self.spent = max(self.spent, self.seconds)
+
+    def reason(self, endpoint: str) -> str:
+        return (
+            f"the model step's budget ran out: {self.seconds:g} s ({SETTING}) passed without "
+            f"receiving a byte from {endpoint}"
+        )

@@ -134,12 +134,21 @@ def emit_stdout(text: str) -> None:
 
 @dataclass
 class Step:
-    """A pipeline step being timed; `detail` and `status` may be set by the body."""
+    """A pipeline step being timed; `detail` and `status` may be set by the body.
+
+    `title` is the step's name ("venv"); `passed` is what an ok line says instead
+    ("venv ready"), so a failed or warning line never reads as a success.
+    """
 
     title: str
     detail: str = ""
     status: str = "ok"
     started: float = field(default_factory=time.perf_counter)
+    passed: str = ""
+
+    @property
+    def label(self) -> str:
+        return (self.passed or self.title) if self.status == "ok" else self.title
 
     @property
     def seconds(self) -> float:
@@ -147,18 +156,20 @@ class Step:
 
 
 @contextmanager
-def step(title: str) -> Iterator[Step]:
-    """Time a pipeline step and print `✓ title (detail, 1.2 s)` when it ends.
+def step(title: str, passed: str = "") -> Iterator[Step]:
+    """Time a pipeline step and print `✓ passed  detail, 1.2 s` when it ends well.
 
-    On an exception the step prints `✗ title` and the exception propagates unchanged.
+    A warning prints `! title  detail`; on an exception the step prints
+    `✗ title  failed, 12 ms` and the exception propagates unchanged.
     """
-    current = Step(title)
+    current = Step(title, passed=passed)
     try:
         yield current
     except BaseException:
-        line("fail", current.title, _timing(current))
+        current.status = "fail"
+        line("fail", current.label, "failed, " + _timing(current))
         raise
-    line(current.status, current.title, _timing(current))
+    line(current.status, current.label, _timing(current))
 
 
 def _timing(current: Step) -> str:

@@ -101,7 +101,7 @@ def resolve(request: UpRequest) -> UpRun:
     from launcher.redact import register_secret_file
     from launcher.shells import detect_shell
 
-    with console.step("settings resolved") as current:
+    with console.step("settings", "settings resolved") as current:
         settings = resolve_settings(request.project, request.flags, request.env)
         register_secret_file(settings.project / ".env")
         interpreter = venv_interpreter(settings)  # parses what the launcher's Python cannot
@@ -122,7 +122,7 @@ def check(run: UpRun) -> None:
     from launcher.server import check_port, pick_free_port
 
     settings = run.settings
-    with console.step("pre-flight checks passed") as current:
+    with console.step("pre-flight checks", "pre-flight checks passed") as current:
         previous_run(run)
         run.port = settings.port or pick_free_port(settings.host)
         preflight(settings, cache=run.cache, port=run.port, facts=run.facts)
@@ -167,7 +167,7 @@ def make_venv(run: UpRun) -> None:
     from launcher.venvs import ensure_venv
 
     settings = run.settings
-    with console.step("venv ready") as current:
+    with console.step("venv", "venv ready") as current:
         run.venv = ensure_venv(settings.project, settings.venv_path, settings.python, run.facts)
         current.detail = run.venv.method
 
@@ -178,7 +178,7 @@ def sync(run: UpRun) -> None:
 
     assert run.venv is not None
     settings = run.settings
-    with console.step("dependencies in sync") as current:
+    with console.step("dependencies", "dependencies in sync") as current:
         deps = sync_dependencies(
             settings.project, run.venv.python, settings.install, settings.state_dir, run.request.env
         )
@@ -190,7 +190,7 @@ def activate(run: UpRun) -> None:
     from launcher.launch_strategies import choose_activation
 
     assert run.venv is not None
-    with console.step("venv activated") as current:
+    with console.step("activation", "venv activated") as current:
         forced = None if run.settings.activation == "auto" else run.settings.activation
         run.activation = choose_activation(run.venv, run.shell, run.facts, forced)
         current.detail = f"{run.activation.strategy} strategy"
@@ -209,7 +209,7 @@ def fetch_model(run: UpRun) -> None:
     if not settings.prefetch:
         options.offline = True
     before = last_used_model(settings.status_file)
-    with console.step("model ready") as current:
+    with console.step("model", "model ready") as current:
         # laid out the way the venv's own fastembed names the models (remembered per install)
         options.described = describe_models(
             run.venv.path,
@@ -281,6 +281,7 @@ def start_server(run: UpRun) -> int:
         health_url=run.url + settings.health_path,
         ready_timeout=settings.ready_timeout,
         bind=(settings.host, run.port),
+        discover_health=settings.source("health_path") == "default",
     )
     command = [redact(arg) for arg in argv]
 
@@ -291,6 +292,7 @@ def start_server(run: UpRun) -> int:
         write_run(settings.state_dir, entry)
 
     view = ConsoleEvents(also_started=[record])
+    view.also_ready.append(lambda url, pid: record(pid, view.health_url))
     try:
         return serve(
             argv,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from launcher import console
 from launcher.redact import redact
 from launcher.server import ServeEvents
+from launcher.server.health import Readiness
 
 
 def _print_raw(text: str) -> None:
@@ -26,10 +27,12 @@ class ConsoleEvents:
     also_ready: list[Callable[[str, int], None]] = field(default_factory=list)
     also_started: list[Callable[[int], None]] = field(default_factory=list)
     ready_note: str = ""
+    health_url: str = ""
 
     def events(self) -> ServeEvents:
         return ServeEvents(
             ready=self.ready,
+            health=self.health,
             started=self.started,
             output=_print_raw,
             stopping=self.stopping,
@@ -40,6 +43,14 @@ class ConsoleEvents:
     def started(self, pid: int) -> None:
         for hook in self.also_started:
             hook(pid)
+
+    def health(self, readiness: Readiness) -> None:
+        """How readiness was decided: a note for the ready line, a warning when there was no
+        health route to ask."""
+        self.health_url = readiness.health_url
+        self.ready_note = readiness.note
+        if readiness.warning:
+            console.warn(readiness.warning)
 
     def ready(self, url: str, pid: int) -> None:
         note = f"; {self.ready_note}" if self.ready_note else ""

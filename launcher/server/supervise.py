@@ -51,6 +51,7 @@ class ServeEvents:
     """What serve() reports, for the caller to render; every callback is optional but `ready`.
 
     ready(url, pid): the health route answered 200 (called once).
+    health(readiness): just before `ready`: the route that answered, and how it was found.
     started(pid): the child process exists.
     output(line): one line of the backend's output (from a reader thread).
     stopping(pid, reason): the launcher was told to stop; the tree is being stopped.
@@ -59,6 +60,7 @@ class ServeEvents:
     """
 
     ready: Callable[[str, int], None]
+    health: Callable[[health.Readiness], None] = _ignore
     started: Callable[[int], None] = _ignore
     output: Callable[[str], None] = _ignore
     stopping: Callable[[int, str], None] = _ignore
@@ -74,6 +76,7 @@ class ServeTarget:
     health_url: str
     ready_timeout: float
     bind: tuple[str, int] | None = None  # (host, port) for naming a bind-race holder
+    discover_health: bool = False  # health_url is the default: find the route if it is 404
 
 
 @dataclass
@@ -196,20 +199,22 @@ class _Supervisor:
                 self.flag.lose_console()
         return self.flag.signum is None and self.child.popen.poll() is None
 
-    def wait_ready(self) -> bool:
-        client = health.opener()
-        url = health.probe_url(self.target.health_url)
+    def wait_ready(self) -> health.Readiness | None:
+        probe = health.HealthProbe(self.target.health_url, discover=self.target.discover_health)
         deadline = time.monotonic() + self.target.ready_timeout
-        delay = 0.05
         while self.running():
             remaining = deadline - time.monotonic()
-            if health.status_of(client, url, timeout=max(0.2, min(1.0, remaining))) == 200:
-                return True
+            try:
+                ready = probe.check(timeout=max(0.2, min(1.0, remaining)))
+            except ServerError:
+                self.child.tree.stop()
+                raise
+            if ready is not None:
+                return ready
             if time.monotonic() >= deadline:
-                self._not_ready(url)
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
-        return False
+                self._not_ready(probe.url)
+            time.sleep(probe.delay())
+        return None
 
     def _not_ready(self, url: str) -> None:
         self.child.tree.stop()
@@ -248,7 +253,8 @@ class _Supervisor:
     def serve_until_done(self) -> int:
         child, events = self.child, self.child.events
         ready = self.wait_ready()
-        if ready and self.flag.signum is None:
+        if ready is not None and self.flag.signum is None:
+            self._quietly(events.health, ready)
             self._quietly(events.ready, self.target.url, child.pid)
             while self.running():
                 time.sleep(POLL)
@@ -257,7 +263,7 @@ class _Supervisor:
         code = exit_code(child.popen.returncode)
         child.tree.stop()  # the child is gone; its leftovers (if any) must not outlive it
         tail = child.finish_output()
-        race = None if ready else _bind_race(tail, self.target.bind)
+        race = None if ready is not None else _bind_race(tail, self.target.bind)
         if race is not None:
             raise race
         self._quietly(events.exited, code, tail)

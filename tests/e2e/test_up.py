@@ -593,3 +593,50 @@ def test_a_closed_terminal_stops_the_tree_quietly_with_129(
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait(timeout=10)
+
+
+def test_a_health_route_only_under_api_is_found_and_said_on_the_ready_line(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A backend as public ones are written: its health route sits in a router with the
+    /api prefix. `up` finds it in the OpenAPI, says so, and `status` polls that route; a
+    configured health_path the app does not have fails fast with the route it does have."""
+    (project / "apihealth.py").write_text(
+        "from fastapi import APIRouter, FastAPI\n"
+        "app = FastAPI()\n"
+        "router = APIRouter(prefix='/api')\n"
+        "@router.get('/health')\n"
+        "def health():\n"
+        "    return {'status': 'ok'}\n"
+        "app.include_router(router)\n",
+        encoding="utf-8",
+    )
+    cache = tmp_path / "cache"
+    launcher = up(project, env, cache, "--app", "apihealth:app")
+    try:
+        line = launcher.wait_for("Backend ready at", READY_TIMEOUT)
+        assert "health route /api/health found in the app's OpenAPI" in line, line
+        code, report = status_json(project, env)
+        assert code == 0, report
+        assert report["health"]["url"].endswith("/api/health")
+        assert launcher.stop() == 130
+    finally:
+        launcher.kill()
+    try:
+        done = run_to_end(
+            project,
+            {**env, "ROBO_BACKEND_HEALTH_PATH": "/healthz"},
+            "--app",
+            "apihealth:app",
+            "--port",
+            "0",
+            "--cache-dir",
+            str(cache),
+        )
+        assert done.returncode == 1, done.stderr
+        assert "the health path /healthz answers 404" in done.stderr
+        assert "/api/health" in done.stderr
+        assert "did not answer 200" not in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        (project / "apihealth.py").unlink()

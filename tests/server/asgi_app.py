@@ -2,15 +2,17 @@
 
 /health answers 503 until HEALTHY_AFTER requests were made, then 200; every answer is appended
 to the file named by HEALTH_LOG, so a test can check that "ready" came after the first 200.
-HEALTH_NEVER=1 keeps it at 503 forever.
+HEALTH_NEVER=1 keeps it at 503 forever; HEALTHY_AFTER_SECONDS=N answers 503 for N seconds.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 _count = 0
+_started = time.monotonic()
 
 
 def _log(line: str) -> None:
@@ -37,8 +39,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     status = 404
     if scope["path"] == "/health":
         _count += 1
-        healthy = os.environ.get("HEALTH_NEVER") != "1" and _count > int(
-            os.environ.get("HEALTHY_AFTER", "0")
+        healthy = (
+            os.environ.get("HEALTH_NEVER") != "1"
+            and _count > int(os.environ.get("HEALTHY_AFTER", "0"))
+            and time.monotonic() - _started >= float(os.environ.get("HEALTHY_AFTER_SECONDS", "0"))
         )
         status = 200 if healthy else 503
         _log(str(status))

@@ -1,0 +1,121 @@
+"""A fallback, then a return to bge, by the real `up` on the example backend: each switch is a
+warning line, `model.changed_from` in /health, a doctor warning; allow_model_switch = false
+refuses the switch (exit 1, the backend never starts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakehub.fixtures import (
+    BGE_MODEL,
+    BGE_REPO,
+    MINILM_MODEL,
+    build_standard_models,
+    serve_standard_models,
+)
+from tests.fakehub.server import FakeHub
+from tests.helpers.up_run import UpRun, free_port, http_json, launcher_env
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "textbook-backend"
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
+COLD, WARM = 600.0, 120.0
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeHub]:
+    models = build_standard_models(tmp_path_factory.mktemp("switch-models"))
+    with FakeHub() as fake:
+        serve_standard_models(fake, models)
+        yield fake
+
+
+def serve_once(project: Path, env: dict[str, str], cache: Path, timeout: float) -> UpRun:
+    """`up` to healthy; returns the run, already stopped by Ctrl-C (exit 130, no survivor)."""
+    run = UpRun(
+        ["up", "-p", str(project), "--port", str(free_port()), "--cache-dir", str(cache)], env
+    )
+    try:
+        url = run.ready_url(timeout)
+        status, health = http_json(url + "/health")
+        assert status == 200, health
+        run.health = health  # type: ignore[attr-defined]
+        code, survivors = run.interrupt()
+        assert code == 130 and survivors == [], run.output
+    finally:
+        run.kill()
+    return run
+
+
+def test_fallback_then_back_to_bge_is_loud_and_can_be_refused(hub: FakeHub, tmp_path: Path) -> None:
+    project = tmp_path / "textbook backend"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".venv*", ".robo-backend"))
+    env = launcher_env(hub.url, str(tmp_path / "logs"), UV_CACHE_DIR=UV_CACHE)
+    with_bge, without_bge = tmp_path / "cache-a", tmp_path / "cache-b"
+
+    first = serve_once(project, env, with_bge, COLD)
+    assert first.health["model"]["resolved"] == BGE_MODEL  # type: ignore[attr-defined]
+    assert first.health["model"]["changed_from"] is None  # type: ignore[attr-defined]
+
+    hub.not_found(BGE_REPO)
+    try:
+        second = serve_once(project, env, without_bge, WARM)
+    finally:
+        hub.clear_faults()
+    model = second.health["model"]  # type: ignore[attr-defined]
+    assert (model["resolved"], model["changed_from"]) == (MINILM_MODEL, BGE_MODEL)
+    assert f"the last run used {BGE_MODEL}, this one uses {MINILM_MODEL}" in second.output
+
+    doctor = subprocess.run(
+        [sys.executable, "-m", "launcher", "doctor", "-p", str(project), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    checks = {c["id"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["model-switch"]["status"] == "warn"
+    assert f"from {BGE_MODEL} to {MINILM_MODEL}" in checks["model-switch"]["summary"]
+
+    third = serve_once(project, env, with_bge, WARM)
+    model = third.health["model"]  # type: ignore[attr-defined]
+    assert (model["resolved"], model["changed_from"]) == (BGE_MODEL, MINILM_MODEL)
+    assert f"the last run used {MINILM_MODEL}, this one uses {BGE_MODEL}" in third.output
+
+    hub.not_found(BGE_REPO)
+    try:
+        refused = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "launcher",
+                "up",
+                "-p",
+                str(project),
+                "--port",
+                "0",
+                "--cache-dir",
+                str(without_bge),
+            ],
+            env=dict(env, ROBO_BACKEND_ALLOW_MODEL_SWITCH="false"),
+            capture_output=True,
+            text=True,
+            timeout=WARM,
+            check=False,
+        )
+    finally:
+        hub.clear_faults()
+    assert refused.returncode == 1, refused.stderr
+    assert "would switch the embedding model from BAAI/bge-small-en-v1.5" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "Backend ready" not in refused.stderr + refused.stdout

@@ -3,7 +3,7 @@
 fastembed 0.5-0.8 describe bge-small as `qdrant/bge-small-en-v1.5-onnx-q` and open only
 `models--qdrant--bge-small-en-v1.5-onnx-q`; 0.9 says `Qdrant/bge-small-en-v1.5-onnx-Q`. On a
 case-sensitive disk the model must be prefetched under the backend's own spelling, so the
-launcher runs the venv's python once with `PROBE` (through `proc.run`) and prefetches exactly
+launcher runs the venv's python once on `fastembed_ask.py` (through `proc.run`) and prefetches
 what it answers: the hub repo id as spelled, the model file, the additional files, and the cache
 folder fastembed opens. A future fastembed that renames again is answered the same way.
 
@@ -32,44 +32,8 @@ ANSWER_SCHEMA = 1
 PROBE_TIMEOUT = 120.0
 DEPS_STAMP_FILE = "deps-stamp.json"
 
-# Runs in the backend's venv (any Python 3.8+, any fastembed 0.5+): prints one JSON document.
-PROBE = r"""
-import json, sys
-out = {"fastembed": None, "cache_dir": None, "models": {}, "error": None}
-try:
-    import fastembed
-    from fastembed import TextEmbedding
-except Exception as exc:
-    out["error"] = "%s: %s" % (type(exc).__name__, exc)
-    print(json.dumps(out))
-    raise SystemExit(0)
-out["fastembed"] = getattr(fastembed, "__version__", None)
-listing = getattr(TextEmbedding, "_list_supported_models", None)
-described = listing() if listing is not None else TextEmbedding.list_supported_models()
-
-def field(d, name, default=None):
-    return d.get(name, default) if isinstance(d, dict) else getattr(d, name, default)
-
-wanted = {name.lower() for name in sys.argv[1:]}
-for d in described:
-    name = field(d, "model")
-    if not name or name.lower() not in wanted:
-        continue
-    sources = field(d, "sources") or {}
-    out["models"][name.lower()] = {
-        "model": name,
-        "repo": field(sources, "hf"),
-        "model_file": field(d, "model_file"),
-        "additional_files": list(field(d, "additional_files") or []),
-        "size_in_gb": field(d, "size_in_GB") or 0.0,
-    }
-try:
-    from fastembed.common.utils import define_cache_dir
-    out["cache_dir"] = str(define_cache_dir(None))
-except Exception:
-    pass
-print(json.dumps(out))
-"""
+# Run by the backend venv's python (any Python 3.8+, any fastembed 0.5+): prints one JSON line.
+ASK_SCRIPT = Path(__file__).with_name("fastembed_ask.py")
 
 
 @dataclass(frozen=True)
@@ -184,7 +148,11 @@ def probe_fastembed(
         return remembered
     environ = dict(os.environ if env is None else env)
     environ.update({"FASTEMBED_CACHE_PATH": str(cache), "HF_HUB_OFFLINE": "1"})
-    result = proc.run([str(python), "-c", PROBE, *names], env=environ, timeout=PROBE_TIMEOUT)
+    # run_path, not the script path itself: Python < 3.11 would put launcher/ first on sys.path
+    # (its platform.py would shadow the standard library's); the venv folder holds no modules.
+    run = f"import runpy; runpy.run_path({str(ASK_SCRIPT)!r}, run_name='__main__')"
+    argv = [str(python), "-I", "-c", run, *names]
+    result = proc.run(argv, env=environ, cwd=venv, timeout=PROBE_TIMEOUT)
     data = _parse(result)
     if data is None:
         logger.warning(

@@ -1,18 +1,41 @@
-"""Keep secrets out of every output and log: values of HF_TOKEN, *_TOKEN, *_API_KEY, *_SECRET.
+"""Keep secrets out of every output and log: tokens, `.env` values, credentials in URLs.
 
-The values to hide are collected from the environment and from files registered with
-`register_secret_file` (the project's `.env`), then replaced by `***` wherever they appear.
+What is hidden, replaced by `***` wherever it appears:
+- the values of secret-looking environment variables (HF_TOKEN, *_TOKEN, *_API_KEY, *_SECRET,
+  *_PASSWORD);
+- every value of the project's `.env` (read with python-dotenv's parser, so quotes, `export`,
+  inline comments and multi-line values are understood exactly as the backend reads them),
+  except plain numbers and booleans (a `PORT=8000` must not turn every 8000 into `***`);
+- the user and password of any URL (`http://user:token@mirror/` → `http://***@mirror/`), in
+  any text, and the credentials of the URLs in HF_ENDPOINT and the proxy variables wherever
+  they appear on their own (an error message that quotes only the password).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from launcher.values import FALSE_WORDS, TRUE_WORDS
 
 _SECRET_NAME = re.compile(r"(TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|PASSWD)$", re.IGNORECASE)
+# scheme://userinfo@ : userinfo has no "/", "@" or white space (RFC 3986 authority)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s\"'<>]+)@")
+URL_VARIABLES = (
+    "HF_ENDPOINT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
 _MIN_LEN = 4
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _extra: set[str] = set()
 
 
@@ -20,9 +43,24 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+def url_credentials(url: str) -> list[str]:
+    """The user, the password and `user:password` of a URL, as written and percent-decoded."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if not userinfo:
+        return []
+    pieces = {userinfo, *userinfo.split(":", 1)}
+    return [p for value in pieces for p in {value, unquote(value)} if p]
+
+
 def secret_values(env: Mapping[str, str] | None = None) -> set[str]:
     source = os.environ if env is None else env
     found = {v for k, v in source.items() if is_secret_name(k) and len(v) >= _MIN_LEN}
+    for name in URL_VARIABLES:
+        found.update(v for v in url_credentials(source.get(name, "")) if len(v) >= _MIN_LEN)
     return found | _extra
 
 
@@ -30,23 +68,46 @@ def register_secrets(values: Iterable[str]) -> None:
     _extra.update(v for v in values if len(v) >= _MIN_LEN)
 
 
-def register_secret_file(path: Path) -> None:
-    """Read KEY=VALUE lines of a dotenv file and hide the values of secret-looking keys."""
+def _worth_hiding(value: str) -> bool:
+    """Every .env value is a secret, but for plain numbers and booleans (ports, flags, counts):
+    hiding those would mask every `8000` or `true` in the output and tell nobody anything."""
+    text = value.strip()
+    if len(text) < _MIN_LEN or text.lower() in TRUE_WORDS | FALSE_WORDS:
+        return False
+    return not _NUMBER.fullmatch(text)
+
+
+def dotenv_secrets(path: Path) -> list[str]:
+    """The values of a dotenv file worth hiding, parsed as python-dotenv parses them."""
+    from dotenv import dotenv_values
+
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError:
-        return
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#") or "=" not in stripped:
+        return []
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    found: list[str] = []
+    for value in values.values():
+        if value is None or not _worth_hiding(value):
             continue
-        key, _, value = stripped.removeprefix("export ").partition("=")
-        value = value.strip().strip("'\"")
-        if is_secret_name(key.strip()):
-            register_secrets([value])
+        found.append(value)
+        found.extend(line for line in value.splitlines() if _worth_hiding(line))
+        found.extend(url_credentials(value))
+    return found
+
+
+def register_secret_file(path: Path) -> None:
+    """Hide every value of a dotenv file (the project's `.env`) from now on."""
+    register_secrets(dotenv_secrets(path))
+
+
+def redact_url(url: str) -> str:
+    """`url` with the user and password of its authority replaced by `***`."""
+    return _URL_USERINFO.sub(lambda m: m.group("scheme") + "***@", url)
 
 
 def redact(text: str) -> str:
+    text = redact_url(text)
     for value in sorted(secret_values(), key=len, reverse=True):
         if value in text:
             text = text.replace(value, "***")

@@ -9,6 +9,7 @@ from typing import Any
 from launcher.checks.cache import model_specs
 from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
+from launcher.redact import redact_url
 from launcher.values import truthy
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -34,8 +35,9 @@ def _token_set(env: Mapping[str, str]) -> bool:
 def check_hub(ctx: DoctorContext) -> list[Check]:
     raw = (ctx.env.get("HF_ENDPOINT") or "").strip()
     endpoint = (raw or DEFAULT_ENDPOINT).rstrip("/")
+    shown = redact_url(endpoint)  # a mirror's login never reaches a report
     details: dict[str, Any] = {
-        "endpoint": endpoint,
+        "endpoint": shown,
         "endpoint_source": "HF_ENDPOINT" if raw else "default",
         "offline": ctx.offline,
         "token_set": _token_set(ctx.env),
@@ -50,14 +52,14 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
             Check(
                 "hub",
                 "ok",
-                f"offline mode ({why}): the hub {endpoint} is not contacted",
+                f"offline mode ({why}): the hub {shown} is not contacted",
                 "",
                 details,
             )
         ]
     specs = [spec for _name, spec in model_specs(ctx) if spec is not None]
     url = f"{endpoint}/api/models/{specs[0].repo}" if specs else f"{endpoint}/api/models"
-    details["url"] = url
+    details["url"] = redact_url(url)
     answer = ctx.hub_probe(url, ctx.hub_timeout, _token_value(ctx.env))
     details.update(status=answer.status, error=answer.error, ms=round(answer.seconds * 1000))
     token_hint = (
@@ -71,7 +73,7 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
             Check(
                 "hub",
                 "warn",
-                f"hub {endpoint} unreachable: {answer.error}",
+                f"hub {shown} unreachable: {answer.error}",
                 "Check the network, proxy (HTTPS_PROXY) or HF_ENDPOINT mirror; with the model "
                 "cached, run offline: ROBO_BACKEND_OFFLINE=1 (or --offline).",
                 details,
@@ -80,14 +82,14 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
     if 200 <= answer.status < 300:
         token = ", token set" if details["token_set"] else ""
         return [
-            Check("hub", "ok", f"hub {endpoint} reachable ({details['ms']} ms{token})", "", details)
+            Check("hub", "ok", f"hub {shown} reachable ({details['ms']} ms{token})", "", details)
         ]
     if answer.status in {401, 403}:
         return [
             Check(
                 "hub",
                 "warn",
-                f"hub {endpoint} refused access ({answer.status})",
+                f"hub {shown} refused access ({answer.status})",
                 f"{token_hint} {retry_note}",
                 details,
             )
@@ -97,7 +99,7 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
             Check(
                 "hub",
                 "warn",
-                f"hub {endpoint} is rate-limiting this machine (429)",
+                f"hub {shown} is rate-limiting this machine (429)",
                 f"{token_hint} Authenticated requests get a higher limit.",
                 details,
             )
@@ -107,7 +109,7 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
             Check(
                 "hub",
                 "warn",
-                f"hub {endpoint} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
+                f"hub {shown} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
                 "Check that HF_ENDPOINT points at a Hugging Face mirror that has this repo. "
                 + retry_note,
                 details,
@@ -117,7 +119,7 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
         Check(
             "hub",
             "warn",
-            f"hub {endpoint} answered {answer.status}",
+            f"hub {shown} answered {answer.status}",
             f"The hub or mirror has a problem right now; try again later. {retry_note}",
             details,
         )

@@ -32,6 +32,24 @@ class DiskUsage(NamedTuple):
 
 
 
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """`http://user:pw@host/x` → (`http://host/x`, base64 of `user:pw` for Basic auth).
+
+    urllib would take `user:pw@host` for the host name; the hub clients send the credentials
+    as Basic auth instead, and so does the probe.
+    """
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}".encode()
+    return urlunsplit(parts._replace(netloc=host)), base64.b64encode(pair).decode("ascii")
+
+
 def probe_hub(url: str, timeout: float, token: str | None = None) -> HubAnswer:
     """One real GET of `url`, bounded by `timeout` in total (name resolution included).
 
@@ -46,11 +64,15 @@ def probe_hub(url: str, timeout: float, token: str | None = None) -> HubAnswer:
     started = time.perf_counter()
     silent = f"no answer within {timeout:g} s"
 
+    plain_url, basic = split_credentials(url)
+
     def request() -> None:
         headers = {"User-Agent": "robo-backend-doctor"}
-        if token:
+        if basic:  # a mirror's own login wins, as in huggingface_hub's HTTP clients
+            headers["Authorization"] = f"Basic {basic}"
+        elif token:
             headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(url, headers=headers, method="GET")
+        req = urllib.request.Request(plain_url, headers=headers, method="GET")
         try:
             with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310
                 response.read(65536)

@@ -31,7 +31,6 @@ class DiskUsage(NamedTuple):
     free: int
 
 
-
 def split_credentials(url: str) -> tuple[str, str | None]:
     """`http://user:pw@host/x` → (`http://host/x`, base64 of `user:pw` for Basic auth).
 

@@ -88,7 +88,10 @@ def backend_env(
 
 def model_summary(resolved: str | None, state: str) -> str:
     if state == "degraded" or not resolved:
-        return "no model: the backend runs DEGRADED (search answers 503)"
+        return (
+            "no model: the backend runs DEGRADED, search answers 503; once "
+            "`robo-backend prefetch` succeeds, restart `up`: the model is loaded at start"
+        )
     return f"{resolved} ({state})"
 
 

@@ -166,3 +166,11 @@ def test_help_shows_each_setting_default() -> None:
     ):
         assert expected in text, expected
     assert "-v, --verbose" in done.stdout and "-q, --quiet" in done.stdout
+
+
+def test_the_degraded_step_says_a_restart_is_needed_after_prefetch() -> None:
+    from launcher.pipeline import model_summary
+
+    text = model_summary(None, "degraded")
+    assert "DEGRADED" in text and "robo-backend prefetch" in text and "restart `up`" in text
+    assert model_summary("BAAI/bge-small-en-v1.5", "ready") == "BAAI/bge-small-en-v1.5 (ready)"

@@ -64,6 +64,16 @@ def _status_model() -> dict[str, Any] | None:
     return model if isinstance(model, dict) else None
 
 
+def _degraded_fix() -> str:
+    """What to do about a degraded start: the model is loaded once, when the backend starts."""
+    if os.environ.get("ROBO_BACKEND_STATUS_FILE"):  # started by `robo-backend up`
+        return (
+            "Make the model ready with `robo-backend prefetch` (once the hub is reachable), "
+            "then restart `robo-backend up`: the model is loaded when the backend starts."
+        )
+    return "Run it with `robo-backend up` so the model is prefetched (see /health)."
+
+
 def _index() -> SearchIndex:
     return app.state.index  # type: ignore[no-any-return]
 
@@ -88,7 +98,7 @@ def search(request: SearchRequest) -> SearchResponse:
         raise HTTPException(
             status_code=503,
             detail=f"search is unavailable, the backend runs degraded: {index.reason}. "
-            "Run it with `robo-backend up` so the model is prefetched (see /health).",
+            + _degraded_fix(),
         )
     hits = index.search(request.query, request.k)
     return SearchResponse(

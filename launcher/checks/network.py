@@ -138,5 +138,6 @@ def check_port(ctx: DoctorContext) -> list[Check]:
         from launcher.server import port_holder
 
         details["holder"] = port_holder(host, ctx.port)
-        return [Check("port", "fail", f"{exc.message} (port from {source})", exc.hint, details)]
+        summary = f"{exc.message}; the port comes from {source}"  # no stacked brackets
+        return [Check("port", "fail", summary, exc.hint, details)]
     return [Check("port", "ok", f"port {ctx.port} on {host} is free (from {source})", "", details)]

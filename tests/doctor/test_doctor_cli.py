@@ -105,6 +105,7 @@ def test_human_output_marks_each_check_and_puts_the_hint_under_failures(
     assert any(line.startswith("[!] no venv at .venv yet") for line in lines)
     index = next(i for i, line in enumerate(lines) if line.startswith("[✗] port"))
     assert f"pid {os.getpid()}" in lines[index]
+    assert ") (" not in lines[index] and "))" not in lines[index]  # no stacked brackets
     assert lines[index + 1].startswith("    ") and "--port 0" in lines[index + 1]
     assert "1 failing check" in done.stdout
 

@@ -201,6 +201,10 @@ def test_model_missing_from_the_cache_degrades_without_downloading(
         assert BGE_MODEL in health["reason"]
         answer = client.post("/search", json={"query": "balance"})
         assert answer.status_code == 503
-        assert BGE_MODEL in answer.json()["detail"]
+        detail = answer.json()["detail"]
+        assert BGE_MODEL in detail
+        # started by `up`: no "run it with robo-backend up", but what to do, restart included
+        assert "Run it with `robo-backend up`" not in detail
+        assert "robo-backend prefetch" in detail and "restart" in detail
     assert fake_hub.requests == []
     assert f"running degraded: model {BGE_MODEL} could not be loaded" in log.read_text()

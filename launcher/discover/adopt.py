@@ -8,6 +8,7 @@ that variable once it passes `cache_dir=`.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,8 +19,16 @@ from launcher.settings import Settings, Value
 
 
 def venv_interpreter(settings: Settings) -> Path | None:
-    """The project venv's python when the venv already exists (else None)."""
-    venv = settings.venv_path
+    """The python that knows the backend's grammar: the project venv's when the venv exists,
+    else the configured `python` (the one the venv will be created with), else None."""
+    found = _in_venv(settings.venv_path)
+    if found is None and settings.python:
+        configured = shutil.which(str(settings.python))
+        found = Path(configured) if configured else None
+    return found
+
+
+def _in_venv(venv: Path) -> Path | None:
     for relative in (
         ("Scripts/python.exe", "bin/python")
         if sys.platform == "win32"

@@ -87,3 +87,17 @@ def test_a_broken_interpreter_falls_back_to_tokens(tmp_path: Path) -> None:
     main = write(tmp_path, "main.py", NEW_SYNTAX.replace("if True:  # a token", "# a token"))
     facts = read_facts([main], tmp_path / "no-such-python")[main]
     assert facts.parsed_by == TOKENS
+
+
+@needs_312
+@needs_old_launcher
+def test_before_the_venv_exists_the_configured_python_reads_the_code(tmp_path: Path) -> None:
+    from launcher.discover.adopt import adopt_hardwired
+    from launcher.settings import resolve_settings
+
+    write(tmp_path, "main.py", NEW_SYNTAX)
+    settings = resolve_settings(tmp_path, {"python": PY312[-1]}, {})
+    found = adopt_hardwired(settings)
+    assert found.unparsed == []
+    assert settings.cache_dir == str(tmp_path / "models-cache")
+    assert settings.source("cache_dir") == "code: main.py:14"

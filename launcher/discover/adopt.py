@@ -9,7 +9,6 @@ that variable once it passes `cache_dir=`.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 from loguru import logger
@@ -21,26 +20,18 @@ from launcher.settings import Settings, Value
 def venv_interpreter(settings: Settings) -> Path | None:
     """The python that knows the backend's grammar: the project venv's when the venv exists,
     else the configured `python` (the one the venv will be created with), else None."""
-    found = _in_venv(settings.venv_path)
+    found = existing_venv_python(settings.venv_path)
     if found is None and settings.python:
         configured = shutil.which(str(settings.python))
         found = Path(configured) if configured else None
     return found
 
 
-def _in_venv(venv: Path) -> Path | None:
-    for relative in (
-        ("Scripts/python.exe", "bin/python")
-        if sys.platform == "win32"
-        else (
-            "bin/python",
-            "Scripts/python.exe",
-        )
-    ):
-        candidate = venv / relative
-        if candidate.is_file():
-            return candidate
-    return None
+def existing_venv_python(venv: Path) -> Path | None:
+    from launcher.venvs.layout import venv_python
+
+    python = venv_python(venv)
+    return python if python.is_file() else None
 
 
 def code_source(found: Found) -> str:

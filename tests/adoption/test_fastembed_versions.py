@@ -5,6 +5,7 @@ and that fastembed then loads it offline (HF_HUB_OFFLINE=1) from the loopback hu
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,31 @@ def test_a_venv_without_fastembed_starts_no_probe(tmp_path: Path) -> None:
         venv, tmp_path / "no-such-python", [BGE_MODEL], cache=tmp_path, state_dir=tmp_path
     )
     assert answer.version is None and answer.models == {}
+
+
+def test_prefetch_command_uses_the_projects_fastembed_and_hardwired_model(
+    venvs: dict[str, Path], fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (project / "main.py").write_text(
+        "from fastembed import TextEmbedding\n"
+        "embedder = TextEmbedding('sentence-transformers/all-MiniLM-L6-v2')\n"
+    )
+    (project / ".venv").symlink_to(venvs["0.5"], target_is_directory=True)
+    cache = tmp_path / "cache"
+    env = dict(os.environ, HF_ENDPOINT=fake_hub.url)
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "prefetch", "-p", str(project), "--cache-dir",
+         str(cache), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["resolved"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (cache / "models--qdrant--all-MiniLM-L6-v2-onnx").is_dir()
+    assert not (cache / "models--Qdrant--all-MiniLM-L6-v2-onnx").exists()

@@ -75,7 +75,8 @@ def command(
     error = result.error()
     if error is not None:
         raise error
-    _render(result)
+    if not json_output:  # with --json, stdout carries the document alone
+        _render(result)
 
 
 def _render(result: Any) -> None:
@@ -85,14 +86,16 @@ def _render(result: Any) -> None:
     where = f"{result.cache_dir} ({location.source})" if location is not None else result.cache_dir
     if result.state == "ready":
         how = {"cache": "already in the cache", "legacy-cache": "copied from the old temp cache"}
-        console.line("ok", f"Model ready: {result.resolved}", how.get(result.source, "downloaded"))
+        detail = how.get(result.source, "downloaded")
+        console.line("ok", f"Model ready: {result.resolved}", detail, report=True)
     elif result.state == "fallback":
         console.line(
             "warn",
             f"Model ready: {result.resolved} (fallback; {result.requested} is unavailable)",
+            report=True,
         )
     else:
-        console.line("warn", "No embedding model: the backend will run degraded")
-    console.info(f"  cache: {where}")
+        console.line("warn", "No embedding model: the backend will run degraded", report=True)
+    console.info(f"  cache: {where}", report=True)
     if result.path:
-        console.info(f"  path:  {result.path}")
+        console.info(f"  path:  {result.path}", report=True)

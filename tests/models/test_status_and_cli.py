@@ -63,10 +63,17 @@ def test_prefetch_json_prints_exactly_one_document(fake_hub: FakeHub, tmp_path: 
     assert document["state"] == "ready" and document["attempt_count"] == 2
     assert "Downloading BGE model... (Attempt 1/3)" in done.stderr
     assert "Downloading BGE model... (Attempt 2/3)" in done.stderr
-    assert "Model ready" in done.stderr  # human text goes to stderr
+    assert "Model ready" not in done.stdout + done.stderr  # --json: the document, no report
     status = json.loads((project / ".robo-backend" / "status.json").read_text())
     assert_status_schema(status)
     assert status["model"] == document  # --json prints the status file's model object
+    human = run_launcher(
+        tmp_path, "prefetch", "-p", str(project), "--cache-dir", str(tmp_path / "cache"),
+        hub_url=fake_hub.url,
+    )
+    assert human.returncode == 0, human.stderr
+    assert "Model ready" in human.stdout  # the report on stdout: `prefetch | less` shows it
+    assert "Model ready" not in human.stderr
 
 
 def test_settings_come_from_pyproject_and_env(fake_hub: FakeHub, tmp_path: Path) -> None:

@@ -112,6 +112,42 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def check_venv(ctx: DoctorContext) -> list[Check]:
+    """The venv this platform uses, whether its dependencies are in sync and from which
+    source, a half-installed venv, and a lock left by a process that died."""
+    checks = [_venv_check(ctx)]
+    lock = _lock_check(ctx)
+    if lock is not None:
+        checks.append(lock)
+    return checks
+
+
+def _lock_check(ctx: DoctorContext) -> Check | None:
+    from launcher.venvs.lock import lock_is_held, read_holder, stale_holder
+
+    state = ctx.settings.state_dir
+    stale = stale_holder(state)
+    if stale is not None:
+        return Check(
+            "venv-lock",
+            "warn",
+            f"a stale venv lock: {stale.describe()} died while setting up the venv",
+            "`up` takes the lock over and repairs what that process left unfinished.",
+            {"pid": stale.pid, "purpose": stale.purpose, "stale": True},
+        )
+    if lock_is_held(state):
+        holder = read_holder(state)
+        who = holder.describe() if holder else "another process"
+        return Check(
+            "venv-lock",
+            "warn",
+            f"the venv is being set up right now by {who}",
+            "`up` waits for it, then reuses the venv.",
+            {"pid": holder.pid if holder else None, "stale": False},
+        )
+    return None
+
+
+def _venv_check(ctx: DoctorContext) -> Check:
     from launcher.venvs import display_path
 
     target, foreign, why = _venv_target(ctx)
@@ -134,35 +170,53 @@ def check_venv(ctx: DoctorContext) -> list[Check]:
         else:
             summary = problem.message
             hint = problem.hint
-        return [Check("venv", status, summary, hint, details)]
-    from launcher.deps import stamp_state
+        return Check("venv", status, summary, hint, details)
+    from launcher.venvs.marker import interrupted_install
 
-    python = health.python
-    try:
-        deps = stamp_state(ctx.settings.project, python, ctx.settings.state_dir)
-    except LauncherError as exc:
-        details["deps"] = "error"
-        return [Check("venv", "fail", f"venv {name} is fine, but {exc.message}", exc.hint, details)]
-    details["deps"] = deps
-    base = f"venv {name} (Python {health.version}){note}"
-    if deps == "in-sync":
-        return [Check("venv", "ok", f"{base}, dependencies in sync", "", details)]
-    if deps == "changed":
-        return [
-            Check(
-                "venv",
-                "warn",
-                f"{base}: the dependencies changed since the last install",
-                "`up` installs them (or: robo-backend up --install always).",
-                details,
-            )
-        ]
-    return [
-        Check(
+    half = interrupted_install(target)
+    if half is not None:
+        details["half_installed"] = half
+        return Check(
             "venv",
             "warn",
-            f"{base}: dependencies not installed by robo-backend yet",
-            "`up` installs them on its next run.",
+            f"venv {name} is half-installed: {half}",
+            "`up` recreates it and installs the dependencies again.",
             details,
         )
-    ]
+    return _deps_check(ctx, health, name + note, details)
+
+
+def _deps_check(ctx: DoctorContext, health: Any, name: str, details: dict[str, Any]) -> Check:
+    from launcher.deps import detect_source, stamp_state
+
+    try:
+        source = detect_source(ctx.settings.project, ctx.env)
+        deps = stamp_state(ctx.settings.project, health.python, ctx.settings.state_dir, source)
+    except LauncherError as exc:
+        details["deps"] = "error"
+        return Check("venv", "fail", f"venv {name} is fine, but {exc.message}", exc.hint, details)
+    details["deps"] = deps
+    details["deps_source"] = source.kind
+    if source.warning:
+        details["deps_warning"] = source.warning
+    base = f"venv {name} (Python {health.version})"
+    origin = f" (from {source.label})" if not source.empty else ""
+    hint = f"Note: {source.warning}." if source.warning else ""
+    if deps == "in-sync":
+        status: Status = "warn" if source.warning else "ok"
+        return Check("venv", status, f"{base}, dependencies in sync{origin}", hint, details)
+    if deps == "changed":
+        return Check(
+            "venv",
+            "warn",
+            f"{base}: the dependencies changed since the last install{origin}",
+            "`up` installs them (or: robo-backend up --install always). " + hint,
+            details,
+        )
+    return Check(
+        "venv",
+        "warn",
+        f"{base}: dependencies not installed by robo-backend yet{origin}",
+        "`up` installs them on its next run. " + hint,
+        details,
+    )

@@ -1,17 +1,21 @@
-"""The project's venv for this platform: reused when healthy, else (re)created."""
+"""The project's venv for this platform: reused when healthy and fitting, else (re)created."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loguru import logger
 
 from launcher.errors import VenvError
+from launcher.fileops import atomic_write_text
 from launcher.platform import PlatformFacts, find_uv
 from launcher.venvs.creation import CREATE_TIMEOUT, create_venv, remove_venv
 from launcher.venvs.info import VenvInfo
-from launcher.venvs.inspection import VALIDATE_TIMEOUT, inspect_venv
+from launcher.venvs.inspection import VALIDATE_TIMEOUT, VenvHealth, inspect_venv
 from launcher.venvs.interpreters import find_python
 from launcher.venvs.layout import (
     display_path,
@@ -21,6 +25,14 @@ from launcher.venvs.layout import (
     venv_for_platform,
     venv_python,
 )
+from launcher.venvs.lock import env_lock
+from launcher.venvs.marker import interrupted_install
+from launcher.venvs.requires import requires_python, satisfies
+
+STATE_DIR = ".robo-backend"
+CREATING = "creating-venv"
+"""Marker in the state folder while a venv is being made (holds the target path)."""
+"""The per-project state folder (settings.state_dir), where the environment lock lives."""
 
 
 def ensure_venv(
@@ -33,85 +45,153 @@ def ensure_venv(
     creators: Sequence[str] | None = None,
     validate_timeout: float = VALIDATE_TIMEOUT,
     create_timeout: float = CREATE_TIMEOUT,
+    state_dir: Path | None = None,
 ) -> VenvInfo:
     """The project's venv for this platform: reused when healthy, else (re)created.
 
-    `python` (`--python`) picks the interpreter for a new venv. With `create=False` nothing is
-    created or deleted: a missing or broken venv is a VenvError (used by `activate`).
-    `creators` overrides the creator chain (tests make earlier creators fail for real).
+    `python` (`--python`) picks the interpreter for a new venv; the project's requires-python
+    must fit it (a venv on a version that does not is recreated, saying so). A half-installed
+    venv (an interrupted install) is recreated too. Creation holds the project's lock (in
+    `state_dir`, default `<project>/.robo-backend`), so a second `up` waits, then reuses.
+    With `create=False` nothing is created or deleted: a missing or broken venv is a VenvError
+    (used by `activate`). `creators` overrides the creator chain (tests make earlier creators
+    fail for real).
     """
     project = Path(project)
     venv_path = venv_path if venv_path.is_absolute() else project / venv_path
     target, foreign, why = venv_for_platform(venv_path, facts)
-    notes: list[str] = [why] if why else []
-    name = display_path(target, project)
+    plan = _Plan(project, target, foreign, why, python, facts, validate_timeout)
     if foreign is not None:
         if target.exists():
             logger.debug(why)
         elif create:
             logger.warning(why)  # explained once: the next runs find the sibling and stay quiet
-    health = inspect_venv(target, facts, timeout=validate_timeout)
-    uv = find_uv(facts)
-    if health.valid:
-        method = f"reused {name}"
-        if foreign is not None:
-            method += f" ({foreign.name} belongs to {os_label(health_os(foreign))})"
+    if not create:
+        return _existing(plan)
+    state = state_dir or project / STATE_DIR
+    with env_lock(state, "creating the venv"):
+        return _ensure(plan, creators, create_timeout, state)
+
+
+@dataclass
+class _Plan:
+    project: Path
+    target: Path
+    foreign: Path | None
+    why: str
+    python: str | None
+    facts: PlatformFacts
+    timeout: float
+
+    @property
+    def name(self) -> str:
+        return display_path(self.target, self.project)
+
+    def reused(self, health: VenvHealth) -> VenvInfo:
+        method = f"reused {self.name}"
+        if self.foreign is not None:
+            method += f" ({self.foreign.name} belongs to {os_label(health_os(self.foreign))})"
         return VenvInfo(
-            path=target,
-            python=health.python or venv_python(target),
+            path=self.target,
+            python=health.python or venv_python(self.target),
             created=False,
             method=method,
             version=health.version or "?",
-            notes=tuple(notes),
-            has_pip=has_pip(target),
-            uv=uv,
-            foreign=foreign,
+            notes=(self.why,) if self.why else (),
+            has_pip=has_pip(self.target),
+            uv=find_uv(self.facts),
+            foreign=self.foreign,
         )
-    recreated: str | None = None
+
+
+def _existing(plan: _Plan) -> VenvInfo:
+    """The venv as it is (nothing created or deleted), or a VenvError saying what is wrong."""
+    health = inspect_venv(plan.target, plan.facts, timeout=plan.timeout)
+    if health.valid:
+        return plan.reused(health)
     if health.exists:
         problem = health.problems[0]
-        if problem.code in {"not-a-venv", "foreign-os", "timeout"} or not create:
+        raise VenvError(problem.message, problem.hint)
+    hint = "Run `robo-backend up` once to create it."
+    if plan.foreign is not None:
+        hint = f"{plan.why} Run `robo-backend up` here once to create {plan.target.name}."
+    raise VenvError(f"no venv at {plan.target}", hint)
+
+
+def _ensure(
+    plan: _Plan, creators: Sequence[str] | None, create_timeout: float, state_dir: Path
+) -> VenvInfo:
+    creating = state_dir / CREATING
+    if creating.exists():
+        _discard_unfinished(plan, creating)
+    health = inspect_venv(plan.target, plan.facts, timeout=plan.timeout)
+    requires = requires_python(plan.project)
+    recreate = _recreate_reason(plan, health, requires)
+    if health.valid and recreate is None:
+        return plan.reused(health)
+    # The interpreter first: when none fits, the old venv stays as it was (exit 2).
+    interpreter = find_python(
+        plan.python, plan.facts, timeout=plan.timeout, requires=requires, cwd=plan.project
+    )
+    said = None
+    if recreate is not None:
+        said = recreate if health.valid else health.problems[0].message
+        logger.warning(f"{plan.name}: {said}; recreating it")
+        remove_venv(plan.target)
+    try:
+        plan.target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VenvError(
+            f"cannot create the folder for the venv {plan.target}: {exc}",
+            "Check the venv setting and that the project folder is writable.",
+        ) from None
+    atomic_write_text(creating, str(plan.target))
+    info = create_venv(
+        plan.target,
+        interpreter,
+        plan.facts,
+        creators=creators,
+        cwd=plan.project if plan.project.is_dir() else plan.target.parent,
+        timeout=create_timeout,
+    )
+    creating.unlink(missing_ok=True)
+    method = info.method if recreate is None else f"re{info.method} ({recreate})"
+    notes: tuple[str, ...] = (plan.why,) if plan.why else ()
+    if said is not None:
+        notes += (f"recreated: {said}",)
+    return replace(info, method=method, notes=notes + info.notes, foreign=plan.foreign)
+
+
+def _discard_unfinished(plan: _Plan, creating: Path) -> None:
+    """A creation was interrupted (the marker outlived its process, which held the lock):
+    remove what it left at the target unless that is a working venv."""
+    try:
+        target = Path(creating.read_text(encoding="utf-8").strip())
+    except OSError:
+        target = plan.target
+    unfinished = target == plan.target and os.path.lexists(target)
+    if unfinished and not inspect_venv(target, plan.facts, timeout=plan.timeout).valid:
+        logger.warning(f"{plan.name}: its creation was interrupted; making it again")
+        shutil.rmtree(target, ignore_errors=True)
+    creating.unlink(missing_ok=True)
+
+
+def _recreate_reason(plan: _Plan, health: VenvHealth, requires: str | None) -> str | None:
+    """Why an existing venv must be made again (None: reuse it, or there is none)."""
+    if not health.exists:
+        return None
+    if not health.valid:
+        problem = health.problems[0]
+        if problem.code in {"not-a-venv", "foreign-os", "timeout"}:
             raise VenvError(problem.message, problem.hint)
-        logger.warning(f"{name}: {problem.message}; recreating it")
-        remove_venv(target)
-        recreated = (
+        return (
             "the old one's base interpreter was gone"
             if problem.code == "base-missing"
             else "the old one's python did not run"
         )
-    elif not create:
-        hint = "Run `robo-backend up` once to create it."
-        if foreign is not None:
-            hint = f"{why} Run `robo-backend up` here once to create {target.name}."
-        raise VenvError(f"no venv at {target}", hint)
-    interpreter = find_python(python, facts, timeout=validate_timeout)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise VenvError(
-            f"cannot create the folder for the venv {target}: {exc}",
-            "Check the venv setting and that the project folder is writable.",
-        ) from None
-    info = create_venv(
-        target,
-        interpreter,
-        facts,
-        creators=creators,
-        cwd=project if project.is_dir() else target.parent,
-        timeout=create_timeout,
-    )
-    method = info.method
-    if recreated:
-        method = f"re{method} ({recreated})"
-        notes.append(f"recreated: {health.problems[0].message}")
-    return VenvInfo(
-        path=info.path,
-        python=info.python,
-        created=True,
-        method=method,
-        version=info.version,
-        notes=tuple(notes) + info.notes,
-        has_pip=info.has_pip,
-        uv=info.uv,
-        foreign=foreign,
-    )
+    half = interrupted_install(plan.target)
+    if half is not None:
+        return half
+    if health.version and not satisfies(health.version, requires):
+        return f"its Python {health.version} does not satisfy requires-python {requires}"
+    return None

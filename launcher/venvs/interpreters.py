@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from loguru import logger
 
@@ -17,6 +18,13 @@ from launcher.platform import PlatformFacts
 from launcher.venvs.environment import scrubbed_env
 from launcher.venvs.info import Interpreter
 from launcher.venvs.inspection import VALIDATE_TIMEOUT, last_line, marker
+from launcher.venvs.requires import (
+    install_hint,
+    py_launcher_list,
+    pyenv_interpreters,
+    satisfies,
+    uv_python_find,
+)
 
 _INTERPRETER_PROBE = (
     "import sys; print('ROBO_EXE=' + sys.executable); "
@@ -32,44 +40,105 @@ def is_store_alias(path: str) -> bool:
 
 
 def find_python(
-    requested: str | None, facts: PlatformFacts, *, timeout: float = VALIDATE_TIMEOUT
+    requested: str | None,
+    facts: PlatformFacts,
+    *,
+    timeout: float = VALIDATE_TIMEOUT,
+    requires: str | None = None,
+    cwd: Path | None = None,
 ) -> Interpreter:
     """The interpreter that creates the venv.
 
     `requested` (`--python`) may be a path, a command name or a version (`3.12`: `py -3.12` on
     Windows, `python3.12` elsewhere). Without it: `python3`/`python` on PATH (Store aliases
-    skipped), `py -3` on Windows, then the launcher's own interpreter.
+    skipped), `py -3` on Windows, then the launcher's own interpreter. With `requires` (the
+    project's requires-python) only a fitting one is taken, also from what uv finds, the `py`
+    launcher's list and pyenv's versions; none fitting is a UsageError (exit 2) naming the
+    versions found and how to get one.
     """
     env = scrubbed_env(facts.env)
+    errors: list[str] = []
     if requested:
-        candidates = _requested_candidates(requested, facts)
-        errors: list[str] = []
-        for argv, source in candidates:
-            found = _probe_interpreter(argv, source, env, timeout, errors)
-            if found:
-                return found
-        raise UsageError(
-            f"--python {requested}: no usable interpreter ({'; '.join(errors) or 'not found'})",
-            "Pass the full path of a Python 3 interpreter, a command on PATH, or a version "
-            "such as 3.12.",
-        )
-    errors = []
-    candidates = _default_candidates(facts)
+        return _requested(requested, facts, env, timeout, requires, errors)
     seen: set[str] = set()
-    for argv, source in candidates:
-        key = os.path.realpath(argv[0]) + " ".join(argv[1:])
-        if key in seen:
-            continue
-        seen.add(key)
-        found = _probe_interpreter(argv, source, env, timeout, errors)
-        if found:
+    rejected: list[Interpreter] = []
+    for argv, source in _default_candidates(facts):
+        found = _probe_new(argv, source, env, timeout, errors, seen)
+        if found and satisfies(found.version, requires):
             return found
+        if found:
+            rejected.append(found)
+    if requires:
+        for argv, source in _fitting_candidates(requires, facts, cwd):
+            found = _probe_new(argv, source, env, timeout, errors, seen)
+            if found and satisfies(found.version, requires):
+                return found
+            if found:
+                rejected.append(found)
+    if rejected:
+        versions = ", ".join(sorted({f"{i.version} ({i.path})" for i in rejected}))
+        raise UsageError(
+            f"no Python here satisfies the project's requires-python {requires} "
+            f"(found: {versions})",
+            install_hint(requires or ""),
+        )
     raise VenvError(
         "no Python interpreter found to create the venv"
         + (f" ({'; '.join(errors)})" if errors else ""),
         "Install Python 3 from python.org (on Windows tick 'Add python.exe to PATH'; the "
         "Microsoft Store alias does not count), or pass --python PATH.",
     )
+
+
+def _requested(
+    requested: str,
+    facts: PlatformFacts,
+    env: Mapping[str, str],
+    timeout: float,
+    requires: str | None,
+    errors: list[str],
+) -> Interpreter:
+    for argv, source in _requested_candidates(requested, facts):
+        found = _probe_interpreter(argv, source, env, timeout, errors)
+        if found and not satisfies(found.version, requires):
+            raise UsageError(
+                f"--python {requested} is Python {found.version}, but the project's "
+                f"requires-python is {requires}",
+                install_hint(requires or "") + " Or change requires-python in pyproject.toml.",
+            )
+        if found:
+            return found
+    raise UsageError(
+        f"--python {requested}: no usable interpreter ({'; '.join(errors) or 'not found'})",
+        "Pass the full path of a Python 3 interpreter, a command on PATH, or a version "
+        "such as 3.12.",
+    )
+
+
+def _probe_new(
+    argv: list[str],
+    source: str,
+    env: Mapping[str, str],
+    timeout: float,
+    errors: list[str],
+    seen: set[str],
+) -> Interpreter | None:
+    """Probe a candidate unless the same interpreter was probed already."""
+    key = os.path.realpath(argv[0]) + " ".join(argv[1:])
+    if key in seen:
+        return None
+    seen.add(key)
+    return _probe_interpreter(argv, source, env, timeout, errors)
+
+
+def _fitting_candidates(
+    requires: str, facts: PlatformFacts, cwd: Path | None
+) -> list[tuple[list[str], str]]:
+    """Where else a Python for `requires` may be: uv's pick, `py -0p`, pyenv's versions."""
+    found = [([p], "uv python find") for p in uv_python_find(requires, facts, cwd)]
+    found += [([p], "the py launcher") for p in py_launcher_list(facts)]
+    found += [([p], "pyenv") for p in pyenv_interpreters(facts)]
+    return found
 
 
 def _default_candidates(facts: PlatformFacts) -> list[tuple[list[str], str]]:

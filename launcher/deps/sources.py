@@ -1,0 +1,165 @@
+"""Which file decides what gets installed: uv.lock, pylock.toml, poetry.lock, requirements…
+
+The order is the one the user's own tool reads: `uv.lock` (the exact locked versions, as
+`uv sync --frozen` installs them, the project itself included when it is a package, default
+groups included); `pylock.toml` (PEP 751); `poetry.lock` through poetry when it is installed,
+else the pyproject dependencies with a warning that the lock is not honoured;
+`requirements*.txt` (with the pyproject dependencies); the pyproject dependencies alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.errors import ProjectError
+from launcher.settings import read_pyproject
+
+REQUIREMENTS = "requirements.txt"
+
+
+@dataclass(frozen=True)
+class DependencyInputs:
+    """The dependency sources of a project: the pyproject list and the requirements files."""
+
+    dependencies: tuple[str, ...]
+    requirements: Path | None
+    files: tuple[Path, ...]  # every file whose bytes go into the stamp (requirements + includes)
+
+    @property
+    def empty(self) -> bool:
+        return not self.dependencies and self.requirements is None
+
+
+@dataclass(frozen=True)
+class DependencySource:
+    """What decides the install: `kind` (uv.lock, pylock.toml, poetry.lock, requirements,
+    pyproject, none), the lock file honoured, the pyproject/requirements inputs, and a warning
+    when a lock is present but cannot be honoured here."""
+
+    kind: str
+    lock: Path | None
+    inputs: DependencyInputs
+    warning: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return self.kind == "none"
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file whose bytes decide the install (they go into the stamp)."""
+        return ((self.lock,) if self.lock else ()) + self.inputs.files
+
+    @property
+    def label(self) -> str:
+        """For `doctor` and `up`: where the versions come from, in a few words."""
+        return {
+            "uv.lock": "uv.lock (the locked versions, uv sync)",
+            "pylock.toml": f"{self.lock.name if self.lock else 'pylock.toml'} (PEP 751 lock)",
+            "poetry.lock": "poetry.lock (through poetry)",
+            "requirements": f"{_name(self.inputs.requirements)} + [project].dependencies",
+            "pyproject": "[project].dependencies of pyproject.toml",
+        }.get(self.kind, "nothing to install")
+
+
+def _name(path: Path | None) -> str:
+    return path.name if path else REQUIREMENTS
+
+
+def read_inputs(project: Path) -> DependencyInputs:
+    """Collect `[project].dependencies` and requirements.txt (plus files it includes)."""
+    dependencies: tuple[str, ...] = ()
+    pyproject = project / "pyproject.toml"
+    if pyproject.is_file():
+        raw = read_pyproject(project).get("project", {}).get("dependencies", [])
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise ProjectError(
+                f"[project].dependencies in {pyproject} is not a list of strings",
+                'Write it as dependencies = ["fastapi>=0.110", "uvicorn>=0.29"].',
+            )
+        dependencies = tuple(item.strip() for item in raw if item.strip())
+    requirements = _requirements_file(project)
+    if requirements is None:
+        return DependencyInputs(dependencies, None, ())
+    return DependencyInputs(dependencies, requirements, tuple(_requirement_files(requirements)))
+
+
+def _requirements_file(project: Path) -> Path | None:
+    """requirements.txt, else the first `requirements*.txt` by name."""
+    if (project / REQUIREMENTS).is_file():
+        return project / REQUIREMENTS
+    found = sorted(p for p in project.glob("requirements*.txt") if p.is_file())
+    return found[0] if found else None
+
+
+_INCLUDE = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+)(\S+)")
+
+
+def _requirement_files(first: Path) -> list[Path]:
+    """requirements.txt and the files it pulls in with -r/-c (recursively, each once)."""
+    seen: list[Path] = []
+    pending = [first]
+    while pending:
+        path = pending.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.append(path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            match = _INCLUDE.match(line)
+            if match and "://" not in match.group(1):
+                pending.append((path.parent / match.group(1)).resolve())
+    return seen
+
+
+def _pylock(project: Path) -> Path | None:
+    """`pylock.toml`, else a named one (`pylock.<name>.toml`, PEP 751)."""
+    if (project / "pylock.toml").is_file():
+        return project / "pylock.toml"
+    found = sorted(project.glob("pylock.*.toml"))
+    return found[0] if found else None
+
+
+def detect_source(project: Path, env: Mapping[str, str] | None = None) -> DependencySource:
+    """The source `up` would use with the environment `env` (default: this process's)."""
+    from launcher.platform import PlatformFacts, find_uv
+
+    facts = PlatformFacts.local(os.environ if env is None else env)
+    return find_source(project, uv=find_uv(facts) is not None, poetry=bool(facts.which("poetry")))
+
+
+def find_source(project: Path, *, uv: bool, poetry: bool) -> DependencySource:
+    """The source that decides the install here; `uv`/`poetry`: can those tools run."""
+    inputs = read_inputs(project)
+    skipped: list[str] = []
+    if (project / "uv.lock").is_file():
+        if uv:
+            return DependencySource("uv.lock", project / "uv.lock", inputs)
+        skipped.append("uv.lock (uv cannot run here)")
+    pylock = _pylock(project)
+    if pylock is not None:
+        if uv:
+            return DependencySource("pylock.toml", pylock, inputs)
+        skipped.append(f"{pylock.name} (uv cannot run here)")
+    if (project / "poetry.lock").is_file():
+        if poetry:
+            return DependencySource("poetry.lock", project / "poetry.lock", inputs)
+        skipped.append("poetry.lock (poetry is not installed)")
+    warning = ""
+    if skipped:
+        warning = (
+            f"{', '.join(skipped)} is not honoured: installing the pyproject dependencies "
+            "instead, so versions may differ from the lock"
+        )
+    if inputs.requirements is not None:
+        return DependencySource("requirements", None, inputs, warning)
+    if inputs.dependencies:
+        return DependencySource("pyproject", None, inputs, warning)
+    return DependencySource("none", None, inputs, warning)

@@ -1,0 +1,76 @@
+"""Half-installed venvs: the install marker, and the check for packages missing their metadata.
+
+An install writes `<venv>/.robo-backend-installing` (the installer's pid and tool) before it
+starts and removes it once it succeeded. A marker whose process is gone means the install was
+interrupted (Ctrl-C, SIGTERM, a kill, a power cut). A package folder whose `.dist-info` lacks
+METADATA or RECORD is what an interrupted installer leaves too ("Failed to read metadata from
+installed package"). Either way the venv is repaired by recreating it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+from launcher.fileops import atomic_write_text
+from launcher.venvs.lock import pid_alive
+
+MARKER = ".robo-backend-installing"
+UV_BROKEN_METADATA = "failed to read metadata from installed package"
+"""What uv says (lower-cased) about a package an interrupted install left half-written."""
+
+
+def write_marker(venv: Path, tool: str) -> None:
+    """Say "an install is running into this venv" (before the installer starts)."""
+    document = {"pid": os.getpid(), "tool": tool, "since": time.time()}
+    atomic_write_text(venv / MARKER, json.dumps(document))
+
+
+def clear_marker(venv: Path) -> None:
+    """The install finished: the venv is whole again."""
+    with contextlib.suppress(FileNotFoundError):
+        (venv / MARKER).unlink()
+
+
+def _site_packages(venv: Path) -> list[Path]:
+    found = list(venv.glob("lib/python*/site-packages"))
+    windows = venv / "Lib" / "site-packages"
+    return found + ([windows] if windows.is_dir() else [])
+
+
+def broken_packages(venv: Path, limit: int = 3) -> list[str]:
+    """Names of `.dist-info` folders without METADATA or RECORD (at most `limit`)."""
+    broken: list[str] = []
+    for site in _site_packages(venv):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(site):
+                if not entry.name.endswith(".dist-info") or not entry.is_dir():
+                    continue
+                folder = Path(entry.path)
+                if not (folder / "METADATA").is_file() or not (folder / "RECORD").is_file():
+                    broken.append(entry.name)
+                    if len(broken) >= limit:
+                        return broken
+    return broken
+
+
+def interrupted_install(venv: Path) -> str | None:
+    """Why the venv looks half-installed (None when it does not), in words for the user."""
+    marker = venv / MARKER
+    if marker.exists():
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+            pid = int(data.get("pid", 0))
+            tool = str(data.get("tool", "the installer"))
+        except (OSError, ValueError, TypeError):
+            return "an install into it was interrupted (its marker is unreadable)"
+        if pid != os.getpid() and pid_alive(pid):
+            return None  # another live process is installing (it holds the lock)
+        return f"an install into it with {tool} was interrupted (pid {pid} is gone)"
+    broken = broken_packages(venv)
+    if broken:
+        return "packages were left half-written (" + ", ".join(broken) + " without METADATA/RECORD)"
+    return None

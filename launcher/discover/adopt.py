@@ -47,9 +47,28 @@ def adopt_hardwired(settings: Settings, interpreter: Path | None = None) -> Hard
     still read its own value.
     """
     found = find_hardwired(settings.project, interpreter or venv_interpreter(settings))
-    _adopt(settings, "model", found.model)
+    _adopt(settings, "model", _known_model(found))
     _adopt(settings, "cache_dir", found.cache_dir)
     return found
+
+
+def _known_model(found: Hardwired) -> Found | None:
+    """The first model the code names that fastembed can prefetch (a sparse model, an LLM in a
+    `*_model_name` field or a custom model is left alone, with a note)."""
+    from launcher.errors import UsageError
+    from launcher.models.registry import lookup
+
+    for candidate in [m for m in (found.model, *found.others) if m is not None]:
+        try:
+            lookup(candidate.value)
+        except UsageError:
+            logger.debug(
+                f"{candidate.value!r} ({candidate.where}) is not a fastembed text model "
+                "robo-backend can prefetch; not adopted"
+            )
+            continue
+        return candidate
+    return None
 
 
 def _adopt(settings: Settings, name: str, found: Found | None) -> None:

@@ -133,3 +133,34 @@ def test_venv_and_tests_are_not_the_backend(tmp_path: Path) -> None:
     write(tmp_path, "tests/test_x.py", line)
     found = find_hardwired(tmp_path)
     assert found.model is None and found.cache_dir is None
+
+
+def test_only_a_model_fastembed_can_prefetch_is_adopted(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "config.py",
+        "class Settings:\n"
+        "    llm_model_name: str = 'openai/gpt-4o-mini'\n"
+        "    embedding_model: str = 'sentence-transformers/all-MiniLM-L6-v2'\n",
+    )
+    write(tmp_path, "pyproject.toml", '[project]\nname = "p"\nversion = "0"\n')
+    settings = resolve_settings(tmp_path, {}, {})
+    found = adopt_hardwired(settings)
+    assert found.model is not None and found.model.value == "openai/gpt-4o-mini"
+    assert settings.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert settings.source("model") == "code: config.py:3"
+
+
+def test_an_explicit_setting_that_differs_from_the_code_is_warned_about(seed: Path) -> None:
+    from loguru import logger
+
+    messages: list[str] = []
+    handler = logger.add(messages.append, level="WARNING", format="{message}")
+    try:
+        settings = resolve_settings(seed, {"cache_dir": str(seed / "elsewhere")}, {})
+        adopt_hardwired(settings)
+    finally:
+        logger.remove(handler)
+    text = "".join(messages)
+    assert "cache_dir = " in text and "wins, but the backend's code reads" in text
+    assert "src/services/embeddings.py:8" in text

@@ -164,3 +164,18 @@ def test_an_explicit_setting_that_differs_from_the_code_is_warned_about(seed: Pa
     text = "".join(messages)
     assert "cache_dir = " in text and "wins, but the backend's code reads" in text
     assert "src/services/embeddings.py:8" in text
+
+
+def test_doctor_shows_where_the_adopted_values_come_from(seed: Path) -> None:
+    from launcher.checks import DoctorContext, check_settings
+
+    context = DoctorContext.build(seed, env={})
+    check = check_settings(context)[0]
+    assert check.status == "ok"
+    assert "model='BAAI/bge-small-en-v1.5' (code: src/config.py:6)" in check.summary
+    assert "(code: src/services/embeddings.py:8)" in check.summary
+    values = check.details["values"]
+    assert values["cache_dir"] == {
+        "value": str(seed / "cache" / "models"),
+        "source": "code: src/services/embeddings.py:8",
+    }

@@ -16,13 +16,20 @@ run`'s own process, the other supervisor) and the time from SIGINT to exit.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
+import sys
 import time
+
+import psutil
 
 from bench import procs
 from bench.harness import BenchError, Context, Figure, Target, benchmark
 from bench.workspace import WarmProject, warm_project
+
+WATCHDOG = "launcher/server/watchdog.py"
 
 UVICORN = "uvicorn direct"
 UV_RUN = "uv run"
@@ -121,4 +128,160 @@ def up_ready(ctx: Context) -> list[Figure]:
             baseline=UVICORN,
             note="GUIDE promise: the tree is gone within 10 s",
         ),
+    ]
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    left = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(process)
+    return left
+
+
+def _orphan_sample(ctx: Context, warm: WarmProject, extra: list[str]) -> float:
+    """Seconds from SIGKILL of a ready `up` to the last process of its backend gone."""
+    port = procs.free_port()
+    log = warm.project.parent / "orphan.log"
+    argv = [*warm.up_argv(ctx, port), *extra]
+    with procs.Service(argv, env=warm.env, cwd=warm.project, log=log) as svc:
+        svc.wait_ready(port, timeout=READY_TIMEOUT)
+        time.sleep(1.2)  # the launcher re-reads its tree every second
+        children = psutil.Process(svc.pid).children(recursive=True)
+        backend = [p for p in children if WATCHDOG not in " ".join(p.cmdline())]
+        if len(backend) < 1 + bool(extra):
+            raise BenchError(f"unexpected tree under `up`: {[p.cmdline() for p in children]}")
+        killed = time.perf_counter()
+        os.kill(svc.pid, signal.SIGKILL)
+        while _alive(backend) and time.perf_counter() - killed < 10:
+            time.sleep(0.002)
+        gone = time.perf_counter() - killed
+        if _alive(backend):
+            raise BenchError(f"backend processes outlived the launcher by 10 s: {backend}")
+    log.unlink(missing_ok=True)
+    return gone
+
+
+@benchmark("orphans", "2b. kill -9 of `up`: the backend dies with it", order=21)
+def orphans(ctx: Context) -> list[Figure]:
+    if not sys.platform.startswith("linux"):
+        raise BenchError("this figure is measured on Linux")
+    warm = warm_project(ctx)
+    samples = ctx.interleave(
+        {
+            "plain": lambda: _orphan_sample(ctx, warm, []),
+            "--reload": lambda: _orphan_sample(ctx, warm, ["--reload"]),
+        }
+    )
+    return [
+        Figure(
+            name="up.orphan_gone",
+            label="SIGKILL of `up` to the last backend process gone",
+            unit="s",
+            ours=samples["plain"],
+            target=Target("value", "<=", 1.0, "≤ 1 s (Linux)"),
+            note="parent-death signal + watchdog; polled every 2 ms with psutil (a zombie "
+            "counts as gone)",
+        ),
+        Figure(
+            name="up.orphan_gone_reload",
+            label="the same with --reload (the worker is a grandchild)",
+            unit="s",
+            ours=samples["--reload"],
+            target=Target("value", "<=", 1.0, "≤ 1 s (Linux)"),
+            note="the reloader and its worker both gone",
+        ),
+    ]
+
+
+API_HEALTH_APP = """\
+from fastapi import APIRouter, FastAPI
+
+app = FastAPI()
+router = APIRouter(prefix="/api")
+
+
+@router.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+app.include_router(router)
+"""
+
+
+def _startup_to_ready(ctx: Context, warm: WarmProject, extra: list[str]) -> float:
+    """Seconds between the backend's "Application startup complete" and `up`'s ready line,
+    both timed as they arrive on `up`'s output."""
+    import subprocess
+    import threading
+
+    port = procs.free_port()
+    argv = [*warm.up_argv(ctx, port), *extra]
+    seen: dict[str, float] = {}
+    process = subprocess.Popen(
+        argv,
+        env=warm.env,
+        cwd=warm.project,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            now = time.perf_counter()
+            text = raw.decode("utf-8", "replace")
+            lines.append(text)
+            for key in ("Application startup complete", "Backend ready at"):
+                if key in text:
+                    seen.setdefault(key, now)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.perf_counter() + READY_TIMEOUT
+        while "Backend ready at" not in seen and time.perf_counter() < deadline:
+            if process.poll() is not None:
+                break
+            time.sleep(0.01)
+        if "Backend ready at" not in seen or "Application startup complete" not in seen:
+            raise BenchError("no ready line from `up`:\n" + "".join(lines[-20:]))
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        procs.kill_tree(process)
+        reader.join(timeout=5)
+    return seen["Backend ready at"] - seen["Application startup complete"]
+
+
+@benchmark("health-route", "2c. Ready line when the health route is found", order=22)
+def health_route(ctx: Context) -> list[Figure]:
+    warm = warm_project(ctx)
+    (warm.project / "apihealth.py").write_text(API_HEALTH_APP, encoding="utf-8")
+    try:
+        samples = ctx.interleave(
+            {
+                "discovered": lambda: _startup_to_ready(ctx, warm, ["--app", "apihealth:app"]),
+                "/health": lambda: _startup_to_ready(ctx, warm, []),
+            }
+        )
+    finally:
+        (warm.project / "apihealth.py").unlink(missing_ok=True)
+    return [
+        Figure(
+            name="up.health_discovered",
+            label="startup complete to ready line, route found in the OpenAPI",
+            unit="s",
+            ours=samples["discovered"],
+            yardsticks={"route at /health": samples["/health"]},
+            target=Target("value", "<=", 1.0, "≤ 1 s"),
+            note="a FastAPI app whose only health route is /api/health (router prefix): "
+            "/health answers 404, /openapi.json is read, /api/health answers 200; both "
+            "lines timed as they arrive on `up`'s output",
+        )
     ]

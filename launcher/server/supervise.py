@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -137,10 +138,8 @@ def silence_console() -> None:
 def console_gone() -> bool:
     """True when stdout or stderr reports a hangup or an error (a closed terminal, a pipe whose
     reader is gone). POSIX only; a file or /dev/null never does."""
-    if WINDOWS or not hasattr(__import__("select"), "poll"):
+    if WINDOWS or not hasattr(select, "poll"):
         return False
-    import select
-
     poller = select.poll()
     for fd in (1, 2):
         poller.register(fd, 0)  # only POLLHUP / POLLERR / POLLNVAL are reported

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from launcher import proc
+from launcher.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     import psutil
@@ -41,7 +42,6 @@ DESCENDANT_REFRESH = 1.0  # how often the tree of the child is re-read
 
 # The exit code of the launcher for each way it was told to stop (128 + signal number).
 EXIT_HANGUP = 129
-EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.cleanup.cachebuild import make_model
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
-
-CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+from tests.helpers.cachebuild import make_model
+from tests.helpers.cli import CliRunner
 
 
 @pytest.fixture

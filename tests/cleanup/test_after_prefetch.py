@@ -9,10 +9,10 @@ from pathlib import Path
 from launcher.models.layout import repo_folder_name
 from launcher.models.location import CacheLocation
 from launcher.models.prefetch import PrefetchOptions, prefetch
-from tests.cleanup.conftest import CliRunner
-from tests.doctor.schemas import CLEAR_CACHE_SCHEMA, validate
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CliRunner
+from tests.helpers.schemas import CLEAR_CACHE_SCHEMA, validate
 
 
 def test_prefetched_models_are_ok_then_broken_then_cleared(

@@ -11,16 +11,16 @@ import pytest
 
 from launcher.models.layout import repo_folder_name
 from launcher.models.lock import lock_path
-from tests.cleanup.cachebuild import (
+from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
+from tests.helpers.cachebuild import (
     LockHolder,
     break_model,
     corrupt_model,
     folder_bytes,
     make_model,
 )
-from tests.cleanup.conftest import CliRunner
-from tests.doctor.schemas import CLEAR_CACHE_SCHEMA, validate
-from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
+from tests.helpers.cli import CliRunner
+from tests.helpers.schemas import CLEAR_CACHE_SCHEMA, validate
 
 BGE_DIR = repo_folder_name(BGE_REPO)
 MINILM_DIR = repo_folder_name(MINILM_REPO)

@@ -14,8 +14,8 @@ import pytest
 
 from launcher.cleanup import Selection, UnsafeRootError, check_root, execute, plan_cleanup
 from launcher.models.layout import repo_folder_name
-from tests.cleanup.cachebuild import make_model
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO
+from tests.helpers.cachebuild import make_model
 
 BGE_DIR = repo_folder_name(BGE_REPO)
 

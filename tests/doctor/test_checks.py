@@ -27,10 +27,10 @@ from launcher.checks import (
 )
 from launcher.models.location import CacheLocation
 from launcher.models.lock import lock_path
-from tests.cleanup.cachebuild import LockHolder, break_model, corrupt_model, make_model
-from tests.doctor.conftest import LINUX, WINDOWS, Builder, only
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
+from tests.helpers.cachebuild import LockHolder, break_model, corrupt_model, make_model
+from tests.helpers.doctor import LINUX, WINDOWS, Builder, only
 
 BGE_ID = f"model:{BGE_MODEL}"
 MINILM_ID = f"model:{MINILM_MODEL}"
@@ -232,9 +232,20 @@ def test_cache_dir_not_writable_fails(tmp_path: Path) -> None:
             "print(json.dumps([c.to_json() for c in run_checks(ctx, only={'cache-dir'})]))\n"
         )
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             sys.executable, "-c", code, str(locked)],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                code,
+                str(locked),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
             env={"PATH": os.environ["PATH"], "HOME": str(locked)},
             cwd="/",
         )
@@ -443,9 +454,7 @@ def test_hub_offline_sends_no_request(build: Builder, fake_hub: FakeHub) -> None
     assert fake_hub.requests == []
 
 
-def test_hub_says_whether_a_token_is_set_never_its_value(
-    build: Builder, fake_hub: FakeHub
-) -> None:
+def test_hub_says_whether_a_token_is_set_never_its_value(build: Builder, fake_hub: FakeHub) -> None:
     token = "hf_plantedTokenValue123456"
     env = {"HF_HUB_OFFLINE": "", "HF_ENDPOINT": fake_hub.url, "HF_TOKEN": token}
     check = only(build(env=env), "hub")

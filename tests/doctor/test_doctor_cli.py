@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from launcher.checks import CHECK_IDS
-from tests.doctor.schemas import DOCTOR_SCHEMA, validate
 from tests.fakehub.fixtures import BGE_MODEL, MINILM_MODEL
 from tests.fakehub.server import FakeHub
+from tests.helpers.schemas import DOCTOR_SCHEMA, validate
 
 LINUX_IDS = [i for i in CHECK_IDS if i not in ("powershell-policy", "long-paths", "model")]
 
@@ -126,9 +126,7 @@ def test_verbose_shows_details_quiet_hides_ok_lines(project: Path, env: dict[str
     assert "[✓]" not in quiet.stdout and "[!]" in quiet.stdout
 
 
-def test_unreachable_hub_is_a_warning_not_a_failure(
-    project: Path, free_port: int
-) -> None:
+def test_unreachable_hub_is_a_warning_not_a_failure(project: Path, free_port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]

@@ -19,7 +19,7 @@ from launcher.checks import preflight, run_checks
 from launcher.checks.core import DoctorContext
 from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
-from tests.doctor.conftest import LINUX
+from tests.helpers.doctor import LINUX
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "ROBO_BACKEND_OFFLINE": "1"}
 NOBODY = "65534"  # uid and gid of nobody/nogroup on Debian-like systems

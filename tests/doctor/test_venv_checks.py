@@ -14,7 +14,7 @@ from launcher.deps import _write_stamp, compute_stamp
 from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
 from launcher.shells import PlatformFacts
-from tests.doctor.conftest import LINUX, Builder, only
+from tests.helpers.doctor import LINUX, Builder, only
 
 
 def make_venv(path: Path) -> Path:
@@ -22,7 +22,9 @@ def make_venv(path: Path) -> Path:
     uv = Path(sys.executable).parent / "uv"
     subprocess.run(
         [str(uv), "venv", "--quiet", "--python", sys.executable, str(path)],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return path
 
@@ -154,8 +156,9 @@ def test_preflight_stops_on_a_cache_dir_that_is_a_file(project: Path, tmp_path: 
     blocker.write_text("x", encoding="utf-8")
     settings = resolve_settings(project, {}, {})
     with pytest.raises(PreflightError) as caught:
-        preflight(settings, cache=CacheLocation(blocker, "--cache-dir", True), port=8000,
-                  facts=LINUX)
+        preflight(
+            settings, cache=CacheLocation(blocker, "--cache-dir", True), port=8000, facts=LINUX
+        )
     assert "is not a folder" in caught.value.message
     assert "--cache-dir" in caught.value.hint
     assert caught.value.exit_code == 1
@@ -175,9 +178,22 @@ def test_up_stops_at_the_preflight_with_the_check_hint(project: Path) -> None:
         "from fastapi import FastAPI\napp = FastAPI()\n", encoding="utf-8"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "launcher", "up", "-p", str(project),
-         "--python", "/nonexistent/python3", "--offline"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "launcher",
+            "up",
+            "-p",
+            str(project),
+            "--python",
+            "/nonexistent/python3",
+            "--offline",
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert done.returncode == 1, done.stderr

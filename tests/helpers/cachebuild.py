@@ -2,7 +2,7 @@
 
 The same layout fastembed and robo-backend's prefetch write (blobs named by their sha256,
 snapshot symlinks, refs/main), so `launcher.models.inspection.inspect_model` judges it exactly as
-it would judge a real download; helpers then break it the ways GUIDE §3 lists.
+it would judge a real download; helpers then break it the ways real caches break.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def model_file(root: Path, name: str) -> Path:
 
 
 def corrupt_model(root: Path, name: str) -> None:
-    """Truncate the ONNX blob (GUIDE §3 #2: 'Protobuf parsing failed')."""
+    """Truncate the ONNX blob (fastembed then fails with 'Protobuf parsing failed')."""
     blob = model_file(root, name)
     data = blob.read_bytes()
     blob.write_bytes(data[: len(data) // 2])
 
 
 def break_model(root: Path, name: str) -> None:
-    """Delete the ONNX blob, leaving a dangling symlink (GUIDE §3 #1: a temp cleaner ran)."""
+    """Delete the ONNX blob, leaving a dangling symlink (as after a temp cleaner ran)."""
     model_file(root, name).unlink()
 
 

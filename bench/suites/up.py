@@ -126,7 +126,7 @@ def up_ready(ctx: Context) -> list[Figure]:
             ours=starts.stop["robo-backend"],
             yardsticks={UVICORN: starts.stop[UVICORN], UV_RUN: starts.stop[UV_RUN]},
             baseline=UVICORN,
-            note="GUIDE promise: the tree is gone within 10 s",
+            note="promise: the tree is gone within 10 s",
         ),
     ]
 

@@ -6,7 +6,7 @@ do with the command line the launcher built, closely enough to run the real prob
 
 - powershell: parses `-Command` with PowerShell's quoting rules ('…' with '' doubled).
   Activate.ps1 is refused with the real error text unless `-ExecutionPolicy Bypass` was given,
-  or always when FAKE_PS_POLICY=group-policy (a Group Policy beats Bypass, GUIDE §3.6); like
+  or always when FAKE_PS_POLICY=group-policy (a Group Policy beats Bypass); like
   the real PowerShell it then carries on, so `python` runs outside the venv.
 - cmd: `/d /c call <activate.bat> && python …`; the classic activate.bat bug is reproduced: a
   `)` in the venv path ends an `if (…)` block early ("… was unexpected at this time.").

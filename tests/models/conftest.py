@@ -124,7 +124,7 @@ def read_status(path: Path) -> dict[str, Any]:
 
 
 def assert_status_schema(document: dict[str, Any]) -> None:
-    """The status file contract of GUIDE §1 / docs/status-file.md (schema 1)."""
+    """The status file contract of docs/status-file.md (schema 1)."""
     assert set(document) == {"schema", "updated_at", "model", "environment"}
     assert document["schema"] == 1
     model = document["model"]

@@ -1,4 +1,4 @@
-"""Shell detection over injected platform facts (GUIDE §3.11): a table of real-world setups."""
+"""Shell detection over injected platform facts: a table of real-world setups."""
 
 from __future__ import annotations
 

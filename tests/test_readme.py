@@ -20,3 +20,13 @@ def test_no_bare_call_before_the_commands_section_explains_the_path() -> None:
     assert not bare, bare
     explanation = rest.split("| command |", 1)[0]
     assert ".venv/bin/robo-backend" in explanation and "PATH" in explanation
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    root = README.parent
+    outside = "GUI" + "DE"  # the name of a guide that is not in this repository
+    files = [README, *root.glob("docs/*.md")]
+    for folder in ("launcher", "tests", "bench", "examples"):
+        files += [p for p in (root / folder).rglob("*.py") if ".venv" not in p.parts]
+    citing = [str(p) for p in files if outside in p.read_text(encoding="utf-8", errors="replace")]
+    assert not citing, citing

@@ -44,8 +44,9 @@ class WarmProject:
         ]  # fmt: skip
 
     def backend_env(self) -> dict[str, str]:
-        """What `up` gives the backend (README, "What the backend receives"), for starting the same server without us:
-        the launcher's own `backend_env` over the activated venv's PATH and VIRTUAL_ENV."""
+        """What `up` gives the backend (README, "What the backend receives"), for starting the
+        same server without us: the launcher's own `backend_env` over the activated venv's PATH
+        and VIRTUAL_ENV."""
         from launcher.pipeline import backend_env
 
         base = dict(self.env)

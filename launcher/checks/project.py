@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
@@ -51,7 +52,7 @@ def check_health_path(ctx: DoctorContext) -> list[Check]:
     settings = ctx.settings
     path = str(settings.health_path)
     source = settings.source("health_path")
-    details = {"path": path, "source": source}
+    details: dict[str, Any] = {"path": path, "source": source}
     if source == "default":
         summary = f"health path {path} (when the app has none, `up` finds its route itself)"
         return [Check("health-path", "ok", summary, "", details)]
@@ -95,7 +96,7 @@ def check_state_dir(ctx: DoctorContext) -> list[Check]:
     """The state folder (status file, run file, locks) must be writable before `up` installs."""
     settings = ctx.settings
     folder = settings.state_dir
-    details = {"path": str(folder), "source": settings.source("state_dir")}
+    details: dict[str, Any] = {"path": str(folder), "source": settings.source("state_dir")}
     if os.path.lexists(folder) and not folder.is_dir():
         return [
             Check(

@@ -27,8 +27,8 @@ def command(ctx: typer.Context, project: Project = Path("."), shell: Shell = Non
 
     from launcher import console
     from launcher.commands.startup import start
-    from launcher.settings import resolve_settings
     from launcher.platform import PlatformFacts
+    from launcher.settings import resolve_settings
     from launcher.shellcode import activation_script
     from launcher.shells import detect_shell
     from launcher.venvs import ensure_venv

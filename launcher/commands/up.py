@@ -25,9 +25,7 @@ def command(
     project: Project = Path("."),
     app: Annotated[
         str | None,
-        typer.Option(
-            "--app", help="ASGI app as module:attr.", show_default=False
-        ),
+        typer.Option("--app", help="ASGI app as module:attr.", show_default=False),
     ] = None,
     host: Annotated[
         str | None, typer.Option("--host", help="Interface to bind.", show_default=False)

@@ -68,7 +68,12 @@ def test_prefetch_json_prints_exactly_one_document(fake_hub: FakeHub, tmp_path: 
     assert_status_schema(status)
     assert status["model"] == document  # --json prints the status file's model object
     human = run_launcher(
-        tmp_path, "prefetch", "-p", str(project), "--cache-dir", str(tmp_path / "cache"),
+        tmp_path,
+        "prefetch",
+        "-p",
+        str(project),
+        "--cache-dir",
+        str(tmp_path / "cache"),
         hub_url=fake_hub.url,
     )
     assert human.returncode == 0, human.stderr

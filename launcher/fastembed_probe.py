@@ -8,7 +8,7 @@ what it answers: the hub repo id as spelled, the model file, the additional file
 folder fastembed opens. A future fastembed that renames again is answered the same way.
 
 The answer is remembered in the project's state folder, keyed on the installed fastembed
-(its dist-info), the dependency stamp, the models asked for and the cache folder, so a warm
+(its dist-info), the dependency stamp and the models asked for, so a warm
 `up` reads one small JSON file and starts no process.
 """
 
@@ -56,6 +56,7 @@ class FastembedAnswer:
     cache_dir: Path | None = None
     models: dict[str, Described] = field(default_factory=dict)
     cached: bool = False
+    follows_env: bool = True  # it opened the FASTEMBED_CACHE_PATH it was given
 
     def describe(self, name: str) -> Described | None:
         return self.models.get(name.strip().lower())
@@ -64,6 +65,7 @@ class FastembedAnswer:
         return {
             "fastembed": self.version,
             "cache_dir": None if self.cache_dir is None else str(self.cache_dir),
+            "follows_env": self.follows_env,
             "models": {
                 key: {
                     "model": d.model,
@@ -90,7 +92,9 @@ def _answer_from_json(data: Mapping[str, Any]) -> FastembedAnswer:
             size_in_gb=float(item.get("size_in_gb") or 0.0),
         )
     cache = data.get("cache_dir")
-    return FastembedAnswer(data.get("fastembed"), Path(cache) if cache else None, models)
+    answer = FastembedAnswer(data.get("fastembed"), Path(cache) if cache else None, models)
+    answer.follows_env = bool(data.get("follows_env", True))
+    return answer
 
 
 def installed_fastembed(venv: Path) -> Path | None:
@@ -104,7 +108,7 @@ def installed_fastembed(venv: Path) -> Path | None:
     return None
 
 
-def _key(venv: Path, state_dir: Path, names: Sequence[str], cache: Path) -> dict[str, Any] | None:
+def _key(venv: Path, state_dir: Path, names: Sequence[str]) -> dict[str, Any] | None:
     dist = installed_fastembed(venv)
     if dist is None:
         return None
@@ -122,7 +126,6 @@ def _key(venv: Path, state_dir: Path, names: Sequence[str], cache: Path) -> dict
         "dist_mtime_ns": mtime,
         "deps_stamp": stamp,
         "names": sorted({n.strip().lower() for n in names}),
-        "cache": str(cache),
     }
 
 
@@ -140,7 +143,7 @@ def probe_fastembed(
     A venv without fastembed answers `version=None` without starting a process (prefetch then
     uses the built-in registry). A probe that fails is logged and answers the same way.
     """
-    key = _key(venv, state_dir, names, cache)
+    key = _key(venv, state_dir, names)
     if key is None:
         return FastembedAnswer(None)
     remembered = _remembered(state_dir, key)
@@ -161,6 +164,7 @@ def probe_fastembed(
         )
         return FastembedAnswer(None)
     answer = _answer_from_json(data)
+    answer.follows_env = answer.cache_dir is None or answer.cache_dir == cache
     if answer.version is not None:
         _remember(state_dir, key, answer)
     return answer
@@ -236,7 +240,7 @@ def describe_models(
     how = "remembered" if answer.cached else "asked"
     for spec in specs.values():
         logger.debug(f"fastembed {answer.version} ({how}) names {spec.name} {spec.repo}")
-    if answer.cache_dir is not None and answer.cache_dir != cache:
+    if not answer.follows_env:
         logger.warning(
             f"the venv's fastembed {answer.version} opens {answer.cache_dir}, not {cache}: it "
             "ignores FASTEMBED_CACHE_PATH; set cache_dir to that folder"

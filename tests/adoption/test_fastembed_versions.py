@@ -101,9 +101,10 @@ def test_each_fastembed_gets_its_own_spelling_and_loads_offline(
         assert loaded.stdout.strip().splitlines()[-1] == "384"
 
         answer = probe_fastembed(
-            venv, venv / "bin" / "python", [BGE_MODEL], cache=cache, state_dir=state
+            venv, venv / "bin" / "python", [BGE_MODEL], cache=tmp_path / "other", state_dir=state
         )
         assert answer.cached, "the second ask must be answered from the remembered file"
+        assert answer.follows_env
         assert answer.version is not None and answer.version.startswith(version)
 
 

@@ -7,7 +7,9 @@ They are bounded in time, so doctor finishes in well under 2 s without a network
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -89,6 +91,28 @@ def probe_hub(url: str, timeout: float, token: str | None = None) -> HubAnswer:
     if result:
         return result[0]
     return HubAnswer(None, silent, time.perf_counter() - started)
+
+
+def existing_ancestor(path: Path) -> Path:
+    """`path` itself when it exists, else its nearest existing parent (where a probe can run)."""
+    current = path
+    while not os.path.lexists(current) and current.parent != current:
+        current = current.parent
+    return current
+
+
+def write_probe_in(folder: Path) -> str | None:
+    """None when a file can really be created and deleted in `folder`, else the error text.
+
+    Creates nothing that stays (`os.access` lies about ACLs and read-only mounts; doing it
+    tells the truth)."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".robo-backend-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def disk_usage(path: Path) -> DiskUsage:

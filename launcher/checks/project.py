@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from launcher.checks.core import Check, DoctorContext
+from launcher.checks.probes import existing_ancestor, write_probe_in
 from launcher.errors import LauncherError
 
 MOVE_STATE_HINT = (
@@ -74,24 +74,6 @@ def check_health_path(ctx: DoctorContext) -> list[Check]:
     return [Check("health-path", "ok", f"health path {path} (route in {found})", "", details)]
 
 
-def _existing_ancestor(path: Path) -> Path:
-    current = path
-    while not os.path.lexists(current) and current.parent != current:
-        current = current.parent
-    return current
-
-
-def _write_probe(folder: Path) -> str | None:
-    """None when a file can really be created and deleted in `folder`, else the error text."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=".robo-backend-probe-", dir=folder)
-        os.close(handle)
-        os.unlink(name)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
 def check_state_dir(ctx: DoctorContext) -> list[Check]:
     """The state folder (status file, run file, locks) must be writable before `up` installs."""
     settings = ctx.settings
@@ -107,8 +89,8 @@ def check_state_dir(ctx: DoctorContext) -> list[Check]:
                 details,
             )
         ]
-    probe_in = folder if folder.is_dir() else _existing_ancestor(folder)
-    error = _write_probe(probe_in) if probe_in.is_dir() else "not a folder"
+    probe_in = folder if folder.is_dir() else existing_ancestor(folder)
+    error = write_probe_in(probe_in) if probe_in.is_dir() else "not a folder"
     details["writable"] = error is None
     if error is not None:
         return [

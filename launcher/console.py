@@ -101,23 +101,24 @@ def info(text: str, *, report: bool = False) -> None:
         out.print(redact(text), markup=False)
 
 
-def warn(text: str, hint: str = "") -> None:
+def _labelled(label: str, text: str, hint: str, hint_indent: str) -> None:
+    """`label text` then, when there is one, `hint: …` (the text itself printed literally)."""
     out = get_console()
-    out.print("[yellow]warning:[/] ", end="")
+    out.print(label + " ", end="")
     out.print(redact(text), markup=False)
     if hint:
-        out.print("  [dim]hint:[/] ", end="")
+        out.print(f"{hint_indent}[dim]hint:[/] ", end="")
         out.print(redact(hint), markup=False)
+
+
+def warn(text: str, hint: str = "") -> None:
+    """A warning on stderr: `warning: text`, its hint indented below."""
+    _labelled("[yellow]warning:[/]", text, hint, "  ")
 
 
 def error(text: str, hint: str = "") -> None:
     """The two-line error format of the error boundary."""
-    out = get_console()
-    out.print("[red]error:[/] ", end="")
-    out.print(redact(text), markup=False)
-    if hint:
-        out.print("[dim]hint:[/] ", end="")
-        out.print(redact(hint), markup=False)
+    _labelled("[red]error:[/]", text, hint, "")
 
 
 def emit_json(document: Any) -> None:

@@ -230,5 +230,13 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
 
 
 def _redact_record(record: Any) -> bool:
+    """The log file's filter: the message, and a traceback's text, with secrets hidden."""
     record["message"] = redact(record["message"])
+    caught = record["exception"]
+    if caught is not None and caught.value is not None:
+        import traceback
+
+        lines = traceback.format_exception(caught.type, caught.value, caught.traceback)
+        record["message"] += "\n" + redact("".join(lines)).rstrip()
+        record["exception"] = None  # loguru would print the unredacted one
     return True

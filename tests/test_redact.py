@@ -140,3 +140,30 @@ def test_planted_secrets_reach_no_output_and_no_log(
     assert hub["details"]["endpoint"].startswith("http://***@127.0.0.1:")
     assert hub["status"] == "ok" and hub["details"]["status"] == 200, hub
     assert "/health?k=***" in runs[0].stdout  # hidden, not dropped
+
+
+def test_a_logged_traceback_is_redacted_in_the_log_file(tmp_path: Path) -> None:
+    # a traceback quoting a credentialed URL (an HTTP client's error) must not reach the file
+    code = (
+        "from loguru import logger\n"
+        "from launcher import console\n"
+        "console.setup_logging()\n"
+        "try:\n"
+        f"    raise RuntimeError('GET http://u:{MIRROR_PASSWORD}@mirror/x failed')\n"
+        "except RuntimeError as exc:\n"
+        "    logger.opt(exception=exc).debug('probe failed')\n"
+    )
+    logs = tmp_path / "logs"
+    env = {"ROBO_BACKEND_LOG_DIR": str(logs), "HF_ENDPOINT": f"http://u:{MIRROR_PASSWORD}@m/"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = (logs / "robo-backend.log").read_text("utf-8")
+    assert "RuntimeError: GET http://***@mirror/x failed" in text  # kept, with the login hidden
+    assert MIRROR_PASSWORD not in text + done.stdout + done.stderr

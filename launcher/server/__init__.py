@@ -1,6 +1,9 @@
-"""The backend server: port probe (`port`), process tree (`tree`), readiness (`health`), serve().
+"""The backend server: the public interface of the package that runs and supervises it.
 
-The public names below are the package's interface; the `up` flow renders what serve() reports.
+Modules: `port` (port probe), `tree` (stop signals, stopping a tree, `kill_tree`), `guard` and
+`watchdog` (the tree dies with the launcher), `health` (readiness, the health route found),
+`supervise` (`serve()`), `runfile` (which launcher runs the project's backend), `report`
+(what `status` says). The `up` flow renders what serve() reports (`launcher/serve_view.py`).
 """
 
 from __future__ import annotations

@@ -174,3 +174,10 @@ def test_the_degraded_step_says_a_restart_is_needed_after_prefetch() -> None:
     text = model_summary(None, "degraded")
     assert "DEGRADED" in text and "robo-backend prefetch" in text and "restart `up`" in text
     assert model_summary("BAAI/bge-small-en-v1.5", "ready") == "BAAI/bge-small-en-v1.5 (ready)"
+
+
+@pytest.mark.parametrize("value", ["off", "no", "0", "false", ""])
+def test_debug_off_words_mean_off(tmp_path: Path, value: str) -> None:
+    # one truthy parser: ROBO_BACKEND_DEBUG=off used to turn tracebacks on here only
+    done = run_cli("up", "-p", str(tmp_path / "missing"), env={"ROBO_BACKEND_DEBUG": value})
+    assert_two_line_error(done, 2, "does not exist")

@@ -236,6 +236,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
         "bytes": state.size,
         "problems": list(state.problems),
         "role": "fallback" if fallback else "primary",
+        "source": state.source.to_json() if state.source else None,
     }
     holder = lock_holder(Path(ctx.cache.path), name)
     details["lock_holder"] = holder
@@ -248,13 +249,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
             details,
         )
     if state.state == "ok":
-        return Check(
-            check_id,
-            "ok",
-            f"{role} {name} cached and complete ({format_bytes(state.size or 0)})",
-            "",
-            details,
-        )
+        return _cached_model(ctx, check_id, f"{role} {name}", state, details)
     if state.state == "missing":
         if fallback:
             return Check(
@@ -290,6 +285,29 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
         f"{role} {name} is {state.state} in the cache{problem}",
         "`up` and `prefetch` repair it by re-downloading only this model; to remove it now: "
         f"robo-backend clear-cache --broken -p {ctx.settings.project}",
+        details,
+    )
+
+
+def _cached_model(
+    ctx: DoctorContext, check_id: str, who: str, state: Any, details: dict[str, Any]
+) -> Check:
+    """A complete model: where it came from, flagged when that is not the current endpoint."""
+    from launcher.models.provenance import current_endpoint
+
+    source = state.source
+    origin = f"; {source.describe()}" if source else ""
+    summary = f"{who} cached and complete ({format_bytes(state.size or 0)}{origin})"
+    current = current_endpoint(ctx.env)
+    if source is None or not source.other_endpoint(current):
+        return Check(check_id, "ok", summary, "", details)
+    details["current_endpoint"] = current
+    return Check(
+        check_id,
+        "warn",
+        f"{summary}: fetched from {source.endpoint}, not from the current endpoint {current}",
+        f"If it should come from {current}: robo-backend clear-cache --model {state.model} "
+        f"-p {ctx.settings.project}, then robo-backend prefetch -p {ctx.settings.project}",
         details,
     )
 

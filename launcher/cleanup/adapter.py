@@ -22,6 +22,8 @@ class CacheAdapter:
     inspect_state: Callable[[Path, str], tuple[str, list[str]]]
     lock_holder: Callable[[Path, str], int | None]
     names_for: Callable[[Path, Sequence[str], Collection[str]], dict[str, str]]
+    # where a cached model came from, for people ("from https://…, main @ …, date"), or None
+    origin: Callable[[Path, str], str | None] = lambda root, name: None
 
     @classmethod
     def default(cls) -> CacheAdapter:
@@ -33,11 +35,16 @@ class CacheAdapter:
             state = inspect_model(root, name)
             return state.state, [str(problem) for problem in state.problems]
 
+        def origin(root: Path, name: str) -> str | None:
+            source = inspect_model(root, name).source
+            return source.describe() if source else None
+
         return cls(
             model_folder=model_folder,
             inspect_state=inspect_state,
             lock_holder=lock_holder,
             names_for=names_for,
+            origin=origin,
         )
 
 

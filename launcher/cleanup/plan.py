@@ -169,6 +169,8 @@ class _Planner:
                 return
         if not self.selection.broken:
             where = "in the old fastembed temp cache" if self.prefix else "cached"
+            origin = self.cache.origin(root, model) if model is not None else None
+            where += f"; {origin}" if origin else ""
             self.add(Entry(path, size, kind, f"{label}, {where}", model=model))
         elif model is None:
             reason = f"{label}: not a known model, so its state cannot be checked"

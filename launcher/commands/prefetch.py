@@ -70,8 +70,11 @@ def command(
         )
         if switch is not None:
             console.warn(switch.warning())
-    if json_output:
-        console.emit_json(result.to_json())
+    if json_output:  # the status file's model object (settled: changed_from, last_used)
+        from launcher.models.status import read_status
+
+        recorded = (read_status(settings.status_file) or {}).get("model")
+        console.emit_json(recorded if isinstance(recorded, dict) else result.to_json())
     error = result.error()
     if error is not None:
         raise error

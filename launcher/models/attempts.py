@@ -18,6 +18,7 @@ from launcher.models.layout import model_folder, symlinks_supported
 from launcher.models.options import PrefetchOptions
 from launcher.models.outcome import Attempt, RunLog
 from launcher.models.registry import DEFAULT_ENDPOINT, ModelSpec
+from launcher.redact import redact_url
 from launcher.values import format_bytes
 
 
@@ -33,8 +34,9 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The endpoint as messages may name it."""
-        return self.endpoint
+        """The endpoint as messages may name it: credentials in it masked (`http://***@host`);
+        the requests use `endpoint` itself, so a mirror behind basic auth still answers."""
+        return redact_url(self.endpoint)
 
 
 def make_target(options: PrefetchOptions, root: Path, spec: ModelSpec) -> Target:
@@ -104,9 +106,10 @@ class _Loop:
 
     def out_of_budget(self, last: str) -> None:
         """Say that the budget ran out (and how to change it); it stays spent for the chain."""
+        spent = self.budget.spent
         self.budget.exhaust()
         self.reported = True
-        reason = self.budget.reason(self.target.shown)
+        reason = self.budget.reason(self.target.shown, spent)
         self.log.budget_ran_out(reason)
         logger.error(f"{last}; {reason}")
 

@@ -52,8 +52,16 @@ class Budget:
     def exhaust(self) -> None:
         self.spent = max(self.spent, self.seconds)
 
-    def reason(self, endpoint: str) -> str:
+    def reason(self, endpoint: str, spent: float | None = None) -> str:
+        """Why the step stopped: all of the budget went by, or what is left cannot hold the
+        next attempt (`spent`: what had gone by then)."""
+        if spent is not None and spent < self.seconds:
+            return (
+                f"the model step's budget ran out: {spent:.0f} s of its {self.seconds:g} s "
+                f"({SETTING}) went by without a byte from {endpoint}, too little is left for "
+                "another attempt"
+            )
         return (
-            f"the model step's budget ran out: {self.seconds:g} s ({SETTING}) passed without "
-            f"receiving a byte from {endpoint}"
+            f"the model step's budget ran out: {self.seconds:g} s ({SETTING}) went by without "
+            f"a byte from {endpoint}"
         )

@@ -30,6 +30,7 @@ from launcher.models.failures import DISK, TRANSIENT, DownloadError, classify, e
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
 from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastembed_metadata
+from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
 from launcher.models.reporting import Progress, ProgressFactory
 from launcher.models.stamp import write_stamp
@@ -270,9 +271,8 @@ def _remove_partials(folder: Path, ops: FileOps) -> int:
     return freed
 
 
-@contextlib.contextmanager
-def _no_progress(label: str, total: int, completed: int) -> Iterator[None]:
-    yield None
+def _no_progress(label: str, total: int, completed: int) -> contextlib.nullcontext[None]:
+    return contextlib.nullcontext()
 
 
 def _fetch_all(
@@ -363,7 +363,8 @@ def download_model(
             sha256s.update(fetched)
             verified.update(fetched)
             stats.bytes_received = tally.received
-    stats.snapshot = _materialize(spec, remote, folder, sha256s, ops, symlinks)
+    shown = shown or endpoint
+    stats.snapshot = _materialize(spec, remote, folder, sha256s, ops, symlinks, shown)
     stats.files = [rf.path for rf in remote.files]
     _remove_partials(folder, ops)
     return stats
@@ -376,6 +377,7 @@ def _materialize(
     sha256s: dict[str, str],
     ops: FileOps,
     symlinks: bool,
+    shown: str,
 ) -> Path:
     """Make the verified blobs visible the way huggingface_hub/fastembed expect them, then
     write fastembed's metadata and our stamp."""
@@ -393,5 +395,6 @@ def _materialize(
         remote.commit,
         {rf.path: {"etag": rf.etag, "sha256": sha256s[rf.etag]} for rf in remote.files},
         ops,
+        source=Provenance.download(shown, remote.commit),
     )
     return snapshot

@@ -8,6 +8,8 @@ import time
 from enum import Enum
 from typing import Any
 
+from launcher.redact import redact_url
+
 
 class Kind(str, Enum):
     """How prefetch goes on after a failed attempt."""
@@ -126,7 +128,7 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
         return disk_full_error(what)
     if isinstance(exc, httpx.ConnectError):
         return DownloadError(
-            f"cannot reach {endpoint} ({exc})",
+            f"cannot reach {endpoint} ({redact_url(str(exc))})",
             UNREACHABLE,
             hint="Check your network, proxy or HF_ENDPOINT; a cached model needs no network.",
         )
@@ -134,7 +136,11 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
         phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
         return DownloadError(f"timed out {phase} from {endpoint} for {what}", TRANSIENT)
     if isinstance(exc, httpx.TransportError):
-        return DownloadError(f"the connection broke while downloading {what} ({exc})", TRANSIENT)
+        detail = redact_url(str(exc))
+        return DownloadError(f"the connection broke while downloading {what} ({detail})", TRANSIENT)
     if isinstance(exc, OSError):
-        return DownloadError(f"a file operation failed while downloading {what}: {exc}", TRANSIENT)
+        detail = redact_url(str(exc))
+        return DownloadError(
+            f"a file operation failed while downloading {what}: {detail}", TRANSIENT
+        )
     raise exc

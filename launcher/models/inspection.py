@@ -20,8 +20,9 @@ from launcher.models.layout import (
     incomplete_files,
     snapshot_dir,
 )
+from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec, lookup
-from launcher.models.stamp import STAMP_NAME, read_json, read_stamp
+from launcher.models.stamp import STAMP_NAME, read_json, read_stamp, stamp_source
 
 
 class CacheState(str, Enum):
@@ -69,7 +70,7 @@ class ModelCacheState:
     `verified` says how `ok` was established: "stamp" (stat-only), "hash" (content re-hashed) or
     "size" (sizes only: no hash was available). `leftovers` are stray `.incomplete` files next
     to an otherwise ok model (harmless; prefetch deletes them). `findings` are the problems as
-    typed values; `problems` their texts.
+    typed values; `problems` their texts. `source` is the provenance our stamp records.
     """
 
     model: str
@@ -83,6 +84,7 @@ class ModelCacheState:
     verified: str | None = None
     leftovers: list[Path] = field(default_factory=list)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: Provenance | None = None  # where it came from, when our stamp says
 
     @property
     def ok(self) -> bool:
@@ -108,6 +110,7 @@ class ModelCacheState:
             "problems": self.problems,
             "verified": self.verified,
             "leftovers": [str(p) for p in self.leftovers],
+            "source": self.source.to_json() if self.source else None,
         }
 
 
@@ -197,6 +200,7 @@ def _check_stamped(state: ModelCacheState, folder: Path, stamp: dict[str, Any], 
     commit = stamp["commit"]
     state.commit = commit
     state.verified = "stamp"
+    state.source = stamp_source(stamp)
     snapshot = snapshot_dir(folder, commit)
     _check_refs(state, folder, commit)
     sizes: dict[str, int] = {}

@@ -40,6 +40,7 @@ from launcher.models.outcome import (
     PrefetchResult,
     RunLog,
 )
+from launcher.models.provenance import ADOPTED, FOUND
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, described, lookup
 from launcher.models.repair import adopt_model, repair_model
 from launcher.models.stamp import write_stamp
@@ -111,7 +112,7 @@ def _prefetch_chain(
     run = _Run(options, log, location)
     log.checkpoint()
     for index, (spec, state) in enumerate(chain):
-        if index:
+        if index and not run.budget.exhausted():
             logger.warning(f"Falling back to {spec.name}")
         path = _prepare(run, spec)
         if path is not None:
@@ -236,14 +237,14 @@ def _unusable(
     run.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
 
 
-def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps) -> None:
+def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps, how: str = FOUND) -> None:
     """Stamp a model that was verified by hashing (unstamped, or touched since), and drop
     stray partial downloads, so the next check is stat-only again."""
     for leftover in state.leftovers:
         ops.unlink(leftover)
     if state.verified != "stamp" and state.folder is not None and state.commit:
         with contextlib.suppress(OSError, KeyError):
-            write_stamp(state.folder, spec, state.commit, state.files, ops)
+            write_stamp(state.folder, spec, state.commit, state.files, ops, how=how)
 
 
 def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | None:
@@ -296,7 +297,7 @@ def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:
     if not state.ok:
         repair_model(run.root, spec.name, ops=ops)
         return None
-    _refresh_stamp(state, spec, ops)
+    _refresh_stamp(state, spec, ops, ADOPTED)
     logger.info(
         f"Reused {spec.label} from fastembed's old temp cache {legacy} (copied to {run.root}); "
         "nothing downloaded. The temp cache can be deleted."

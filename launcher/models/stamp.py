@@ -11,6 +11,7 @@ from typing import Any
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
 from launcher.models.layout import snapshot_dir
+from launcher.models.provenance import FOUND, Provenance
 from launcher.models.registry import ModelSpec
 
 STAMP_NAME = ".robo-verified.json"
@@ -46,11 +47,15 @@ def write_stamp(
     commit: str,
     files: Mapping[str, Mapping[str, Any]],
     ops: FileOps = DEFAULT_FILE_OPS,
+    source: Provenance | None = None,
+    how: str = FOUND,
 ) -> None:
-    """Record what was verified: per file its size, etag, sha256 and the mtime_ns seen then.
+    """Record what was verified: per file its size, etag, sha256 and the mtime_ns seen then,
+    and where the model came from (`source`).
 
     `files` maps repo paths to {"etag", "sha256"}; size and mtime are read here, after the files
-    are in place, so a later stat-only check can tell "untouched since verification".
+    are in place, so a later stat-only check can tell "untouched since verification". Without
+    `source`, the provenance of the stamp being replaced is kept, else it is unknown (`how`).
     """
     snapshot = snapshot_dir(folder, commit)
     entries: dict[str, dict[str, Any]] = {}
@@ -69,6 +74,17 @@ def write_stamp(
         "commit": commit,
         "model_file": spec.model_file,
         "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": (source or _previous_source(folder) or Provenance.unknown(how, commit)).to_json(),
         "files": entries,
     }
     atomic_write_text(folder / STAMP_NAME, json.dumps(stamp, indent=2), ops)
+
+
+def _previous_source(folder: Path) -> Provenance | None:
+    stamp = read_json(folder / STAMP_NAME)
+    return stamp_source(stamp) if isinstance(stamp, dict) else None
+
+
+def stamp_source(stamp: Mapping[str, Any]) -> Provenance | None:
+    """The provenance recorded in a stamp (None for stamps written before it was recorded)."""
+    return Provenance.from_json(stamp.get("source"))

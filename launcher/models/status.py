@@ -14,6 +14,7 @@ from typing import Any
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
 from launcher.models.stamp import read_json
+from launcher.redact import redact
 
 SCHEMA = 1
 MODEL_STATES = ("ready", "fallback", "degraded", "failed")
@@ -47,5 +48,8 @@ def write_status(
         "model": model if model is not None else previous.get("model"),
         "environment": environment if environment is not None else previous.get("environment"),
     }
-    atomic_write_text(target, json.dumps(document, indent=2, default=str) + "\n", ops)
+    # No secret goes into the file: credentials in URLs (an endpoint's userinfo) and the
+    # values of secret variables are masked as everywhere else.
+    text = redact(json.dumps(document, indent=2, default=str))
+    atomic_write_text(target, text + "\n", ops)
     return document

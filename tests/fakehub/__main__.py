@@ -2,6 +2,7 @@
 
 For benchmarks and manual runs that need a hub outside pytest. The first line on stdout is the
 hub's url (point `HF_ENDPOINT` at it); it serves until SIGTERM/SIGINT, then stops cleanly.
+`--serve-standard` serves the shipped pre-built models and needs only the standard library.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from tests.fakehub.builder import build_embedding_model
-from tests.fakehub.fixtures import BGE_FILE, BGE_REPO, build_standard_models
 from tests.fakehub.server import FakeHub
+from tests.fakehub.standard import BGE_FILE, BGE_REPO, shipped_models
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,10 +41,12 @@ def main(argv: list[str] | None = None) -> int:
 
     hub = FakeHub(host=args.host, port=args.port)
     with tempfile.TemporaryDirectory(prefix="fakehub-") as scratch:
-        if args.serve_standard:
-            for repo_id, files in build_standard_models(Path(scratch)).items():
+        if args.serve_standard:  # pre-built: runs from a plain install
+            for repo_id, files in shipped_models().items():
                 hub.add_repo(repo_id, files)
-        if args.big_bytes > 0:
+        if args.big_bytes > 0:  # built here: needs the test extras (onnx, tokenizers)
+            from tests.fakehub.builder import build_embedding_model
+
             big = build_embedding_model(
                 Path(scratch) / "big", model_file=BGE_FILE, padding_bytes=args.big_bytes
             )

@@ -27,6 +27,7 @@ Which requests each fault applies to:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import hashlib
@@ -137,6 +138,7 @@ class FakeHub:
         self._stopping = threading.Event()
         self._refusing = False
         self._redirect_lfs = False
+        self._basic_auth: str | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> FakeHub:
@@ -284,6 +286,13 @@ class FakeHub:
         Not a fault: `clear_faults()` leaves it as it is.
         """
         self._redirect_lfs = enabled
+
+    def require_basic_auth(self, user: str, password: str) -> None:
+        """Answer 401 to any hub request without these credentials (a mirror behind basic
+        auth, reached as `http://user:password@host/`). Not a fault: `clear_faults()` leaves it.
+        The CDN-like LFS urls stay open, as a real CDN's signed urls are."""
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._basic_auth = f"Basic {token}"
 
     def throttle(self, bytes_per_second: float) -> None:
         """Pace file bodies to about `bytes_per_second` until cleared."""
@@ -493,6 +502,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         parts = [unquote(part) for part in raw_path.split("/") if part]
+        if not self._authorized(parts):
+            self._send_json(
+                401, {"error": "Unauthorized"}, {"WWW-Authenticate": 'Basic realm="mirror"'}
+            )
+            return
         if parts[:2] == ["api", "models"] and len(parts) >= 3:
             self._api(method, parts[2:], query)
             return
@@ -503,6 +517,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._resolve(method, parts)
             return
         self._send_json(404, {"error": "Not Found"}, {"X-Error-Code": "NotFound"})
+
+    def _authorized(self, parts: list[str]) -> bool:
+        expected = self.hub._basic_auth
+        if expected is None or (parts and parts[0] == "cdn-lfs"):
+            return True
+        return self.headers.get("Authorization") == expected
 
     # ---------------------------------------------------------------- API
     def _api(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:

@@ -93,3 +93,11 @@ def test_padding_bytes_grow_the_file_without_changing_the_embeddings(tmp_path: P
     assert len(big["model.onnx"]) >= len(small["model.onnx"]) + 2_000_000
     texts = ["lidar sensor for the humanoid", "cook pasta"]
     assert np.allclose(_run(tmp_path / "small", texts), _run(tmp_path / "big", texts))
+
+
+def test_the_shipped_standard_models_are_what_the_builder_makes(tmp_path: Path) -> None:
+    """The demo hub serves pre-built files (no onnx needed); they must not drift from the
+    builder, or the demo would serve other models than the tests use."""
+    from tests.fakehub.standard import build_standard_models, shipped_models
+
+    assert shipped_models() == build_standard_models(tmp_path)

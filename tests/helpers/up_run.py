@@ -30,9 +30,10 @@ READY_LINE = "Backend ready at"
 class UpRun:
     """A `robo-backend up` subprocess whose combined output is collected line by line."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str]) -> None:
+    def __init__(self, args: list[str], env: Mapping[str, str], cwd: str | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "launcher", *args],
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -128,15 +128,10 @@ def assert_status_schema(document: dict[str, Any]) -> None:
     assert set(document) == {"schema", "updated_at", "model", "environment"}
     assert document["schema"] == 1
     model = document["model"]
-    assert list(model) == [
-        "requested",
-        "resolved",
-        "state",
-        "attempt_count",
-        "attempts",
-        "cache_dir",
-        "path",
-    ]
+    keys = ["requested", "resolved", "state", "attempt_count", "attempts", "cache_dir", "path"]
+    # After the run settled its model (launcher.model_change), it also says which model the
+    # runs so far used and the one it replaced, if any.
+    assert list(model) in (keys, [*keys, "changed_from", "last_used"])
     assert model["state"] in {"ready", "fallback", "degraded", "failed"}
     assert model["attempt_count"] == len(model["attempts"])
     for attempt in model["attempts"]:

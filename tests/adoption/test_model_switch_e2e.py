@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,8 +40,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeHub]:
         yield fake
 
 
-def serve_once(project: Path, env: dict[str, str], cache: Path, timeout: float) -> UpRun:
-    """`up` to healthy; returns the run, already stopped by Ctrl-C (exit 130, no survivor)."""
+def serve_once(
+    project: Path, env: dict[str, str], cache: Path, timeout: float
+) -> tuple[str, dict[str, Any]]:
+    """`up` to healthy, then Ctrl-C (exit 130, no survivor): its output and the /health body."""
     run = UpRun(
         ["up", "-p", str(project), "--port", str(free_port()), "--cache-dir", str(cache)], env
     )
@@ -48,12 +51,11 @@ def serve_once(project: Path, env: dict[str, str], cache: Path, timeout: float) 
         url = run.ready_url(timeout)
         status, health = http_json(url + "/health")
         assert status == 200, health
-        run.health = health  # type: ignore[attr-defined]
         code, survivors = run.interrupt()
         assert code == 130 and survivors == [], run.output
     finally:
         run.kill()
-    return run
+    return run.output, health
 
 
 def test_fallback_then_back_to_bge_is_loud_and_can_be_refused(hub: FakeHub, tmp_path: Path) -> None:
@@ -62,18 +64,18 @@ def test_fallback_then_back_to_bge_is_loud_and_can_be_refused(hub: FakeHub, tmp_
     env = launcher_env(hub.url, str(tmp_path / "logs"), UV_CACHE_DIR=UV_CACHE)
     with_bge, without_bge = tmp_path / "cache-a", tmp_path / "cache-b"
 
-    first = serve_once(project, env, with_bge, COLD)
-    assert first.health["model"]["resolved"] == BGE_MODEL  # type: ignore[attr-defined]
-    assert first.health["model"]["changed_from"] is None  # type: ignore[attr-defined]
+    _, health = serve_once(project, env, with_bge, COLD)
+    assert health["model"]["resolved"] == BGE_MODEL
+    assert health["model"]["changed_from"] is None
 
     hub.not_found(BGE_REPO)
     try:
-        second = serve_once(project, env, without_bge, WARM)
+        output, health = serve_once(project, env, without_bge, WARM)
     finally:
         hub.clear_faults()
-    model = second.health["model"]  # type: ignore[attr-defined]
+    model = health["model"]
     assert (model["resolved"], model["changed_from"]) == (MINILM_MODEL, BGE_MODEL)
-    assert f"the last run used {BGE_MODEL}, this one uses {MINILM_MODEL}" in second.output
+    assert f"the last run used {BGE_MODEL}, this one uses {MINILM_MODEL}" in output
 
     doctor = subprocess.run(
         [sys.executable, "-m", "launcher", "doctor", "-p", str(project), "--json"],
@@ -87,10 +89,10 @@ def test_fallback_then_back_to_bge_is_loud_and_can_be_refused(hub: FakeHub, tmp_
     assert checks["model-switch"]["status"] == "warn"
     assert f"from {BGE_MODEL} to {MINILM_MODEL}" in checks["model-switch"]["summary"]
 
-    third = serve_once(project, env, with_bge, WARM)
-    model = third.health["model"]  # type: ignore[attr-defined]
+    output, health = serve_once(project, env, with_bge, WARM)
+    model = health["model"]
     assert (model["resolved"], model["changed_from"]) == (BGE_MODEL, MINILM_MODEL)
-    assert f"the last run used {MINILM_MODEL}, this one uses {BGE_MODEL}" in third.output
+    assert f"the last run used {MINILM_MODEL}, this one uses {BGE_MODEL}" in output
 
     hub.not_found(BGE_REPO)
     try:

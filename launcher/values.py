@@ -9,7 +9,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
 def parse_bool(value: Any) -> bool:
-    """A setting's boolean: `true/yes/on/1` or `false/no/off/0/""`; anything else is a ValueError."""
+    """A setting's boolean: `true/yes/on/1` or `false/no/off/0/""`; else a ValueError."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()

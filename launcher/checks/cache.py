@@ -4,12 +4,12 @@ and fastembed's old temp cache (legacy-cache)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from launcher.checks.core import Check, DoctorContext, Status
+from launcher.checks.probes import existing_ancestor, write_probe_in
 from launcher.errors import LauncherError
 from launcher.values import format_bytes
 
@@ -24,24 +24,6 @@ def _worst(statuses: Collection[str]) -> Status:
         if _RANK[status] > _RANK[worst]:
             worst = status  # type: ignore[assignment]
     return worst
-
-
-def _existing_ancestor(path: Path) -> Path:
-    current = path
-    while not os.path.lexists(current) and current.parent != current:
-        current = current.parent
-    return current
-
-
-def _write_probe(folder: Path) -> str | None:
-    """None when a file can really be created and deleted in `folder`, else the error text."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=".robo-backend-probe-", dir=folder)
-        os.close(handle)
-        os.unlink(name)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
 
 
 def model_specs(ctx: DoctorContext) -> list[tuple[str, Any]]:
@@ -163,8 +145,8 @@ def _folder_problems(
     if os.path.lexists(path) and not path.is_dir():
         return [("fail", f"{path} exists but is not a folder", f"Move that file away. {fix_place}")]
     problems: list[tuple[Status, str, str]] = []
-    probe_in = path if path.is_dir() else _existing_ancestor(path)
-    error = _write_probe(probe_in) if probe_in != path else write_probe(path)
+    probe_in = path if path.is_dir() else existing_ancestor(path)
+    error = write_probe_in(probe_in) if probe_in != path else write_probe(path)
     details["writable"] = error is None
     if error is not None:
         problems.append(

@@ -171,7 +171,13 @@ def make_venv(run: UpRun) -> None:
 
     settings = run.settings
     with console.step("venv", "venv ready") as current:
-        run.venv = ensure_venv(settings.project, settings.venv_path, settings.python, run.facts)
+        run.venv = ensure_venv(
+            settings.project,
+            settings.venv_path,
+            settings.python,
+            run.facts,
+            state_dir=settings.state_dir,  # its lock lives in the (movable) state folder
+        )
         current.detail = run.venv.method
 
 

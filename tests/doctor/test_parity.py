@@ -148,3 +148,14 @@ def test_every_preflight_check_is_a_doctor_check(project: Path, tmp_path: Path) 
     pre = preflight(settings, cache=cache, port=0, facts=LINUX, env=OFFLINE)
     assert {c.id for c in pre} <= doctor_ids
     assert {"state-dir", "health-path", "settings", "cache-dir"} <= {c.id for c in pre}
+
+
+def test_a_moved_state_folder_takes_everything_with_it(project: Path, tmp_path: Path) -> None:
+    # the hint's way out of a `.robo-backend` file: the state folder moves, and `up` goes on
+    (project / ".robo-backend").write_text("not a folder", encoding="utf-8")
+    env = {"ROBO_BACKEND_STATE_DIR": "state", "ROBO_BACKEND_CACHE_DIR": str(tmp_path / "cache")}
+    up = run("up", project, "--port", "0", "--install", "never", env=env)
+    assert "Traceback" not in up.stderr
+    assert "venv ready" in up.stderr, up.stderr  # past the pre-flight and the venv lock
+    assert (project / "state").is_dir()
+    assert (project / ".robo-backend").read_text(encoding="utf-8") == "not a folder"

@@ -193,13 +193,14 @@ def _embed_call(node: ast.Call) -> Facts | None:
     cache = keywords.get("cache_dir")
     if model is None and cache is None:
         return None
+    model_text, cache_text = _default_of(model), _default_of(cache)
     return {
         "call": name,
         "line": node.lineno,
-        "model": literal_text(model),
-        "model_ref": None if literal_text(model) is not None else _reference(model),
-        "cache_dir": literal_text(cache),
-        "cache_ref": None if literal_text(cache) is not None else _reference(cache),
+        "model": model_text,
+        "model_ref": None if model_text is not None else _reference(model),
+        "cache_dir": cache_text,
+        "cache_ref": None if cache_text is not None else _reference(cache),
     }
 
 

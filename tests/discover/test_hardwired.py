@@ -179,3 +179,16 @@ def test_doctor_shows_where_the_adopted_values_come_from(seed: Path) -> None:
         "value": str(seed / "cache" / "models"),
         "source": "code: src/services/embeddings.py:8",
     }
+
+
+def test_an_environment_variable_with_a_literal_default(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "main.py",
+        "import os\nfrom fastembed import TextEmbedding\n"
+        "m = TextEmbedding(cache_dir=os.getenv('MODEL_CACHE', './models'),\n"
+        "                  model_name=os.environ.get('EMBED', 'BAAI/bge-small-en-v1.5'))\n",
+    )
+    found = find_hardwired(tmp_path)
+    assert found.cache_dir is not None and found.cache_dir.value == str(tmp_path / "models")
+    assert found.model is not None and found.model.where == "main.py:3"

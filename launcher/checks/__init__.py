@@ -22,7 +22,7 @@ Where things live:
 - `cache.py`: cache-dir, model:<name>, legacy-cache;
 - `network.py`: hub, port;
 - `settings.py`: settings;
-- `project.py`: app, health-path, state-dir;
+- `project.py`: app, health-path, state-dir, running;
 - `runner.py`: the registry (`CHECKS`, `CHECK_IDS`, `PREFLIGHT_IDS`), `run_checks`,
   `preflight`, `overall_ok`, `document`.
 
@@ -59,7 +59,12 @@ from launcher.checks.probes import (
     port_check,
     probe_hub,
 )
-from launcher.checks.project import check_app, check_health_path, check_state_dir
+from launcher.checks.project import (
+    check_app,
+    check_health_path,
+    check_running,
+    check_state_dir,
+)
 from launcher.checks.runner import (
     CHECK_IDS,
     CHECKS,
@@ -112,6 +117,7 @@ __all__ = [
     "check_powershell_policy",
     "check_python",
     "check_settings",
+    "check_running",
     "check_shell",
     "check_state_dir",
     "check_uv",

@@ -103,3 +103,34 @@ def check_state_dir(ctx: DoctorContext) -> list[Check]:
             )
         ]
     return [Check("state-dir", "ok", f"state folder {folder} writable", "", details)]
+
+
+def check_running(ctx: DoctorContext) -> list[Check]:
+    """Is this project's backend already running (the run file of an earlier `up`)?"""
+    from launcher.server.runfile import RunState, inspect_run, read_run, run_file
+
+    state_dir = ctx.settings.state_dir
+    record = read_run(state_dir)
+    state = inspect_run(record)
+    details: dict[str, Any] = {"run_file": str(run_file(state_dir)), "state": state.value}
+    if record is None or state in (RunState.NONE, RunState.STALE):
+        return [Check("running", "ok", "no backend of this project is running", "", details)]
+    details.update(url=record.url, launcher_pid=record.launcher_pid, pid=record.backend_pid)
+    if state is RunState.ORPHAN:
+        summary = (
+            f"an earlier backend still runs at {record.url} (pid {record.backend_pid}) without "
+            "its launcher: `up` stops it before starting"
+        )
+        return [Check("running", "warn", summary, "", details)]
+    kill = "taskkill /PID" if ctx.windows else "kill"
+    return [
+        Check(
+            "running",
+            "fail",
+            f"this project's backend is already running at {record.url}, started "
+            f"{record.started_clock} by pid {record.launcher_pid}: `up` would stop here",
+            f"Use that one, or stop it first (Ctrl-C in its terminal, or "
+            f"`{kill} {record.launcher_pid}`); `robo-backend status` shows it.",
+            details,
+        )
+    ]

@@ -14,7 +14,12 @@ from launcher.checks.cache import check_cache_dir, check_legacy_cache, check_mod
 from launcher.checks.core import Check, DoctorContext, PreflightError
 from launcher.checks.model_switch import check_model_switch
 from launcher.checks.network import check_hub, check_port
-from launcher.checks.project import check_app, check_health_path, check_state_dir
+from launcher.checks.project import (
+    check_app,
+    check_health_path,
+    check_running,
+    check_state_dir,
+)
 from launcher.checks.settings import check_settings
 from launcher.checks.system import (
     check_long_paths,
@@ -62,6 +67,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("app", check_app),
     CheckSpec("health-path", check_health_path),
     CheckSpec("state-dir", check_state_dir),
+    CheckSpec("running", check_running),
 )
 CHECK_IDS = tuple(spec.id for spec in CHECKS)
 # What `up` runs before touching anything: the findings that would make it fail later, and

@@ -159,3 +159,20 @@ def test_a_moved_state_folder_takes_everything_with_it(project: Path, tmp_path: 
     assert "venv ready" in up.stderr, up.stderr  # past the pre-flight and the venv lock
     assert (project / "state").is_dir()
     assert (project / ".robo-backend").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_a_backend_already_running_fails_doctor_where_up_stops(project: Path) -> None:
+    # the run file of an `up` whose launcher is alive (this test process stands in for it)
+    from launcher.server.runfile import make_record, write_run
+
+    record = make_record(os.getpid(), "http://127.0.0.1:8765", 8765, ["uvicorn", "main:app"])
+    write_run(project / ".robo-backend", record)
+    doctor = run("doctor", project, "--json")
+    running = checks_of(doctor)["running"]
+    assert running["status"] == "fail" and doctor.returncode == 1
+    assert "already running at http://127.0.0.1:8765" in str(running["summary"])
+
+    up = run("up", project, "--port", "0")
+    assert up.returncode == 1, up.stderr
+    assert "already running at http://127.0.0.1:8765" in up.stderr
+    assert not (project / ".venv").exists()

@@ -15,7 +15,7 @@ from launcher.values import format_bytes
 
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 WINDOWS_PATH_BUDGET = 115  # characters of cache root that still leave room under MAX_PATH 260
-SPACE_MARGIN = 50_000_000  # bytes on top of twice the model size (download + temp copy)
+SPACE_MARGIN = 50_000_000  # bytes on top of the model size (files are renamed, not copied)
 
 
 def _worst(statuses: Collection[str]) -> Status:
@@ -52,8 +52,9 @@ def _model_state(ctx: DoctorContext, name: str) -> Any:
 
 
 def space_needed(ctx: DoctorContext) -> tuple[int, list[str]]:
-    """Bytes the next `up` may download into the cache: twice the primary model's size plus a
-    margin when it is not cached (the fallback is fetched only when the primary fails)."""
+    """Bytes the next `up` may download into the cache: the primary model's size plus a margin
+    when it is not cached (downloads are renamed into place, never copied; the fallback is
+    fetched only when the primary fails)."""
     if ctx.cache is None:
         return 0, []
     for name, spec in model_specs(ctx)[:1]:
@@ -62,7 +63,7 @@ def space_needed(ctx: DoctorContext) -> tuple[int, list[str]]:
         state = _model_state(ctx, name)
         if state.state == "ok":
             return 0, []
-        return 2 * int(spec.size_hint) + SPACE_MARGIN, [name]
+        return int(spec.size_hint) + SPACE_MARGIN, [name]
     return 0, []
 
 

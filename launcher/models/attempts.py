@@ -13,7 +13,7 @@ from loguru import logger
 
 from launcher.models import download, hub
 from launcher.models.budget import Budget
-from launcher.models.failures import TRANSIENT, DownloadError
+from launcher.models.failures import DISK, TRANSIENT, DownloadError
 from launcher.models.layout import model_folder, symlinks_supported
 from launcher.models.options import PrefetchOptions
 from launcher.models.outcome import Attempt, RunLog
@@ -86,6 +86,8 @@ class _Loop:
             ),
             hint=error.hint or None,
         )
+        if error.kind == DISK:
+            self.log.result.advice = error.hint  # free space, not waiting for the hub, helps
         if error.kind != TRANSIENT:
             logger.error(f"{self.label}: not retried: {error.message}")
             if error.hint:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from urllib.parse import quote
 from loguru import logger
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
+from launcher.models import space
 from launcher.models.failures import DISK, TRANSIENT, DownloadError, classify, error_from_status
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
@@ -33,6 +33,7 @@ from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastemb
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
 from launcher.models.reporting import Progress, ProgressFactory
+from launcher.models.space import DISK_MARGIN, check_free_space, existing_bytes, free_space_hint
 from launcher.models.stamp import write_stamp
 from launcher.values import format_bytes
 
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     import httpx
 
 CHUNK = 1 << 20
-DISK_MARGIN = 32 * 1024 * 1024
 
 
 @dataclass
@@ -49,48 +49,6 @@ class DownloadStats:
     bytes_reused: int = 0
     snapshot: Path | None = None
     files: list[str] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------- disk space
-
-
-def disk_free(path: Path) -> int:
-    """Free bytes on the drive holding `path` (the one seam tests patch to fake a full disk)."""
-    probe = Path(path)
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
-
-
-def _existing_bytes(folder: Path, remote: RemoteModel) -> int:
-    blobs = folder / "blobs"
-    total = 0
-    for rf in remote.files:
-        for candidate in (blobs / rf.etag, blobs / (rf.etag + INCOMPLETE_SUFFIX)):
-            with contextlib.suppress(OSError):
-                total += min(candidate.stat().st_size, rf.size)
-                break
-    return total
-
-
-def check_free_space(folder: Path, remote: RemoteModel, label: str) -> int:
-    """Refuse to start when the drive lacks (bytes still to fetch) × 2 + a margin.
-
-    Returns the bytes still to fetch. huggingface_hub only warns; a disk that fills up halfway
-    costs the whole download and can break other programs, so we stop before the first byte.
-    """
-    remaining = max(remote.total - _existing_bytes(folder, remote), 0)
-    needed = remaining * 2 + DISK_MARGIN
-    free = disk_free(folder)
-    if free < needed:
-        raise DownloadError(
-            f"not enough free space for {label} in {folder.parent}: need "
-            f"{format_bytes(needed)} ({format_bytes(remaining)} to download × 2 + margin), "
-            f"{format_bytes(free)} free",
-            DISK,
-            hint="Free some space, or point --cache-dir (ROBO_BACKEND_CACHE_DIR) elsewhere.",
-        )
-    return remaining
 
 
 # ----------------------------------------------------------------------------- bodies
@@ -305,6 +263,9 @@ def _fetch_all(
         if classified.kind == DISK:
             freed = _remove_partials(folder, ops)
             classified.message += f"; removed {format_bytes(freed)} of partial files"
+            wanted = remote.total + DISK_MARGIN
+            short = wanted - space.disk_free(folder)
+            classified.hint = free_space_hint(short if short > 0 else wanted, folder)
         raise classified from exc
     return sha256s
 
@@ -346,7 +307,7 @@ def download_model(
     if todo:
         check_free_space(folder, remote, spec.label)
         opener = progress or _no_progress
-        existing = _existing_bytes(folder, remote)
+        existing = existing_bytes(folder, remote)
         with opener(spec.label, remote.total, existing) as bar:
             tally = _Tally(bar, existing)
             fetched = _fetch_all(

@@ -54,6 +54,7 @@ class PrefetchResult:
     last_error: str | None = None
     last_hint: str | None = None
     budget_reason: str | None = None  # set when the step's budget ran out
+    advice: str | None = None  # what to do, when not "run prefetch once the hub answers"
 
     @property
     def attempt_count(self) -> int:
@@ -126,6 +127,7 @@ class RunLog:
         self.result.budget_reason = reason
         self.result.last_error = reason
         self.result.last_hint = HOW_TO_CHANGE
+        self.result.advice = HOW_TO_CHANGE
         last = self.result.attempts[-1] if self.result.attempts else None
         if last is not None and not last.ok and reason not in str(last.error):
             last.error = f"{last.error}; {reason}"  # the status file says it too

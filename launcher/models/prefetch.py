@@ -134,8 +134,8 @@ def _prefetch_chain(
 
 
 def _warn_degraded(result: PrefetchResult) -> None:
-    if result.budget_reason is not None:
-        advice = f"{result.last_hint} "
+    if result.advice is not None:
+        advice = f"{result.advice.rstrip('.')} "
     else:
         advice = "Run `robo-backend prefetch` once the hub is reachable "
     logger.warning(

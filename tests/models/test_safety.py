@@ -14,7 +14,7 @@ import pytest
 
 from launcher.errors import ModelError
 from launcher.fileops import FileOps
-from launcher.models import download
+from launcher.models import space
 from launcher.models.inspection import inspect_model
 from launcher.models.lock import lock_holder, lock_path, model_lock
 from launcher.models.prefetch import prefetch
@@ -39,7 +39,7 @@ def test_not_enough_free_space_downloads_nothing(
     monkeypatch: pytest.MonkeyPatch,
     log_lines: list[str],
 ) -> None:
-    monkeypatch.setattr(download, "disk_free", lambda path: 10_000)
+    monkeypatch.setattr(space, "disk_free", lambda path: 10_000)
 
     result = prefetch(make_options())
 
@@ -50,6 +50,28 @@ def test_not_enough_free_space_downloads_nothing(
     assert _body_gets(fake_hub) == []
     assert not any((cache_root).rglob("*.incomplete"))
     assert any("not enough free space" in line for line in log_lines)
+    # The advice says what to free and how much, not "wait for the hub".
+    degraded = next(line for line in log_lines if "DEGRADED" in line)
+    assert "Free at least" in degraded and "once the hub is reachable" not in degraded
+    assert "Free at least" in (result.last_hint or "")
+
+
+def test_the_free_space_rule_asks_for_the_download_plus_a_margin_not_twice(
+    fake_hub: FakeHub, make_options, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = fake_hub.repo_files(BGE_REPO)
+    total = sum(len(body) for body in files.values())
+    margin = space.DISK_MARGIN
+    monkeypatch.setattr(space, "disk_free", lambda path: total + margin - 1)  # one byte short
+
+    short = prefetch(make_options(fallback_model=None))
+
+    assert short.state == "degraded"
+    error = short.attempts[0].error or ""
+    assert "to download + " in error and "renamed into place, never copied" in error
+    assert "× 2" not in error
+    monkeypatch.setattr(space, "disk_free", lambda path: total + margin)  # just enough
+    assert prefetch(make_options(fallback_model=None)).state == "ready"
 
 
 @pytest.fixture
@@ -74,7 +96,7 @@ def test_disk_full_mid_download_cleans_partials(
     fake_hub: FakeHub, make_options, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The free-space probe is told there is room, so the download starts and the disk fills up.
-    monkeypatch.setattr(download, "disk_free", lambda path: 10**12)
+    monkeypatch.setattr(space, "disk_free", lambda path: 10**12)
 
     result = prefetch(make_options(cache=tiny_disk))
 
@@ -84,6 +106,7 @@ def test_disk_full_mid_download_cleans_partials(
     ]  # not retried
     assert all("disk is full" in a.error for a in result.attempts[:2])
     assert "removed" in result.attempts[0].error  # the partial was deleted
+    assert "Free at least" in (result.last_hint or "")  # what to free, and how much
     assert list(tiny_disk.rglob("*.incomplete")) == []
     assert not list(tiny_disk.rglob("snapshots/*/*"))  # nothing promoted
     assert result.state == "degraded"

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperOption
+from typer.exceptions import TyperException
 
 from launcher import __version__
 from launcher.commands import activate, clear_cache, doctor, prefetch, status, up
-from launcher.errors import EXIT_INTERRUPTED, LauncherError
+from launcher.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LauncherError
 from launcher.settings import SPEC_BY_NAME
 from launcher.values import truthy
 
@@ -38,7 +39,8 @@ def _debug() -> bool:
 
 
 def boundary(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The one error boundary: LauncherError → two lines + exit code; Ctrl-C → 130."""
+    """The one error boundary: LauncherError → two lines + exit code; Ctrl-C → 130; a bug →
+    two lines (exit 1) and its traceback in the log file (raised as is with ROBO_BACKEND_DEBUG)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,8 +60,30 @@ def boundary(func: Callable[..., Any]) -> Callable[..., Any]:
 
             console.error("interrupted", "")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # Typer's own ways out: exit codes and usage errors
+        except Exception as exc:  # a bug: reported (redacted), its traceback in the log file
+            if _debug():
+                raise
+            _report_bug(exc)
+            raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper
+
+
+def _report_bug(exc: Exception) -> None:
+    """A bug is not hidden, but its text goes through the secret filter like everything else:
+    the traceback is written (redacted) to the log file, the console gets the two lines."""
+    from loguru import logger
+
+    from launcher import console
+
+    logger.opt(exception=exc).debug(f"internal error: {type(exc).__name__}")
+    log = console.log_dir() / "robo-backend.log"
+    console.error(
+        f"internal error (a bug in robo-backend): {type(exc).__name__}: {exc}",
+        f"The traceback is in {log}; ROBO_BACKEND_DEBUG=1 shows it here. Please report it.",
+    )
 
 
 VERBOSE_HELP = "Show debug output and setting sources."

@@ -181,3 +181,32 @@ def test_debug_off_words_mean_off(tmp_path: Path, value: str) -> None:
     # one truthy parser: ROBO_BACKEND_DEBUG=off used to turn tracebacks on here only
     done = run_cli("up", "-p", str(tmp_path / "missing"), env={"ROBO_BACKEND_DEBUG": value})
     assert_two_line_error(done, 2, "does not exist")
+
+
+def test_a_bug_is_reported_in_two_redacted_lines_with_the_traceback_in_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+
+    from launcher.cli import boundary
+
+    secret = "planted-bug-secret-4242"
+    monkeypatch.setenv("SERVICE_API_KEY", secret)
+    monkeypatch.setenv("ROBO_BACKEND_LOG_DIR", str(tmp_path / "logs"))
+    from launcher import console
+
+    console.setup_logging()
+
+    def buggy() -> None:
+        raise RuntimeError(f"unexpected state while talking to http://u:{secret}@mirror/")
+
+    with pytest.raises(typer.Exit) as caught:
+        boundary(buggy)()
+    assert caught.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert "error: internal error (a bug in robo-backend): RuntimeError" in err
+    assert "hint: The traceback is in" in err and "Traceback" not in err
+    log = (tmp_path / "logs" / "robo-backend.log").read_text("utf-8")
+    assert "Traceback" in log and "RuntimeError: unexpected state" in log
+    assert secret not in err + log
+    assert boundary(lambda: 7)() == 7  # the happy path is untouched

@@ -5,6 +5,7 @@ Nothing heavy is imported here: `robo-backend --help` must stay close to `import
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -80,10 +81,11 @@ def _report_bug(exc: Exception) -> None:
 
     logger.opt(exception=exc).debug(f"internal error: {type(exc).__name__}")
     log = console.log_dir() / "robo-backend.log"
-    console.error(
-        f"internal error (a bug in robo-backend): {type(exc).__name__}: {exc}",
-        f"The traceback is in {log}; ROBO_BACKEND_DEBUG=1 shows it here. Please report it.",
-    )
+    with contextlib.suppress(OSError):  # a console that is gone cannot be told
+        console.error(
+            f"internal error (a bug in robo-backend): {type(exc).__name__}: {exc}",
+            f"The traceback is in {log}; ROBO_BACKEND_DEBUG=1 shows it here. Please report it.",
+        )
 
 
 VERBOSE_HELP = "Show debug output and setting sources."

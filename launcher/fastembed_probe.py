@@ -263,3 +263,14 @@ def describe_project_models(
     if python is None:
         return {}
     return describe_models(venv, python, names, cache=cache, state_dir=state_dir, env=env)
+
+
+def remembered_specs(
+    venv: Path, state_dir: Path, names: Sequence[str | None]
+) -> dict[str, ModelSpec]:
+    """The specs a warm `up` would use, from the remembered answer only (never a process):
+    for `doctor`, which must not import the backend's fastembed. {} when nothing valid is kept."""
+    wanted = [name for name in names if name and name.strip()]
+    key = _key(venv, state_dir, wanted)
+    answer = _remembered(state_dir, key) if key is not None else None
+    return described_specs(answer, wanted) if answer is not None else {}

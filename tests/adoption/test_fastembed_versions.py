@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.fastembed_probe import describe_models, probe_fastembed
+from launcher.fastembed_probe import describe_models, probe_fastembed, remembered_specs
 from launcher.models.options import PrefetchOptions
 from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL
@@ -105,6 +105,8 @@ def test_each_fastembed_gets_its_own_spelling_and_loads_offline(
         )
         assert answer.cached, "the second ask must be answered from the remembered file"
         assert answer.follows_env
+        kept = remembered_specs(venv, state, [BGE_MODEL])  # doctor's view: no process at all
+        assert "models--" + kept[BGE_MODEL.lower()].repo.replace("/", "--") == folder
         assert answer.version is not None and answer.version.startswith(version)
 
 

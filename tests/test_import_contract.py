@@ -127,3 +127,13 @@ def test_no_import_cycles() -> None:
         if module in reachable(module, edges):
             cycles.append(module)
     assert not cycles, f"modules on an import cycle: {cycles}"
+
+
+def test_the_architecture_document_names_every_module() -> None:
+    text = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = []
+    for path in MODULES.values():
+        relative = path.relative_to(ROOT).as_posix()
+        if f"`{relative}`" not in text:
+            missing.append(relative)
+    assert not missing, f"docs/architecture.md does not describe: {missing}"

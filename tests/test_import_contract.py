@@ -5,12 +5,16 @@
 - `launcher/models/` never reaches (directly or through another module) settings, the console,
   the server, shell detection or venvs: it takes plain values and reports through protocols;
 - no import cycles between modules at import time (imports inside functions and under
-  `TYPE_CHECKING` are deliberate and do not count).
+  `TYPE_CHECKING` are deliberate and do not count);
+- the core prints only through `console.py` and never exits (`print`, `sys.exit`, writes to
+  sys.stdout/stderr), except modules that run as their own process (`__main__` blocks);
+- docs/architecture.md names every module.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +88,7 @@ def imports(module: str, *, top_level_only: bool) -> Iterator[str]:
         yield from (name for name in names if name in MODULES)
 
 
+@functools.cache
 def graph(*, top_level_only: bool) -> dict[str, set[str]]:
     return {m: set(imports(m, top_level_only=top_level_only)) - {m} for m in MODULES}
 
@@ -137,3 +142,33 @@ def test_the_architecture_document_names_every_module() -> None:
         if f"`{relative}`" not in text:
             missing.append(relative)
     assert not missing, f"docs/architecture.md does not describe: {missing}"
+
+
+def _is_script(tree: ast.Module) -> bool:
+    """A module with `if __name__ == "__main__":` runs as its own process (a child the
+    launcher starts, such as the watchdog or the source scanner): it owns its stdout."""
+    return any(
+        isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) for node in tree.body
+    )
+
+
+def _writes_or_exits(tree: ast.Module) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func)
+        if name in {"print", "sys.exit", "exit", "sys.stdout.write", "sys.stderr.write"}:
+            found.append(f"{name} (line {node.lineno})")
+    return found
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if not m.startswith(FRONT) and m != "launcher.console")
+)
+def test_the_core_prints_only_through_the_console_and_never_exits(module: str) -> None:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    if _is_script(tree):
+        return
+    found = _writes_or_exits(tree)
+    assert not found, f"{module} writes or exits itself: {found}"

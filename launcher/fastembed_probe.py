@@ -165,8 +165,7 @@ def probe_fastembed(
         return FastembedAnswer(None)
     answer = _answer_from_json(data)
     answer.follows_env = answer.cache_dir is None or answer.cache_dir == cache
-    if answer.version is not None:
-        _remember(state_dir, key, answer)
+    _remember(state_dir, key, answer)  # a fastembed that does not import is remembered too
     return answer
 
 

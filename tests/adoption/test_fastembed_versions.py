@@ -145,3 +145,17 @@ def test_prefetch_command_uses_the_projects_fastembed_and_hardwired_model(
     assert json.loads(done.stdout)["resolved"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert (cache / "models--qdrant--all-MiniLM-L6-v2-onnx").is_dir()
     assert not (cache / "models--Qdrant--all-MiniLM-L6-v2-onnx").exists()
+
+
+def test_a_fastembed_that_does_not_import_is_asked_once(tmp_path: Path) -> None:
+    """A dist-info without a working package (say a broken install): the probe answers "no
+    fastembed" (the built-in table serves) and remembers it, so warm starts stay free."""
+    venv = tmp_path / "venv"
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (site / "site-packages" / "fastembed-0.0.1.dist-info").mkdir(parents=True)
+    state = tmp_path / "state"
+    python = Path(sys.base_prefix) / "bin" / "python3"  # the base interpreter: no fastembed
+    first = probe_fastembed(venv, python, [BGE_MODEL], cache=tmp_path, state_dir=state)
+    assert first.version is None and not first.cached
+    again = probe_fastembed(venv, python, [BGE_MODEL], cache=tmp_path, state_dir=state)
+    assert again.version is None and again.cached

@@ -172,3 +172,11 @@ def test_the_core_prints_only_through_the_console_and_never_exits(module: str) -
         return
     found = _writes_or_exits(tree)
     assert not found, f"{module} writes or exits itself: {found}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_module_is_small_and_says_its_one_job(module: str) -> None:
+    text = MODULES[module].read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 400, f"{module} is over 400 lines: split it by concern"
+    docstring = ast.get_docstring(ast.parse(text)) or ""
+    assert docstring.strip(), f"{module} has no docstring saying its one job"

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from launcher.cleanup import Selection, UnsafeRootError, check_root, execute, plan_cleanup
+from launcher.cleanup import (
+    Selection,
+    Skip,
+    UnsafeRootError,
+    check_root,
+    execute,
+    plan_cleanup,
+)
 from launcher.models.layout import repo_folder_name
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO
 from tests.helpers.cachebuild import make_model
@@ -60,6 +67,8 @@ def test_a_root_swapped_after_planning_is_not_followed(
     execute(plan, lock=None)
     assert plan.entries[0].action == "skipped"
     assert "no longer inside the cache root" in plan.entries[0].reason
+    # the decision is a typed value the renderer uses (it warns about failures), not the text
+    assert plan.entries[0].skip is Skip.MOVED and plan.failures == [plan.entries[0]]
     assert (elsewhere / BGE_DIR / "data.bin").exists()
     assert plan.freed_bytes == 0
 

@@ -210,3 +210,18 @@ def test_a_bug_is_reported_in_two_redacted_lines_with_the_traceback_in_the_log(
     assert "Traceback" in log and "RuntimeError: unexpected state" in log
     assert secret not in err + log
     assert boundary(lambda: 7)() == 7  # the happy path is untouched
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("--retry-delay", "inf"), {}),
+        ((), {"ROBO_BACKEND_STALL_TIMEOUT": "1e400"}),
+    ],
+)
+def test_infinite_numbers_are_usage_errors_not_crashes(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    done = run_cli("prefetch", "-p", str(tmp_path), "--offline", *args, env=env)
+    assert_two_line_error(done, 2, "is not valid")
+    assert "OverflowError" not in done.stderr

@@ -79,58 +79,48 @@ def prefetch(
     environment: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PrefetchResult:
-    """Make a model ready in the cache and say which one (see `_prefetch_chain`), laid out as
-    `options.described` (the backend's own fastembed) says, else as the built-in table says."""
-    with described(options.described):
-        return _prefetch_chain(
-            options, status_file=status_file, environment=environment, sleep=sleep
-        )
-
-
-def _prefetch_chain(
-    options: PrefetchOptions,
-    *,
-    status_file: Path | None = None,
-    environment: dict[str, Any] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> PrefetchResult:
-    """Make a model ready in the cache and say which one (see the module docstring).
+    """Make a model ready in the cache and say which one (see the module docstring), laid out
+    as `options.described` (the backend's own fastembed) says, else as the built-in table says.
 
     Returns a PrefetchResult whose state is `ready`, `fallback`, `degraded`, or `failed` (only
     with `require_model`; the caller raises `result.error()`). Unknown model names raise a
     UsageError before anything is touched. `status_file`, when given, is rewritten after every
     attempt with `environment` (None keeps the environment already in the file).
     """
-    chain = _chain(options)
-    location = _location(options.cache)
-    for warning in location.warnings:
-        logger.warning(warning)
-    result = PrefetchResult(
-        requested=options.model, cache_dir=str(location.path), location=location
-    )
-    log = RunLog(result, status_file, environment, options.file_ops, sleep)
-    run = _Run(options, log, location)
-    log.checkpoint()
+    with described(options.described):
+        chain = _chain(options)
+        location = _location(options.cache)
+        for warning in location.warnings:
+            logger.warning(warning)
+        result = PrefetchResult(
+            requested=options.model, cache_dir=str(location.path), location=location
+        )
+        log = RunLog(result, status_file, environment, options.file_ops, sleep)
+        log.checkpoint()
+        _walk(_Run(options, log, location), chain)
+        log.checkpoint()
+        return result
+
+
+def _walk(run: _Run, chain: list[tuple[ModelSpec, str]]) -> None:
+    """Each link of the chain in turn until one is ready; else degraded (or failed)."""
+    result = run.log.result
     for index, (spec, state) in enumerate(chain):
         if index and not run.budget.exhausted():
             logger.warning(f"Falling back to {spec.name}")
         path = _prepare(run, spec)
         if path is not None:
             result.resolved, result.state, result.path = spec.name, state, str(path)
-            log.checkpoint()
-            return result
+            return
     st_name = chain[1][0].name if len(chain) > 1 else lookup(DEFAULT_FALLBACK_MODEL).name
     st_path = _sentence_transformers(run, st_name)
     if st_path is not None:
         result.resolved, result.state, result.path = ST_PREFIX + st_name, FALLBACK, str(st_path)
         result.source = "sentence-transformers"
-        log.checkpoint()
-        return result
-    result.state = FAILED if options.require_model else DEGRADED
-    if not options.require_model:
+        return
+    result.state = FAILED if run.options.require_model else DEGRADED
+    if not run.options.require_model:
         _warn_degraded(result)
-    log.checkpoint()
-    return result
 
 
 def _warn_degraded(result: PrefetchResult) -> None:

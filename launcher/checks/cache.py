@@ -44,11 +44,22 @@ def model_specs(ctx: DoctorContext) -> list[tuple[str, Any]]:
 
 
 def _model_state(ctx: DoctorContext, name: str) -> Any:
+    """The model's cache state, laid out as the venv's fastembed names it when a warm `up`
+    remembered that (no process is started), else as the built-in table does."""
+    from launcher.fastembed_probe import remembered_specs
     from launcher.models.inspection import inspect_model
+    from launcher.models.registry import described
 
     assert ctx.cache is not None
     root = ctx.cache.path
-    return ctx.memo("model:" + name, lambda: inspect_model(root, name))
+    settings = ctx.settings
+    names = [settings.model, settings.fallback_model]
+
+    def inspect() -> Any:
+        with described(remembered_specs(settings.venv_path, settings.state_dir, names)):
+            return inspect_model(root, name)
+
+    return ctx.memo("model:" + name, inspect)
 
 
 def space_needed(ctx: DoctorContext) -> tuple[int, list[str]]:

@@ -159,3 +159,31 @@ def test_a_fastembed_that_does_not_import_is_asked_once(tmp_path: Path) -> None:
     assert first.version is None and not first.cached
     again = probe_fastembed(venv, python, [BGE_MODEL], cache=tmp_path, state_dir=state)
     assert again.version is None and again.cached
+
+
+def test_doctor_inspects_the_layout_the_backends_fastembed_opens(
+    venvs: dict[str, Path], fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    """A cache laid out for fastembed 0.9 only: for a project on 0.5 (whose answer `up`
+    remembered) doctor reports the model as not there, under 0.5's spelling."""
+    from launcher.checks import DoctorContext, check_models
+
+    cache = tmp_path / "cache"
+    result = prefetch(
+        PrefetchOptions(model=BGE_MODEL, fallback_model=None, cache=cache, endpoint=fake_hub.url)
+    )
+    assert result.state == "ready" and (cache / "models--Qdrant--bge-small-en-v1.5-onnx-Q").is_dir()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".venv").symlink_to(venvs["0.5"], target_is_directory=True)
+    venv = project / ".venv"
+    names = [BGE_MODEL, "sentence-transformers/all-MiniLM-L6-v2"]
+    describe_models(
+        venv, venv / "bin" / "python", names, cache=cache, state_dir=project / ".robo-backend"
+    )
+
+    context = DoctorContext.build(project, flags={"cache_dir": str(cache)}, env={})
+    check = next(c for c in check_models(context) if c.id == f"model:{BGE_MODEL}")
+    assert check.details["repo"] == "qdrant/bge-small-en-v1.5-onnx-q"
+    assert check.details["state"] == "missing"
+    assert check.status != "ok"

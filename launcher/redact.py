@@ -5,7 +5,8 @@ What is hidden, replaced by `***` wherever it appears:
   *_PASSWORD);
 - every value of the project's `.env` (read with python-dotenv's parser, so quotes, `export`,
   inline comments and multi-line values are understood exactly as the backend reads them),
-  except plain numbers and booleans (a `PORT=8000` must not turn every 8000 into `***`);
+  except, under names that do not look secret, plain numbers, booleans, loopback addresses
+  and words under 6 characters (a `PORT=8000` must not turn every 8000 into `***`);
 - the user and password of any URL (`http://user:token@mirror/` → `http://***@mirror/`), in
   any text, and the credentials of the URLs in HF_ENDPOINT and the proxy variables wherever
   they appear on their own (an error message that quotes only the password).
@@ -34,8 +35,10 @@ URL_VARIABLES = (
     "https_proxy",
     "all_proxy",
 )
-_MIN_LEN = 4
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_MIN_LEN = 4  # a secret-named value this short is still hidden
+_MIN_PLAIN_LEN = 6  # any other .env value: shorter ones (`dev`, `test`) would mask common words
+# values that are not secrets and would garble every output if hidden: numbers, loopback hosts
+_PLAIN = re.compile(r"[+-]?\d+(\.\d+)?|(\d{1,3}\.){3}\d{1,3}|localhost|::1?")
 _extra: set[str] = set()
 
 
@@ -68,13 +71,17 @@ def register_secrets(values: Iterable[str]) -> None:
     _extra.update(v for v in values if len(v) >= _MIN_LEN)
 
 
-def _worth_hiding(value: str) -> bool:
-    """Every .env value is a secret, but for plain numbers and booleans (ports, flags, counts):
-    hiding those would mask every `8000` or `true` in the output and tell nobody anything."""
+def _worth_hiding(value: str, *, secret_name: bool = False) -> bool:
+    """Every .env value is a secret, but for plain numbers, booleans and loopback addresses
+    (ports, flags, counts, `127.0.0.1`) and very short words: hiding those would mask every
+    `8000`, `true` or `test` in the output and tell nobody anything. A value under a secret
+    name (`*_TOKEN`, `*_PASSWORD`, …) is hidden whatever it looks like."""
     text = value.strip()
-    if len(text) < _MIN_LEN or text.lower() in TRUE_WORDS | FALSE_WORDS:
+    if secret_name:
+        return len(text) >= _MIN_LEN
+    if len(text) < _MIN_PLAIN_LEN or text.lower() in TRUE_WORDS | FALSE_WORDS:
         return False
-    return not _NUMBER.fullmatch(text)
+    return not _PLAIN.fullmatch(text.lower())
 
 
 def dotenv_secrets(path: Path) -> list[str]:
@@ -87,11 +94,13 @@ def dotenv_secrets(path: Path) -> list[str]:
         return []
     values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     found: list[str] = []
-    for value in values.values():
-        if value is None or not _worth_hiding(value):
+    for key, value in values.items():
+        secret_name = is_secret_name(key)
+        if value is None or not _worth_hiding(value, secret_name=secret_name):
             continue
         found.append(value)
-        found.extend(line for line in value.splitlines() if _worth_hiding(line))
+        lines = value.splitlines()
+        found.extend(line for line in lines if _worth_hiding(line, secret_name=secret_name))
         found.extend(url_credentials(value))
     return found
 

@@ -241,8 +241,8 @@ def describe_models(
         logger.debug(f"fastembed {answer.version} ({how}) names {spec.name} {spec.repo}")
     if not answer.follows_env:
         logger.warning(
-            f"the venv's fastembed {answer.version} opens {answer.cache_dir}, not {cache}: it "
-            "ignores FASTEMBED_CACHE_PATH; set cache_dir to that folder"
+            f"the venv's fastembed {answer.version} opens {answer.cache_dir}, not {cache} (it "
+            "ignores FASTEMBED_CACHE_PATH): the model is prefetched there"
         )
     return specs
 
@@ -273,3 +273,14 @@ def remembered_specs(
     key = _key(venv, state_dir, wanted)
     answer = _remembered(state_dir, key) if key is not None else None
     return described_specs(answer, wanted) if answer is not None else {}
+
+
+def ignored_cache_dir(venv: Path, state_dir: Path, names: Sequence[str | None]) -> Path | None:
+    """The folder the venv's fastembed opens when it does not follow the FASTEMBED_CACHE_PATH
+    it is given (none does today; a future one might): prefetch must go there. Else None."""
+    wanted = [name for name in names if name and name.strip()]
+    key = _key(venv, state_dir, wanted)
+    answer = _remembered(state_dir, key) if key is not None else None
+    if answer is None or answer.follows_env:
+        return None
+    return answer.cache_dir

@@ -207,9 +207,10 @@ def activate(run: UpRun) -> None:
 
 def fetch_model(run: UpRun) -> None:
     """Step 6: the embedding model in the cache (or a degraded start)."""
-    from launcher.fastembed_probe import describe_models
+    from launcher.fastembed_probe import describe_models, ignored_cache_dir
     from launcher.model_change import last_used_model, settle_model
     from launcher.model_options import prefetch_options
+    from launcher.models.location import resolve_cache_dir
     from launcher.models.prefetch import prefetch
 
     assert run.activation is not None and run.venv is not None
@@ -220,14 +221,19 @@ def fetch_model(run: UpRun) -> None:
     before = last_used_model(settings.status_file)
     with console.step("model", "model ready") as current:
         # laid out the way the venv's own fastembed names the models (remembered per install)
+        names = [settings.model, settings.fallback_model]
         options.described = describe_models(
             run.venv.path,
             run.venv.python,
-            [settings.model, settings.fallback_model],
+            names,
             cache=run.cache.path,
             state_dir=settings.state_dir,
             env=run.request.env,
         )
+        elsewhere = ignored_cache_dir(run.venv.path, settings.state_dir, names)
+        hardwired = settings.source("cache_dir").startswith("code:")  # passed as cache_dir=
+        if elsewhere is not None and not hardwired:  # it ignores FASTEMBED_CACHE_PATH
+            run.cache = options.cache = resolve_cache_dir(elsewhere, "the venv's fastembed")
         result = prefetch(
             options, status_file=settings.status_file, environment=run.activation.to_json()
         )

@@ -73,6 +73,10 @@ def test_dry_run_lists_sizes_and_deletes_nothing(cache: Path, run_cli: CliRunner
     assert entries[BGE_DIR]["action"] == "would-delete"
     assert entries[BGE_DIR]["bytes"] == folder_bytes(cache / BGE_DIR) > 0
     assert folder_bytes(cache) == before
+    verbose = document(
+        run_cli("clear-cache", "--cache-dir", str(cache), "--dry-run", "--json", "-v")
+    )
+    assert verbose["entries"] == data["entries"]  # -v logs go to stderr, stdout stays JSON
     human = run_cli("clear-cache", "--cache-dir", str(cache), "--dry-run")
     assert "would delete" in human.stdout and "nothing was deleted" in human.stdout
     assert folder_bytes(cache) == before

@@ -69,7 +69,7 @@ class Starts:
             if who in self.rss:
                 own = []
                 for _ in range(3):  # a few samples while the backend serves
-                    own.append(procs.tree_rss(svc.pid)[0])
+                    own.append(_supervisor_rss(svc.pid))
                     time.sleep(0.1)
                 self.rss[who].append(max(own) / MIB)
             asked = time.perf_counter()
@@ -79,6 +79,16 @@ class Starts:
         if code is None:
             raise BenchError(f"{who} did not exit within 30 s of SIGINT")
         return ready
+
+
+def _supervisor_rss(pid: int) -> int:
+    """RSS of the supervising process plus, for `up`, its watchdog process (bytes)."""
+    total = procs.tree_rss(pid)[0]
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children():
+            if WATCHDOG in " ".join(child.cmdline()):
+                total += child.memory_info().rss
+    return total
 
 
 def _health(port: int) -> dict[str, object]:
@@ -116,8 +126,9 @@ def up_ready(ctx: Context) -> list[Figure]:
             ours=starts.rss["robo-backend"],
             yardsticks={UV_RUN: starts.rss[UV_RUN]},
             target=Target("value", "<=", 80.0, "≤ 80 MiB"),
-            note="the supervising process only (the backend excluded); uv run's own process "
-            "is the other supervisor",
+            note="the supervising processes only (the backend excluded): `up` and its "
+            "watchdog (which stops the backend if `up` is killed); uv run's own process is the "
+            "other supervisor",
         ),
         Figure(
             name="up.stop",

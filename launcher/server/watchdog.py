@@ -110,4 +110,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.stdout.flush()
+    os._exit(main(sys.argv))  # no interpreter teardown: the launcher waits for this exit

@@ -9,22 +9,50 @@ that variable once it passes `cache_dir=`.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from loguru import logger
 
 from launcher.discover.hardwired import Found, Hardwired, find_hardwired
+from launcher.discover.source import Interpreter
 from launcher.settings import Settings, Value
 
 
-def venv_interpreter(settings: Settings) -> Path | None:
-    """The python that knows the backend's grammar: the project venv's when the venv exists,
-    else the configured `python` (the one the venv will be created with), else None."""
-    found = existing_venv_python(settings.venv_path)
-    if found is None and settings.python:
+def venv_interpreter(settings: Settings) -> Callable[[], Path | None]:
+    """A finder (run at most once, and only when a file needs it) for the python that knows the
+    backend's grammar: the project venv's when it exists, else the configured `python`, else one
+    that fits the project's requires-python (the one the venv will be created with)."""
+    found: list[Path | None] = []
+
+    def find() -> Path | None:
+        if not found:
+            found.append(_grammar_python(settings))
+        return found[0]
+
+    return find
+
+
+def _grammar_python(settings: Settings) -> Path | None:
+    existing = existing_venv_python(settings.venv_path)
+    if existing is not None:
+        return existing
+    if settings.python:
         configured = shutil.which(str(settings.python))
-        found = Path(configured) if configured else None
-    return found
+        return Path(configured) if configured else None
+    from launcher.errors import LauncherError
+    from launcher.platform import PlatformFacts
+    from launcher.venvs.interpreters import find_python
+    from launcher.venvs.requires import requires_python
+
+    requires = requires_python(settings.project)
+    if requires is None:
+        return None  # the venv will get an interpreter like ours: it parses no more than we do
+    try:
+        chosen = find_python(None, PlatformFacts.current(), requires=requires, cwd=settings.project)
+    except LauncherError:
+        return None
+    return Path(chosen.path)
 
 
 def existing_venv_python(venv: Path) -> Path | None:
@@ -39,7 +67,7 @@ def code_source(found: Found) -> str:
     return f"code: {found.where}"
 
 
-def adopt_hardwired(settings: Settings, interpreter: Path | None = None) -> Hardwired:
+def adopt_hardwired(settings: Settings, interpreter: Interpreter = None) -> Hardwired:
     """Read the backend's code and fill `model` and `cache_dir` where they are defaults.
 
     Returns what was found, adopted or not (doctor and `up -v` show both). A value the code

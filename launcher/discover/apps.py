@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.discover.files import project_sources
-from launcher.discover.source import SourceFacts, read_facts
+from launcher.discover.source import Interpreter, SourceFacts, read_facts
 from launcher.errors import ProjectError, SettingsError
 
 # (files relative to the project, in fastapi-cli's order; then the src/ layout)
@@ -64,7 +64,7 @@ class AppTarget:
 
 
 def discover_app(
-    project: Path, configured: str | None, interpreter: Path | None = None
+    project: Path, configured: str | None, interpreter: Interpreter = None
 ) -> AppTarget:
     """The app to serve: the configured `module[:attr]`, else the first fastapi-cli candidate.
 
@@ -101,7 +101,7 @@ def _split(configured: str) -> tuple[str, str, list[str]]:
     return module, attr, parts
 
 
-def _configured(project: Path, configured: str, interpreter: Path | None) -> AppTarget:
+def _configured(project: Path, configured: str, interpreter: Interpreter) -> AppTarget:
     module, attr, parts = _split(configured)
     found = _module_file(project, parts)
     if found is None:
@@ -144,7 +144,7 @@ def _module_file(project: Path, parts: list[str]) -> tuple[Path, Path | None] | 
     return None
 
 
-def _discover(project: Path, interpreter: Path | None) -> AppTarget:
+def _discover(project: Path, interpreter: Interpreter) -> AppTarget:
     paths = [project / relative for relative in CANDIDATE_FILES]
     existing = [path for path in paths if path.is_file()]
     facts = read_facts(existing, interpreter)
@@ -161,7 +161,7 @@ def _not_found(
     project: Path,
     looked: list[Path],
     facts: dict[Path, SourceFacts],
-    interpreter: Path | None,
+    interpreter: Interpreter,
 ) -> ProjectError:
     """The error naming the files looked at and the closest candidates elsewhere."""
     if looked:
@@ -199,7 +199,7 @@ def _subprojects(project: Path) -> list[str]:
     return found
 
 
-def _closest(project: Path, interpreter: Path | None, looked: set[Path]) -> list[str]:
+def _closest(project: Path, interpreter: Interpreter, looked: set[Path]) -> list[str]:
     """Other project files creating a FastAPI() (as module:attr), else the nearest file names."""
     others = [p for p in project_sources(project, max_depth=3) if p not in looked]
     with_app = [p for p in others if b"FastAPI(" in _head(p)]

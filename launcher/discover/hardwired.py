@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.discover.files import project_sources
-from launcher.discover.source import TOKENS, SourceFacts, read_facts
+from launcher.discover.source import TOKENS, Interpreter, SourceFacts, read_facts
 
 # Files worth parsing: they load a model, or name one in a setting.
 _EMBED_BYTES = (b"TextEmbedding", b"Document(", b"set_model(")
@@ -77,7 +77,7 @@ def _wanted(path: Path) -> bool:
     return any(marker in data for marker in _EMBED_BYTES) or bool(_MODEL_FIELD_BYTES.search(data))
 
 
-def find_hardwired(project: Path, interpreter: Path | None = None) -> Hardwired:
+def find_hardwired(project: Path, interpreter: Interpreter = None) -> Hardwired:
     """Read the project's sources for a literal model and cache_dir (see the module docstring).
 
     `interpreter` (the backend venv's python) parses what the launcher's Python cannot.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,12 @@ def _from_json(path: Path, data: dict[str, Any], parsed_by: str, error: str | No
     )
 
 
-def read_facts(paths: Iterable[Path], interpreter: Path | None = None) -> dict[Path, SourceFacts]:
+# The backend's python: a path, or a function finding it only when a file needs it (finding an
+# interpreter that fits requires-python costs process starts, which most projects never need).
+Interpreter = Path | Callable[[], "Path | None"] | None
+
+
+def read_facts(paths: Iterable[Path], interpreter: Interpreter = None) -> dict[Path, SourceFacts]:
     """The facts of every readable file in `paths` (unreadable files are left out)."""
     found: dict[Path, SourceFacts] = {}
     pending: list[_Pending] = []
@@ -77,8 +82,9 @@ def read_facts(paths: Iterable[Path], interpreter: Path | None = None) -> dict[P
             found[path] = _from_json(path, scan.scan_source(data, str(path)), LAUNCHER, None)
         except (SyntaxError, ValueError) as exc:
             pending.append(_Pending(path, data, f"{type(exc).__name__}: {exc}"))
-    if pending and interpreter is not None:
-        _with_backend_python(pending, interpreter)
+    python = interpreter() if pending and callable(interpreter) else interpreter
+    if pending and isinstance(python, Path):
+        _with_backend_python(pending, python)
     for item in pending:
         found[item.path] = item.facts or _from_tokens(item.path, item.data, item.error)
     return found

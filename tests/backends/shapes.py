@@ -197,6 +197,12 @@ PY312_MAIN = """from fastapi import FastAPI
 type Vector = list[float]
 
 
+def load_embedder():  # called by a batch job, not at start-up; its cache folder still counts
+    from fastembed import TextEmbedding
+
+    return TextEmbedding("BAAI/bge-small-en-v1.5", cache_dir="./models-312")
+
+
 def mean[T: float](values: list[T]) -> float:
     return sum(values) / len(values)
 

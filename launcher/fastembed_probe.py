@@ -24,13 +24,13 @@ from typing import Any
 from loguru import logger
 
 from launcher import proc
+from launcher.deps.stamp import read_stamp
 from launcher.fileops import atomic_write_text
 from launcher.models.registry import ModelSpec, described_spec
 
 ANSWER_FILE = "fastembed-probe.json"
 ANSWER_SCHEMA = 1
 PROBE_TIMEOUT = 120.0
-DEPS_STAMP_FILE = "deps-stamp.json"
 
 # Run by the backend venv's python (any Python 3.8+, any fastembed 0.5+): prints one JSON line.
 ASK_SCRIPT = Path(__file__).with_name("fastembed_ask.py")
@@ -116,11 +116,7 @@ def _key(venv: Path, state_dir: Path, names: Sequence[str]) -> dict[str, Any] | 
         mtime = dist.stat().st_mtime_ns
     except OSError:
         return None
-    stamp = None
-    try:
-        stamp = json.loads((state_dir / DEPS_STAMP_FILE).read_text(encoding="utf-8")).get("stamp")
-    except (OSError, ValueError, AttributeError):
-        stamp = None
+    stamp = read_stamp(state_dir)
     return {
         "dist": dist.name,
         "dist_mtime_ns": mtime,

@@ -86,26 +86,9 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
     if name in {"bash", "zsh", "sh", "git-bash"}:
         if facts.windows:  # a POSIX shell on Windows is MSYS2/Git Bash: /c/… paths
             venv, scripts = windows_to_msys(venv), windows_to_msys(scripts)
-        return "\n".join(
-            [
-                header,
-                f"export VIRTUAL_ENV={quote_posix(venv)}",
-                f'export PATH={quote_posix(scripts)}:"$PATH"',
-                "unset PYTHONHOME",
-                "hash -r 2>/dev/null || true",
-                "",
-            ]
-        )
+        return _posix(header, venv, scripts)
     if name == "fish":
-        return "\n".join(
-            [
-                header,
-                f"set -gx VIRTUAL_ENV {quote_fish(venv)}",
-                "set -e PYTHONHOME; or true",  # `set` keeps the last status: leave it 0
-                f"set -gx PATH {quote_fish(scripts)} $PATH",
-                "",
-            ]
-        )
+        return _fish(header, venv, scripts)
     if name == "nu":
         return "\n".join(
             [
@@ -117,15 +100,7 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
             ]
         )
     if name in {"powershell", "pwsh"}:
-        return "\n".join(
-            [
-                header,
-                f"$env:VIRTUAL_ENV = {quote_powershell(venv)}",
-                f"$env:PATH = {quote_powershell(scripts)} + [IO.Path]::PathSeparator + $env:PATH",
-                "$env:PYTHONHOME = $null",
-                "",
-            ]
-        )
+        return _powershell(header, venv, scripts)
     if name == "cmd":
         return cmd_activation(venv, scripts, facts)
     raise UsageError(
@@ -134,26 +109,121 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
     )
 
 
-def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
-    """`set "VAR=value"` lines for cmd, with PATH written out in full.
+# The way back, as virtualenv's activators write it: `deactivate` puts PATH and PYTHONHOME back
+# and forgets itself; activating again first undoes the previous activation ("nondestructive").
+_POSIX_DEACTIVATE = """deactivate () {
+    if [ -n "${_OLD_VIRTUAL_PATH:-}" ]; then
+        PATH="$_OLD_VIRTUAL_PATH"; export PATH; unset _OLD_VIRTUAL_PATH
+    fi
+    if [ -n "${_OLD_VIRTUAL_PYTHONHOME:-}" ]; then
+        PYTHONHOME="$_OLD_VIRTUAL_PYTHONHOME"; export PYTHONHOME; unset _OLD_VIRTUAL_PYTHONHOME
+    fi
+    unset VIRTUAL_ENV
+    hash -r 2>/dev/null || true
+    if [ "${1:-}" != nondestructive ]; then unset -f deactivate; fi
+}
+deactivate nondestructive"""
 
-    Evaluated by `for /f "delims=" %i in (…) do @%i`, where a line's text is not expanded
-    again: a `%PATH%` reference would stay literal, so the current PATH is written out, and
-    `%`, `&`, `(x86)` in paths are safe inside the quotes. cmd has no comment that `for /f`
+_FISH_DEACTIVATE = """function deactivate -d 'Leave the venv robo-backend activated'
+    if set -q _OLD_VIRTUAL_PATH
+        set -gx PATH $_OLD_VIRTUAL_PATH
+        set -e _OLD_VIRTUAL_PATH
+    end
+    if set -q _OLD_VIRTUAL_PYTHONHOME
+        set -gx PYTHONHOME $_OLD_VIRTUAL_PYTHONHOME
+        set -e _OLD_VIRTUAL_PYTHONHOME
+    end
+    set -e VIRTUAL_ENV
+    if test "$argv[1]" != nondestructive
+        functions -e deactivate
+    end
+end
+deactivate nondestructive"""
+
+# One line each: `| Invoke-Expression` runs every line of the output on its own.
+_PS_DEACTIVATE = (
+    "function global:deactivate([switch]$NonDestructive) { "
+    "if (Test-Path variable:global:_OLD_VIRTUAL_PATH) { $env:PATH = $global:_OLD_VIRTUAL_PATH; "
+    "Remove-Variable -Name _OLD_VIRTUAL_PATH -Scope Global }; "
+    "if (Test-Path variable:global:_OLD_VIRTUAL_PYTHONHOME) { "
+    "$env:PYTHONHOME = $global:_OLD_VIRTUAL_PYTHONHOME; "
+    "Remove-Variable -Name _OLD_VIRTUAL_PYTHONHOME -Scope Global }; "
+    "if (Test-Path env:VIRTUAL_ENV) { Remove-Item env:VIRTUAL_ENV }; "
+    "if (-not $NonDestructive) { Remove-Item function:deactivate } }"
+)
+
+
+def _posix(header: str, venv: str, scripts: str) -> str:
+    return "\n".join(
+        [
+            header,
+            _POSIX_DEACTIVATE,
+            '_OLD_VIRTUAL_PATH="$PATH"',
+            f"export VIRTUAL_ENV={quote_posix(venv)}",
+            f'export PATH={quote_posix(scripts)}:"$PATH"',
+            'if [ -n "${PYTHONHOME:-}" ]; then _OLD_VIRTUAL_PYTHONHOME="$PYTHONHOME"; fi',
+            "unset PYTHONHOME",
+            "hash -r 2>/dev/null || true",
+            "",
+        ]
+    )
+
+
+def _fish(header: str, venv: str, scripts: str) -> str:
+    return "\n".join(
+        [
+            header,
+            _FISH_DEACTIVATE,
+            "set -g _OLD_VIRTUAL_PATH $PATH",
+            f"set -gx VIRTUAL_ENV {quote_fish(venv)}",
+            "set -q PYTHONHOME; and set -g _OLD_VIRTUAL_PYTHONHOME $PYTHONHOME",
+            "set -e PYTHONHOME; or true",  # `set` keeps the last status: leave it 0
+            f"set -gx PATH {quote_fish(scripts)} $PATH",
+            "",
+        ]
+    )
+
+
+def _powershell(header: str, venv: str, scripts: str) -> str:
+    return "\n".join(
+        [
+            header,
+            _PS_DEACTIVATE,
+            "deactivate -NonDestructive",
+            "$global:_OLD_VIRTUAL_PATH = $env:PATH",
+            "if (Test-Path env:PYTHONHOME) { $global:_OLD_VIRTUAL_PYTHONHOME = $env:PYTHONHOME }",
+            f"$env:VIRTUAL_ENV = {quote_powershell(venv)}",
+            f"$env:PATH = {quote_powershell(scripts)} + [IO.Path]::PathSeparator + $env:PATH",
+            "$env:PYTHONHOME = $null",
+            "",
+        ]
+    )
+
+
+def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
+    """`set` lines for cmd that extend `%PATH%` (never a copy of it) and save it for
+    `deactivate`.
+
+    Evaluated by `for /f "delims=" %i in (…) do @%i`, where a line's own text is not expanded
+    again, so `set "VIRTUAL_ENV=…"` takes the path literally (spaces, `&`, `^`, `(x86)`, `'`,
+    `%`, non-ASCII letters are safe inside the quotes). The PATH lines go through `call`, whose
+    second expansion reads `%PATH%` and `%VIRTUAL_ENV%` as they are at that moment; an expanded
+    value is not parsed again, and inside the quotes cmd's operators are plain text. The old
+    PATH is kept in `_OLD_VIRTUAL_PATH`, which the venv's own `deactivate.bat` (on PATH now,
+    written by venv, virtualenv and uv alike) puts back. cmd has no comment that `for /f`
     skips quietly, so the usage line is printed by `--help`, not here.
     """
-    current = facts.getenv("PATH")
-    new_path = scripts + (";" + current if current else "")
-    for value in (venv, new_path):
-        if '"' in value or "\n" in value:
-            raise UsageError(
-                "a path contains a double quote or a line break, which cmd cannot carry",
-                "Use PowerShell (robo-backend activate --shell powershell) or rename the folder.",
-            )
+    if '"' in venv or "\n" in venv:
+        raise UsageError(
+            "the venv path contains a double quote or a line break, which cmd cannot carry",
+            "Use PowerShell (robo-backend activate --shell powershell) or rename the folder.",
+        )
+    suffix = scripts[len(venv) :] if scripts.startswith(venv) else "\\Scripts"
     return "\n".join(
         [
             f'set "VIRTUAL_ENV={venv}"',
-            f'set "PATH={new_path}"',
+            'call set "_OLD_VIRTUAL_PATH=%PATH%"',
+            f'call set "PATH=%VIRTUAL_ENV%{suffix};%PATH%"',
             'set "PYTHONHOME="',
             "",
         ]

@@ -15,8 +15,11 @@ against `robo-backend --version`, the floor of any command of ours.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 from bench import procs
@@ -220,4 +223,65 @@ def doctor(ctx: Context) -> list[Figure]:
             note="the hub probe's own budget is 1.5 s",
             details={"hub_finding": findings.get("silent", "")},
         ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7c. The launcher's installed size
+
+
+MIB = 1024 * 1024
+
+
+def _du(path: Path) -> int:
+    """Bytes on disk under `path` (what `du` reports: allocated blocks, links counted once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            total += info.st_blocks * 512
+    return total
+
+
+@benchmark("size", "7c. Installed size", order=77)
+def installed_size(ctx: Context) -> list[Figure]:
+    """`pip install <repo>` into a fresh venv (runtime dependencies only, uv included), the
+    venv measured like `du` before and after; the difference is what the launcher adds."""
+    from bench.harness import REPO_ROOT
+
+    root = ctx.scratch("size")
+    venv = root / "venv"
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    procs.run([base, "-m", "venv", str(venv)], timeout=300)
+    before = _du(venv)
+    pip = venv / "bin" / "pip"
+    procs.run(
+        [str(pip), "install", "--quiet", "--disable-pip-version-check", str(REPO_ROOT)], timeout=900
+    )
+    after = _du(venv)
+    uv_binary = _du(venv / "bin" / "uv") if (venv / "bin" / "uv").exists() else 0
+    shutil.rmtree(root, ignore_errors=True)
+    added = (after - before) / MIB
+    return [
+        Figure(
+            name="size.installed",
+            label="installed size of the launcher (runtime dependencies, uv included)",
+            unit="MiB",
+            ours=[added],
+            target=Target("value", "<=", 80, "≤ 80 MiB"),
+            note=f"fresh venv {before / MIB:.0f} MiB before, {after / MIB:.0f} MiB after "
+            f"`pip install .`; uv's binary alone {uv_binary / MIB:.0f} MiB",
+            details={
+                "before_mib": before / MIB,
+                "after_mib": after / MIB,
+                "uv_mib": uv_binary / MIB,
+            },
+        )
     ]

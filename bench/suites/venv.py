@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from bench import procs
-from bench.harness import BenchError, Context, Figure, benchmark
+from bench.harness import BenchError, Context, Figure, Target, benchmark
 from bench.hub import hub_env
 from bench.workspace import offline_install_env
 
@@ -28,7 +29,7 @@ VIRTUALENV = "virtualenv"
 OURS_CODE = """
 import json, sys, time
 from pathlib import Path
-from launcher.shells import PlatformFacts
+from launcher.platform import PlatformFacts
 from launcher.venvs import ensure_venv
 start = time.perf_counter()
 info = ensure_venv(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], PlatformFacts.current())
@@ -98,5 +99,166 @@ def venv_creation(ctx: Context) -> list[Figure]:
             note="ours includes finding and probing the interpreter and validating the new "
             "venv by running it; method used: " + (methods[-1] if methods else "?"),
             details={"methods": methods[-kept:], "call_seconds": calls[-kept:]},
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3b. Cold `up`: no venv, empty model cache, package caches warm
+
+
+UV_BY_HAND = "uv venv + uv pip install + uvicorn"
+EXAMPLE_DEPS = ["fastapi>=0.110", "uvicorn>=0.29", "fastembed>=0.7"]
+PLAIN_APP = """
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastembed import TextEmbedding
+
+
+@asynccontextmanager
+async def lifespan(app):
+    name = os.environ.get("ROBO_BACKEND_MODEL", "BAAI/bge-small-en-v1.5")
+    model = TextEmbedding(name, cache_dir=os.environ.get("FASTEMBED_CACHE_PATH"))
+    app.state.dims = len(next(iter(model.embed(["ready?"]))))
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok", "model_loaded": app.state.dims > 0}
+"""
+
+
+def _require_model(port: int, who: str) -> None:
+    """The run only counts when the backend really loaded the model (not degraded)."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/health"
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - loopback
+        body = json.loads(answer.read())
+    if not body.get("model_loaded"):
+        raise BenchError(f"{who}: the backend answered /health without its model: {body}")
+
+
+@benchmark("cold-up", "3b. Cold `up` to healthy", order=31)
+def cold_up(ctx: Context) -> list[Figure]:
+    """`up` on a fresh plain fastembed backend (no venv, empty model cache) against doing the
+    same by hand with uv: `uv venv`, `uv pip install` of the same dependencies, then
+    `python -m uvicorn` with fastembed downloading the model itself from the same hub.
+    Both install offline from uv's warm cache; each run gets a fresh project and cache."""
+    from bench.hub import hub_process
+    from bench.workspace import warm_project
+
+    warm_project(ctx)  # fills uv's cache with the example's packages (untimed)
+    hub = hub_process(ctx)
+    env = offline_install_env(hub_env(hub.url))
+    # Both write bytecode as users' Pythons do (the other benchmarks turn that off): the
+    # first import of fastembed compiles it, and later imports reuse it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    python = base_python()
+    uv = ctx.tool("uv")
+    methods: list[str] = []
+
+    def fresh(name: str) -> tuple[Path, Path]:
+        root = ctx.scratch(f"cold-{name}")
+        project = root / "plain backend"
+        project.mkdir()
+        (project / "main.py").write_text(PLAIN_APP, encoding="utf-8")
+        deps = ", ".join(f'"{d}"' for d in EXAMPLE_DEPS)
+        (project / "pyproject.toml").write_text(
+            f'[project]\nname = "plain"\nversion = "0"\ndependencies = [{deps}]\n',
+            encoding="utf-8",
+        )
+        return root, project
+
+    def ours() -> float:
+        root, project = fresh("ours")
+        port = procs.free_port()
+        argv = [ctx.tool("robo-backend"), "up", "-p", str(project), "--port", str(port)]
+        argv += ["--cache-dir", str(root / "models")]
+        try:
+            with procs.Service(argv, env=env, cwd=root, log=root / "up.log") as service:
+                seconds = service.wait_ready(port, timeout=600)
+                _require_model(port, "up")
+                methods.append(
+                    next(
+                        (ln for ln in service.output(40).splitlines() if "venv ready" in ln), ""
+                    ).strip()
+                )
+                service.stop()
+            return seconds
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def by_hand() -> float:
+        root, project = fresh("uv")
+        venv = project / ".venv"
+        port = procs.free_port()
+        started = time.perf_counter()
+        try:
+            procs.run(
+                [uv, "venv", "--quiet", "--python", python, str(venv)],
+                env=env,
+                cwd=project,
+                timeout=300,
+            )
+            procs.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    *EXAMPLE_DEPS,
+                ],
+                env=env,
+                cwd=project,
+                timeout=600,
+            )
+            server_env = dict(
+                env,
+                FASTEMBED_CACHE_PATH=str(root / "models"),
+                VIRTUAL_ENV=str(venv),
+            )
+            server_env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+            argv = [
+                str(venv / "bin" / "python"),
+                "-m",
+                "uvicorn",
+                "main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+            with procs.Service(argv, env=server_env, cwd=project, log=root / "uv.log") as server:
+                server.wait_ready(port, timeout=600)
+                seconds = time.perf_counter() - started
+                _require_model(port, "uv by hand")
+                server.stop()
+            return seconds
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    samples = ctx.interleave({"robo-backend": ours, UV_BY_HAND: by_hand})
+    return [
+        Figure(
+            name="up.cold",
+            label="cold `up` to healthy (no venv, empty model cache, package caches warm)",
+            unit="s",
+            ours=samples["robo-backend"],
+            yardsticks={UV_BY_HAND: samples[UV_BY_HAND]},
+            baseline=UV_BY_HAND,
+            target=Target("ratio", "<=", 1.2, "≤ 1.2× uv by hand"),
+            note="each run a fresh plain backend (FastAPI + fastembed loading the model at start) "
+            "and an empty model cache; "
+            "both install offline from uv's warm cache and download the model from the same "
+            "loopback hub; ours: " + (methods[-1] if methods else "?"),
         )
     ]

@@ -10,7 +10,8 @@ Evaluate it with:
   nu                   robo-backend activate --shell nu | save -f act.nu
                        then, as a separate command: source act.nu
 The code only sets VIRTUAL_ENV and PATH (no Activate.ps1 runs, so PowerShell's execution
-policy does not matter). The shell is detected; --shell or ROBO_BACKEND_SHELL overrides it.
+policy does not matter); `deactivate` puts them back. The shell is detected; --shell or
+ROBO_BACKEND_SHELL overrides it.
 """
 
 from __future__ import annotations

@@ -152,15 +152,21 @@ def _lines(shell: str, venv: str = WIN_VENV, facts: PlatformFacts = WIN_FACTS) -
 def test_powershell_assignments_need_no_script() -> None:
     lines = _lines("powershell")
     assert lines[0].startswith("#")
+    assert lines[1].startswith("function global:deactivate([switch]$NonDestructive) {")
+    assert lines[2:5] == [
+        "deactivate -NonDestructive",
+        "$global:_OLD_VIRTUAL_PATH = $env:PATH",
+        "if (Test-Path env:PYTHONHOME) { $global:_OLD_VIRTUAL_PYTHONHOME = $env:PYTHONHOME }",
+    ]
     assert (
-        lines[1]
+        lines[5]
         == "$env:VIRTUAL_ENV = 'C:\\Program Files (x86)\\Ann''s 100% $HOME & ü\\proj\\.venv'"
     )
-    assert lines[2] == (
+    assert lines[6] == (
         "$env:PATH = 'C:\\Program Files (x86)\\Ann''s 100% $HOME & ü\\proj\\.venv\\Scripts' + "
         "[IO.Path]::PathSeparator + $env:PATH"
     )
-    assert lines[3] == "$env:PYTHONHOME = $null"
+    assert lines[7] == "$env:PYTHONHOME = $null"
     assert not any(".ps1" in line for line in lines[1:])
 
 
@@ -171,22 +177,33 @@ def test_powershell_doubles_typographic_quotes_too() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows paths are built as text on POSIX")
-def test_cmd_sets_literal_values_inside_quotes() -> None:
+def test_cmd_sets_literal_values_and_extends_path() -> None:
+    """The venv path literally (inside quotes); PATH extended through `call`, never copied
+    (wine's cmd runs these lines in tests/shellcode/test_cmd_wine.py)."""
     assert _lines("cmd") == [
         'set "VIRTUAL_ENV=' + WIN_VENV + '"',
-        'set "PATH=' + WIN_VENV + '\\Scripts;C:\\Windows\\system32;C:\\Windows"',
+        'call set "_OLD_VIRTUAL_PATH=%PATH%"',
+        'call set "PATH=%VIRTUAL_ENV%\\Scripts;%PATH%"',
         'set "PYTHONHOME="',
     ]
 
 
+def test_cmd_refuses_a_double_quote_in_the_venv_path() -> None:
+    facts = PlatformFacts("win32", {"PATH": "C:\\Windows"})
+    with pytest.raises(UsageError) as caught:
+        activation_script("cmd", Path('C:\\a "quoted" folder\\.venv'), facts)
+    assert "double quote" in caught.value.message
+    assert "--shell powershell" in caught.value.hint
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows paths are built as text on POSIX")
 def test_git_bash_gets_msys_paths() -> None:
-    lines = _lines("git-bash")
+    lines = [line for line in _lines("git-bash") if line.startswith("export ")]
     assert (
-        lines[1]
+        lines[0]
         == "export VIRTUAL_ENV='/c/Program Files (x86)/Ann'\"'\"'s 100% $HOME & ü/proj/.venv'"
     )
-    assert lines[2].startswith("export PATH='/c/Program Files (x86)/") and lines[2].endswith(
+    assert lines[1].startswith("export PATH='/c/Program Files (x86)/") and lines[1].endswith(
         '/.venv/Scripts\':"$PATH"'
     )
 
@@ -210,3 +227,50 @@ def test_fish_escapes_backslashes_and_quotes() -> None:
 def test_unknown_shell_has_no_activation_text() -> None:
     with pytest.raises(UsageError):
         activation_script("unknown", Path("/srv/.venv"), PlatformFacts("linux"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The way back: `deactivate`, evaluated by the real shells
+
+
+_DEACTIVATE_CHECK = {
+    "posix": (
+        '. "$ACT"; . "$ACT"; echo "ON=$PATH|$VIRTUAL_ENV"; deactivate; '
+        'echo "OFF=$PATH|${VIRTUAL_ENV-unset}|${PYTHONHOME-unset}"; '
+        "if command -v deactivate >/dev/null 2>&1; then echo LEFT=yes; else echo LEFT=no; fi"
+    ),
+    "fish": (
+        'source "$ACT"; source "$ACT"; echo "ON=$PATH|$VIRTUAL_ENV"; deactivate; '
+        "set -q VIRTUAL_ENV; and set v $VIRTUAL_ENV; or set v unset; "
+        "set -q PYTHONHOME; and set h $PYTHONHOME; or set h unset; "
+        'echo "OFF=$PATH|$v|$h"; '
+        "if functions -q deactivate; echo LEFT=yes; else; echo LEFT=no; end"
+    ),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells")
+@pytest.mark.parametrize("shell", POSIX_SHELLS)
+def test_deactivate_puts_path_and_pythonhome_back(
+    shell: str, uv_venv: VenvInfo, tmp_path: Path
+) -> None:
+    """Activated twice (the second undoes the first), then `deactivate`: PATH and PYTHONHOME
+    are exactly what they were, VIRTUAL_ENV is gone, and so is `deactivate` itself."""
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip(f"{shell} is not installed (Debian: apt install {shell})")
+    text = activation_script(shell, uv_venv.path, PlatformFacts(sys.platform))
+    act = tmp_path / "act.txt"
+    act.write_text(text)
+    script = _DEACTIVATE_CHECK["fish" if shell == "fish" else "posix"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"], "ACT": str(act)}
+    env["PYTHONHOME"] = "/somewhere/else"
+    done = subprocess.run(
+        [exe, "-c", script], env=env, capture_output=True, text=True, timeout=60, cwd="/"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    scripts = str(uv_venv.scripts_dir)
+    assert lines["ON"] == f"{scripts}:/usr/bin:/bin|{uv_venv.path}"
+    assert lines["OFF"] == "/usr/bin:/bin|unset|/somewhere/else"
+    assert lines["LEFT"] == "no"

@@ -266,7 +266,8 @@ def installed_size(ctx: Context) -> list[Figure]:
         [str(pip), "install", "--quiet", "--disable-pip-version-check", str(REPO_ROOT)], timeout=900
     )
     after = _du(venv)
-    uv_binary = _du(venv / "bin" / "uv") if (venv / "bin" / "uv").exists() else 0
+    uv_path = venv / "bin" / "uv"
+    uv_binary = uv_path.stat().st_blocks * 512 if uv_path.exists() else 0
     shutil.rmtree(root, ignore_errors=True)
     added = (after - before) / MIB
     return [

@@ -210,7 +210,7 @@ def test_two_concurrent_prefetches_download_once(
     fake_hub: FakeHub, big_model_files: dict[str, bytes], tmp_path: Path
 ) -> None:
     fake_hub.add_repo(BGE_REPO, big_model_files)
-    fake_hub.throttle(4_000_000)  # about a second per download: long enough to overlap
+    fake_hub.throttle(1_000_000)  # ~4 s per download: the second process starts well within
     cache = tmp_path / "shared-cache"
     env = subprocess_env(tmp_path, fake_hub.url)
     procs: list[subprocess.Popen[str]] = []

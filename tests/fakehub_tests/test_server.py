@@ -191,6 +191,10 @@ def test_request_log_is_complete_under_concurrency(fake_hub: FakeHub) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    # A request is logged when its handler ends, a moment after the client read the answer.
+    deadline = time.monotonic() + 10
+    while len(fake_hub.requests) < 30 and time.monotonic() < deadline:
+        time.sleep(0.02)
     records = fake_hub.requests
     assert len(records) == 30
     assert {(r.method, r.status) for r in records} == {("GET", 200)}

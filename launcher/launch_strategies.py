@@ -31,6 +31,7 @@ from launcher.platform import PlatformFacts, is_windows_path, windows_to_wsl
 from launcher.shellcode import quote_posix, quote_powershell
 from launcher.shells import ShellInfo
 from launcher.venvs import VenvInfo, activated_env, same_path, scrubbed_env, venv_layout
+from launcher.venvs.inspection import marker
 
 STRATEGIES = ("direct", "powershell", "cmd", "wsl", "posix")
 PROBE_TIMEOUT = 60.0
@@ -298,8 +299,8 @@ def probe(
     except VenvError as exc:
         return exc.message, None
     done = proc.run(argv, env=run_env(result, result.env), cwd=cwd, timeout=timeout)
-    prefix = _marker(done.stdout, "ROBO_PREFIX=")
-    exe = _marker(done.stdout, "ROBO_EXE=")
+    prefix = marker(done.stdout, "ROBO_PREFIX=")
+    exe = marker(done.stdout, "ROBO_EXE=")
     if not done.ok:
         tail = done.tail(4).replace("\n", " | ") or "no output"
         return f"exit {done.returncode}: {tail}", exe
@@ -308,14 +309,6 @@ def probe(
     if not same_path(prefix, expected_prefix, facts):
         return f"python ran outside the venv (sys.prefix {prefix}, expected {expected_prefix})", exe
     return None, exe
-
-
-def _marker(text: str, prefix: str) -> str | None:
-    for raw in text.splitlines():
-        raw = raw.strip()
-        if raw.startswith(prefix):
-            return raw[len(prefix) :]
-    return None
 
 
 def choose_activation(

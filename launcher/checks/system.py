@@ -78,7 +78,8 @@ def check_uv(ctx: DoctorContext) -> list[Check]:
                 "warn",
                 "uv not found: venvs are made with python -m venv and dependencies "
                 "installed with pip (slower)",
-                "Install uv for faster installs: pip install uv (or pipx install uv).",
+                "uv comes with robo-backend: reinstall robo-backend, or pip install uv "
+                "(or pipx install uv).",
                 {"path": None},
             )
         ]

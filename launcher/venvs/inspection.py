@@ -209,12 +209,16 @@ def same_path(a: str, b: str, facts: PlatformFacts) -> bool:
 
 
 def marker(text: str, prefix: str) -> str | None:
+    """The value after `prefix` on the first output line that starts with it (a probe's
+    `ROBO_PREFIX=…`), None when no line does."""
     for raw in text.splitlines():
-        if raw.startswith(prefix):
-            return raw[len(prefix) :].strip()
+        line = raw.strip()
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
     return None
 
 
 def last_line(text: str) -> str:
+    """The last non-empty line, cut at 200 characters (for one-line error messages)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1][:200] if lines else ""

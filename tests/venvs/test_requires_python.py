@@ -12,7 +12,12 @@ import pytest
 from launcher.errors import UsageError
 from launcher.platform import PlatformFacts
 from launcher.venvs import ensure_venv
-from launcher.venvs.requires import parse_py_list, pyenv_interpreters, satisfies
+from launcher.venvs.requires import (
+    parse_py_list,
+    py_launcher_list,
+    pyenv_interpreters,
+    satisfies,
+)
 from tests.helpers.venvs import host_facts, tools_dir
 
 linux_only = pytest.mark.skipif(
@@ -118,3 +123,23 @@ def test_the_py_launcher_list_is_read_on_windows() -> None:
         "C:\\Program Files (x86)\\Python312\\python.exe",
         "C:\\Python311-32\\python.exe",
     ]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX stand-in for py.exe")
+def test_the_py_launcher_is_asked_with_injected_windows_facts(tmp_path: Path) -> None:
+    """On (injected) Windows the `py` launcher on PATH is asked for its list (`py -0p`)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    py = folder / "py.exe"
+    py.write_text(
+        '#!/bin/sh\n[ "$1" = "-0p" ] || exit 2\n'
+        "printf ' -V:3.13 *        C:\\\\Python313\\\\python.exe\\r\\n'\n"
+        "printf ' -V:3.12   C:\\\\Users\\\\J\\303\\274rgen\\\\Python312\\\\python.exe\\r\\n'\n"
+    )
+    py.chmod(0o755)
+    facts = PlatformFacts("win32", {"PATH": str(folder), "PATHEXT": ".EXE"}, ("cmd.exe",))
+    assert py_launcher_list(facts) == [
+        "C:\\Python313\\python.exe",
+        "C:\\Users\\Jürgen\\Python312\\python.exe",
+    ]
+    assert py_launcher_list(PlatformFacts("linux", {"PATH": str(folder)})) == []

@@ -72,11 +72,21 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     skipped = (
         f"; skipped the Microsoft Store alias {aliases[0]}" if aliases and not requested else ""
     )
+    # doctor asks for an interpreter that fits requires-python; `up`'s pre-flight leaves that
+    # to the venv step, which stops with exit 2 (and the versions found) when none fits.
+    requires = None if ctx.quick else _requires(ctx)
+    details["requires_python"] = requires
     try:
-        found = find_python(requested, ctx.facts, timeout=INTERPRETER_TIMEOUT)
+        found = find_python(
+            requested,
+            ctx.facts,
+            timeout=INTERPRETER_TIMEOUT,
+            requires=requires,
+            cwd=ctx.settings.project,
+        )
     except LauncherError as exc:
         details["error"] = exc.message
-        if _venv_usable(ctx):
+        if _venv_usable(ctx) and _venv_fits(ctx, requires):
             return [
                 Check(
                     "python",
@@ -101,6 +111,24 @@ def check_python(ctx: DoctorContext) -> list[Check]:
             )
         ]
     return [Check("python", "ok", summary, "", details)]
+
+
+def _venv_fits(ctx: DoctorContext, requires: str | None) -> bool:
+    """Does the existing venv's Python satisfy requires-python (so `up` keeps it)?"""
+    if not requires:
+        return True
+    from launcher.venvs.requires import satisfies
+
+    return satisfies(_venv_health(ctx).version or "", requires)
+
+
+def _requires(ctx: DoctorContext) -> str | None:
+    from launcher.venvs.requires import requires_python
+
+    try:
+        return requires_python(ctx.settings.project)
+    except LauncherError:
+        return None  # the settings check reports a broken pyproject.toml
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -88,3 +88,17 @@ def test_doctor_recognises_a_stale_lock(tmp_path: Path) -> None:
     assert check.status == "warn"
     assert check.summary.startswith(f"a stale venv lock: pid {pid} (installing dependencies")
     assert "`up` takes the lock over" in check.hint
+
+
+def test_doctor_fails_when_no_python_fits_requires_python(tmp_path: Path) -> None:
+    project = project_with_venv(tmp_path)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.99"\ndependencies = []\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    context = DoctorContext.build(project, env=env, facts=PlatformFacts.current())
+    check = {c.id: c for c in run_checks(context, only={"python"})}["python"]
+    assert check.status == "fail"  # the venv on 3.11 would be recreated: it needs one
+    assert "requires-python >=3.99" in check.summary
+    assert "uv python install 3.99" in check.hint

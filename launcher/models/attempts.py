@@ -41,6 +41,7 @@ class Target:
 
 def make_target(options: PrefetchOptions, root: Path, spec: ModelSpec) -> Target:
     endpoint = (options.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    hub.check_endpoint(endpoint)
     token = options.token if options.token is not None else (os.environ.get("HF_TOKEN") or None)
     symlinks = options.symlinks if options.symlinks is not None else symlinks_supported(root)
     return Target(spec, root, endpoint, token, symlinks)

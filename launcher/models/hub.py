@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from launcher import __version__
+from launcher.errors import UsageError
 from launcher.models.failures import (
     PERMANENT,
     TOKEN_HINT,
@@ -20,6 +22,7 @@ from launcher.models.failures import (
     error_from_status,
 )
 from launcher.models.registry import ModelSpec
+from launcher.redact import redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -48,6 +51,31 @@ class RemoteModel:
     @property
     def total(self) -> int:
         return sum(f.size for f in self.files)
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why `endpoint` is not an http(s) URL with a host and a valid port, or None."""
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return redact_url(str(exc))
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme must be http or https, not {parts.scheme or 'none'!r}"
+    if not parts.hostname or any(c.isspace() for c in parts.netloc):
+        return "it names no valid host"
+    return None
+
+
+def check_endpoint(endpoint: str) -> None:
+    """A malformed HF_ENDPOINT is bad input (UsageError, exit 2), said in one line: not a
+    retried "connection broke", nor a crash in the HTTP client."""
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        raise UsageError(
+            f"HF_ENDPOINT is not a usable hub URL ({redact_url(endpoint)}): {problem}",
+            "Set HF_ENDPOINT to the hub or a mirror, e.g. https://huggingface.co (or unset it).",
+        )
 
 
 def open_client(token: str | None, stall_timeout: float) -> httpx.Client:

@@ -95,3 +95,26 @@ def test_prefetch_json_and_output_never_carry_the_credentials(
     status = project / ".robo-backend" / "status.json"
     assert SECRET not in status.read_text(encoding="utf-8")
     assert SECRET not in _files_under(cache)
+
+
+def test_a_malformed_endpoint_is_bad_input_named_without_its_credentials(
+    make_options, tmp_path: Path
+) -> None:
+    from launcher.errors import UsageError
+
+    for endpoint in (f"ftp://{USER}:{SECRET}@host", f"http://{USER}:{SECRET}@[::1"):
+        try:
+            prefetch(make_options(endpoint=endpoint))
+        except UsageError as exc:
+            assert "HF_ENDPOINT is not a usable hub URL" in exc.message
+            assert SECRET not in exc.message and exc.exit_code == 2
+        else:
+            raise AssertionError(f"{endpoint} was accepted")
+
+
+def test_a_malformed_endpoint_does_not_matter_while_the_cache_is_valid(
+    fake_hub: FakeHub, make_options
+) -> None:
+    prefetch(make_options())
+
+    assert prefetch(make_options(endpoint="ftp://nowhere")).state == "ready"

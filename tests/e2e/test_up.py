@@ -417,18 +417,27 @@ def wait_gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Pr
     return alive(processes)
 
 
-@pytest.mark.parametrize("extra", [(), ("--reload",)], ids=["plain", "reload"])
+def kill_9_and_expect_no_survivor(launcher: Launcher, expect: int) -> None:
+    """SIGKILL the launcher alone; every process it started must be gone within 5 s."""
+    time.sleep(1.2)  # the launcher re-reads its tree every second
+    backend = [p for p in launcher.tree() if p.pid != launcher.proc.pid]
+    assert len(backend) >= expect, backend  # uvicorn (+ its --reload worker) + the watchdog
+    launcher.proc.send_signal(signal.SIGKILL)
+    launcher.proc.wait(timeout=10)
+    assert wait_gone(backend, 5) == [], [p.cmdline() for p in alive(backend)]
+
+
 def test_kill_9_of_up_leaves_no_backend_and_the_next_up_is_healthy(
-    project: Path, env: dict[str, str], tmp_path: Path, extra: tuple[str, ...]
+    project: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    """SIGKILL of the launcher (the OOM killer, an IDE's hard stop): no process of the backend
-    survives, the port is free, and a second `up` on the same port comes up healthy; `status`
-    tells both situations apart; the run file is gone after a clean stop."""
+    """While `up` runs, `status` shows it and a second `up` of the project says where it runs.
+    Then SIGKILL of the launcher (the OOM killer, an IDE's hard stop): no process of the
+    backend survives, `status` says so, and a second `up` on the same port comes up healthy;
+    SIGTERM stops it with 143 and the run file is gone."""
     cache = tmp_path / "cache"
     port = free_port()
-    first = Launcher(
-        ["up", "-p", str(project), "--port", str(port), "--cache-dir", str(cache), *extra], env
-    )
+    args = ["up", "-p", str(project), "--port", str(port), "--cache-dir", str(cache)]
+    first = Launcher(args, env)
     try:
         url = ready_url(first)
         code, report = status_json(project, env)
@@ -437,20 +446,22 @@ def test_kill_9_of_up_leaves_no_backend_and_the_next_up_is_healthy(
         assert report["url"] == url and report["launcher_pid"] == first.proc.pid
         assert report["health"]["status"] == 200
         assert report["model"]["state"] == "ready"
-        time.sleep(1.2)  # the launcher re-reads its tree every second
-        backend = [p for p in first.tree() if p.pid != first.proc.pid]
-        assert len(backend) >= (3 if extra else 2), backend  # uvicorn (+ worker) + watchdog
-        first.proc.send_signal(signal.SIGKILL)
-        first.proc.wait(timeout=10)
-        assert wait_gone(backend, 5) == [], [p.cmdline() for p in alive(backend)]
+
+        again = run_to_end(project, env, "--port", "0", "--cache-dir", str(cache))
+        assert again.returncode == 1, again.stderr
+        assert f"already running at {url}, started " in again.stderr
+        assert f"by pid {first.proc.pid}" in again.stderr
+        assert "hint:" in again.stderr and "robo-backend status" in again.stderr
+        assert "Traceback" not in again.stderr
+        assert first.proc.poll() is None  # the running one is left alone
+
+        kill_9_and_expect_no_survivor(first, 2)
     finally:
         first.kill()
     code, report = status_json(project, env)
     assert code == 1 and report["running"] is False and report["state"] == "stale", report
 
-    second = Launcher(
-        ["up", "-p", str(project), "--port", str(port), "--cache-dir", str(cache)], env
-    )
+    second = Launcher(args, env)
     try:
         assert ready_url(second, READY_TIMEOUT) == url
         assert "already running" not in second.output
@@ -462,22 +473,16 @@ def test_kill_9_of_up_leaves_no_backend_and_the_next_up_is_healthy(
         second.kill()
 
 
-def test_a_second_up_of_a_running_project_says_where_it_runs(
+def test_kill_9_of_up_with_reload_takes_the_worker_too(
     project: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    first = up(project, env, tmp_path / "cache")
+    """uvicorn's --reload worker is a grandchild of `up`: it must die with `up` as well."""
+    launcher = up(project, env, tmp_path / "cache", "--reload")
     try:
-        url = ready_url(first)
-        done = run_to_end(project, env, "--port", "0", "--cache-dir", str(tmp_path / "cache"))
-        assert done.returncode == 1, done.stderr
-        assert f"already running at {url}, started " in done.stderr
-        assert f"by pid {first.proc.pid}" in done.stderr
-        assert "hint:" in done.stderr and "robo-backend status" in done.stderr
-        assert "Traceback" not in done.stderr
-        assert first.proc.poll() is None  # the running one is left alone
-        assert first.stop() == 130
+        ready_url(launcher)
+        kill_9_and_expect_no_survivor(launcher, 3)
     finally:
-        first.kill()
+        launcher.kill()
 
 
 def test_an_orphaned_backend_of_this_project_is_stopped_then_up_proceeds(

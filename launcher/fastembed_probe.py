@@ -24,7 +24,6 @@ from typing import Any
 from loguru import logger
 
 from launcher import proc
-from launcher.deps.stamp import read_stamp
 from launcher.fileops import atomic_write_text
 from launcher.models.registry import ModelSpec, described_spec
 
@@ -116,6 +115,8 @@ def _key(venv: Path, state_dir: Path, names: Sequence[str]) -> dict[str, Any] | 
         mtime = dist.stat().st_mtime_ns
     except OSError:
         return None
+    from launcher.deps.stamp import read_stamp  # only with fastembed installed (deps is ~50 ms)
+
     stamp = read_stamp(state_dir)
     return {
         "dist": dist.name,

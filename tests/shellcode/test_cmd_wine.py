@@ -114,8 +114,9 @@ def wine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wine]:
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
     }
-    if server:  # one wineserver for the session: later starts take ~0.5 s instead of ~7 s
-        subprocess.run([server, "-p"], env=env, timeout=60, check=False)
+    if server:  # one wineserver for the tests: later starts take ~0.5 s instead of ~7 s; it
+        # ends by itself 30 s after its last client, even if this session is killed
+        subprocess.run([server, "-p30"], env=env, timeout=60, check=False)
     box = Wine(wine_exe, prefix, env)
     try:
         if "ready" not in box.run("cmd", "/c", "echo ready"):

@@ -244,23 +244,6 @@ def describe_models(
     return specs
 
 
-def describe_project_models(
-    venv: Path,
-    names: Sequence[str | None],
-    *,
-    cache: Path,
-    state_dir: Path,
-    env: Mapping[str, str] | None = None,
-) -> dict[str, ModelSpec]:
-    """`describe_models` for a venv that may not exist yet ({} then: the built-in table)."""
-    from launcher.discover.adopt import existing_venv_python
-
-    python = existing_venv_python(venv)
-    if python is None:
-        return {}
-    return describe_models(venv, python, names, cache=cache, state_dir=state_dir, env=env)
-
-
 def remembered_specs(
     venv: Path, state_dir: Path, names: Sequence[str | None]
 ) -> dict[str, ModelSpec]:

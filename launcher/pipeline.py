@@ -207,43 +207,25 @@ def activate(run: UpRun) -> None:
 
 def fetch_model(run: UpRun) -> None:
     """Step 6: the embedding model in the cache (or a degraded start)."""
-    from launcher.fastembed_probe import describe_models, ignored_cache_dir
-    from launcher.model_change import last_used_model, settle_model
     from launcher.model_options import prefetch_options
-    from launcher.models.location import resolve_cache_dir
-    from launcher.models.prefetch import prefetch
+    from launcher.model_step import lay_out_as_backend, prefetch_and_settle
+    from launcher.models.location import CacheLocation
 
     assert run.activation is not None and run.venv is not None
     settings = run.settings
     options = prefetch_options(settings, env=run.request.env, cache=run.cache)
     if not settings.prefetch:
         options.offline = True
-    before = last_used_model(settings.status_file)
     with console.step("model", "model ready") as current:
         # laid out the way the venv's own fastembed names the models (remembered per install)
-        names = [settings.model, settings.fallback_model]
-        options.described = describe_models(
-            run.venv.path,
-            run.venv.python,
-            names,
-            cache=run.cache.path,
-            state_dir=settings.state_dir,
-            env=run.request.env,
-        )
-        elsewhere = ignored_cache_dir(run.venv.path, settings.state_dir, names)
-        hardwired = settings.source("cache_dir").startswith("code:")  # passed as cache_dir=
-        if elsewhere is not None and not hardwired:  # it ignores FASTEMBED_CACHE_PATH
-            run.cache = options.cache = resolve_cache_dir(elsewhere, "the venv's fastembed")
-        result = prefetch(
-            options, status_file=settings.status_file, environment=run.activation.to_json()
-        )
+        lay_out_as_backend(settings, options, run.venv.path, run.venv.python, run.request.env)
+        if isinstance(options.cache, CacheLocation):
+            run.cache = options.cache
+        result, switch = prefetch_and_settle(settings, options, run.activation.to_json())
         current.detail = model_summary(result.resolved, result.state)
         error = result.error()
         if error is not None:
             raise error
-        switch = settle_model(
-            settings.status_file, result.to_json(), before, allow_switch=settings.allow_model_switch
-        )
         if result.state == "degraded" or switch is not None:
             current.status = "warn"
     if switch is not None:

@@ -34,12 +34,9 @@ def command(
 ) -> None:
     from launcher import console
     from launcher.commands.startup import path_flag, start
-    from launcher.discover.adopt import adopt_hardwired
-    from launcher.fastembed_probe import describe_project_models
-    from launcher.model_change import last_used_model, settle_model
+    from launcher.discover.adopt import adopt_hardwired, existing_venv_python
     from launcher.model_options import prefetch_options
-    from launcher.models.location import CacheLocation
-    from launcher.models.prefetch import prefetch
+    from launcher.model_step import lay_out_as_backend, prefetch_and_settle
     from launcher.settings import resolve_settings
 
     started = start(ctx, project)
@@ -56,20 +53,13 @@ def command(
     settings = resolve_settings(project, flags, env)
     adopt_hardwired(settings)  # the model and cache_dir the backend's code hard-wires
     options = prefetch_options(settings, env)
-    cache = options.cache.path if isinstance(options.cache, CacheLocation) else None
-    if cache is not None:  # the layout the venv's fastembed opens (none yet: built-in table)
-        names = [settings.model, settings.fallback_model]
-        options.described = describe_project_models(
-            settings.venv_path, names, cache=cache, state_dir=settings.state_dir, env=env
-        )
-    before = last_used_model(settings.status_file)
-    result = prefetch(options, status_file=settings.status_file)
-    if result.error() is None:
-        switch = settle_model(
-            settings.status_file, result.to_json(), before, allow_switch=settings.allow_model_switch
-        )
-        if switch is not None:
-            console.warn(switch.warning())
+    # the layout the venv's fastembed opens (no venv yet: the built-in table)
+    lay_out_as_backend(
+        settings, options, settings.venv_path, existing_venv_python(settings.venv_path), env
+    )
+    result, switch = prefetch_and_settle(settings, options)
+    if switch is not None:
+        console.warn(switch.warning())
     if json_output:  # the status file's model object (settled: changed_from, last_used)
         from launcher.models.status import read_status
 

@@ -115,7 +115,7 @@ def up_ready(ctx: Context) -> list[Figure]:
             ours=samples["robo-backend"],
             yardsticks={UVICORN: samples[UVICORN], UV_RUN: samples[UV_RUN]},
             baseline=UVICORN,
-            target=Target("ratio", "<=", 1.3, "≤ 1.3× uvicorn direct"),
+            target=Target("ratio", "<=", 1.1, "≤ 1.1× uvicorn direct"),
             note="spawn to the first 200 from /health (polled every 20 ms); the backend loads "
             "its model and embeds 12 passages before it answers, for every contender",
         ),

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +26,8 @@ import pytest
 
 from tests.fakehub.fixtures import BGE_FILE, BGE_REPO, build_standard_models, serve_standard_models
 from tests.fakehub.server import FakeHub
+from tests.helpers.up_run import UpRun as Launcher
+from tests.helpers.up_run import free_port
 from tests.processes import alive, kill_all
 
 pytestmark = pytest.mark.e2e
@@ -35,71 +36,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "textbook-backend"
 COLD_START_TIMEOUT = 600.0
 READY_TIMEOUT = 120.0
-
-
-class Launcher:
-    """A `robo-backend up` subprocess whose combined output is collected line by line."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "launcher", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, text: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if text in line:
-                    return line
-            if self.proc.poll() is not None:
-                self._reader.join(timeout=5)
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not seen; output:\n{self.output}")
-
-    def tree(self) -> list[psutil.Process]:
-        try:
-            return [
-                psutil.Process(self.proc.pid),
-                *psutil.Process(self.proc.pid).children(recursive=True),
-            ]
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            self.kill()
-
-    def kill(self) -> None:
-        """Last resort for a failing test: kill by PID whatever of the tree is left."""
-        kill_all(self.tree())
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._reader.join(timeout=5)
 
 
 def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
@@ -112,12 +48,6 @@ def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

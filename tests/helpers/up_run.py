@@ -81,15 +81,19 @@ class UpRun:
         except psutil.NoSuchProcess:
             return []
 
-    def interrupt(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> tuple[int, list[Any]]:
-        """Send `sig`, wait for the exit; (exit code, processes of the tree still alive)."""
-        tree = self.tree()
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+        """Send `sig` and return the exit code; whatever of the tree is left is killed after."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            code = self.proc.wait(timeout=timeout)
+            return self.proc.wait(timeout=timeout)
         finally:
             self.kill()
+
+    def interrupt(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> tuple[int, list[Any]]:
+        """Send `sig`, wait for the exit; (exit code, processes of the tree still alive)."""
+        tree = self.tree()
+        code = self.stop(sig, timeout)
         deadline = time.monotonic() + 5
         while alive(tree) and time.monotonic() < deadline:
             time.sleep(0.1)

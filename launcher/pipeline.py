@@ -101,12 +101,10 @@ def resolve(request: UpRequest) -> UpRun:
     from launcher.discover.adopt import adopt_hardwired, venv_interpreter
     from launcher.model_options import settings_cache_dir
     from launcher.platform import PlatformFacts
-    from launcher.redact import register_secret_file
     from launcher.shells import detect_shell
 
     with console.step("settings", "settings resolved") as current:
         settings = resolve_settings(request.project, request.flags, request.env)
-        register_secret_file(settings.project / ".env")
         interpreter = venv_interpreter(settings)  # parses what the launcher's Python cannot
         adopt_hardwired(settings, interpreter)
         app = discover_app(settings.project, settings.app, interpreter)
@@ -303,8 +301,10 @@ def start_server(run: UpRun) -> int:
 
 
 def run_up(request: UpRequest) -> int:
-    """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C)."""
-    console.setup_logging(verbose=request.verbose, quiet=request.quiet)
+    """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C).
+
+    The caller (`commands/up.py`, through `commands/startup.start`) has already wired logging
+    and registered the project's `.env` values as secrets."""
     run = resolve(request)
     for step in (check, make_venv, sync, activate, fetch_model):
         step(run)

@@ -253,18 +253,11 @@ def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | No
         except OSError as exc:
             logger.warning(f"could not copy {other} under the name {spec.repo}: {exc}")
             return None
-    state = inspect_model(run.root, spec.name)
-    if not state.ok:
-        repair_model(run.root, spec.name, ops=ops)
-        return None
-    _refresh_stamp(state, spec, ops)
-    logger.info(
+    message = (
         f"{spec.label}: copied {other.name} to {repo_folder_name(spec.repo)}, the spelling the "
         "backend's fastembed opens; nothing downloaded"
     )
-    run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
-    run.log.result.source = "cache"
-    return state.path
+    return _settle_copy(run, spec, started, "cache", message)
 
 
 def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:
@@ -283,17 +276,27 @@ def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:
     except OSError as exc:
         logger.warning(f"could not copy {spec.label} from the old cache {legacy}: {exc}")
         return None
+    message = (
+        f"Reused {spec.label} from fastembed's old temp cache {legacy} (copied to {run.root}); "
+        "nothing downloaded. The temp cache can be deleted."
+    )
+    return _settle_copy(run, spec, started, "legacy-cache", message, ADOPTED)
+
+
+def _settle_copy(
+    run: _Run, spec: ModelSpec, started: float, source: str, message: str, how: str = FOUND
+) -> Path | None:
+    """After a copy into the cache: verify it (a bad copy is repaired away and None returned),
+    stamp it, say so, and record it as this model's one successful attempt."""
+    ops = run.options.file_ops
     state = inspect_model(run.root, spec.name)
     if not state.ok:
         repair_model(run.root, spec.name, ops=ops)
         return None
-    _refresh_stamp(state, spec, ops, ADOPTED)
-    logger.info(
-        f"Reused {spec.label} from fastembed's old temp cache {legacy} (copied to {run.root}); "
-        "nothing downloaded. The temp cache can be deleted."
-    )
+    _refresh_stamp(state, spec, ops, how)
+    logger.info(message)
     run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
-    run.log.result.source = "legacy-cache"
+    run.log.result.source = source
     return state.path
 
 

@@ -7,16 +7,20 @@ environment (the launcher-to-backend contract).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loguru import logger
+
 from launcher import console
-from launcher.settings import Settings, resolve_settings
+from launcher.settings import STATE_DIR, Settings, resolve_settings
 
 if TYPE_CHECKING:
     from launcher.discover import AppTarget
+    from launcher.early_start import EarlyStart, Launch
     from launcher.launch_strategies import ActivationResult
     from launcher.models.location import CacheLocation
     from launcher.models.prefetch import PrefetchResult
@@ -48,6 +52,7 @@ class UpRun:
     venv: VenvInfo | None = None
     activation: ActivationResult | None = None
     model: PrefetchResult | None = None
+    early: EarlyStart | None = None  # a backend started before the checks (early_start.py)
 
     @property
     def url(self) -> str:
@@ -127,7 +132,8 @@ def check(run: UpRun) -> None:
         previous_run(run)
         run.port = settings.port or pick_free_port(settings.host)
         preflight(settings, cache=run.cache, port=run.port, facts=run.facts)
-        check_port(settings.host, run.port)
+        if run.early is None:  # else the early start found it free and its backend binds it
+            check_port(settings.host, run.port)
         wsl = " (WSL)" if run.shell.wsl else ""
         current.detail = f"shell {run.shell.name}{wsl}, port {run.port} free"
 
@@ -271,6 +277,9 @@ def start_server(run: UpRun) -> int:
 
     settings = run.settings
     argv = server_argv(run)
+    env = server_env(run)
+    launch = _launch(run, argv, env)
+    started, guard = _adopt_early(run, launch)
     target = ServeTarget(
         url=run.url,
         health_url=run.url + settings.health_path,
@@ -288,13 +297,16 @@ def start_server(run: UpRun) -> int:
 
     view = ConsoleEvents(also_started=[record])
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
+    view.also_ready.append(lambda url, pid: _remember_launch(run, launch))
     try:
         return serve(
             argv,
-            env=server_env(run),
+            env=env,
             cwd=settings.project,
             target=target,
             events=view.events(),
+            guard=guard,
+            started=started,
         )
     finally:
         remove_run(settings.state_dir, os.getpid())
@@ -305,7 +317,76 @@ def run_up(request: UpRequest) -> int:
 
     The caller (`commands/up.py`, through `commands/startup.start`) has already wired logging
     and registered the project's `.env` values as secrets."""
-    run = resolve(request)
-    for step in (check, make_venv, sync, activate, fetch_model):
-        step(run)
-    return start_server(run)
+    early = _start_early(request)
+    run: UpRun | None = None
+    try:
+        run = resolve(request)
+        run.early, early = early, None
+        for step in (check, make_venv, sync, activate, fetch_model):
+            step(run)
+        return start_server(run)
+    finally:
+        for leftover in (early, run.early if run is not None else None):
+            if leftover is not None:  # the checks failed or were interrupted: stop it
+                leftover.abandon()
+
+
+def _start_early(request: UpRequest) -> EarlyStart | None:
+    """The backend of the last healthy start of this same command, started now when nothing
+    it depends on changed (early_start.py); the steps below confirm it or stop it."""
+    from launcher.early_start import request_key, start_early
+
+    state_dir = request.project.expanduser() / STATE_DIR
+    key = request_key(request.project.expanduser(), request.flags, request.env)
+    return start_early(state_dir, key, request.env)
+
+
+def _launch(run: UpRun, argv: list[str], env: dict[str, str]) -> Launch:
+    from launcher.early_start import Launch
+
+    return Launch(argv, env, str(run.settings.project), run.settings.host, run.port)
+
+
+def _adopt_early(run: UpRun, launch: Launch) -> tuple[Any, Any]:
+    """(the early backend, its guard) when the checks decided exactly what it runs; else the
+    early backend is stopped and (None, None): serve() starts the right one."""
+    early, run.early = run.early, None
+    if early is None:
+        return None, None
+    if early.confirmed(launch):
+        logger.debug(f"early start confirmed: supervising pid {early.popen.pid}")
+        return early.popen, early.guard
+    logger.debug("early start not confirmed (something changed): starting the backend anew")
+    early.abandon()
+    return None, None
+
+
+def _remember_launch(run: UpRun, launch: Launch) -> None:
+    """After a healthy start with the model in place and a fixed port: what the next `up` of
+    the same command may start early, and the files whose change would make it wrong."""
+    from launcher.early_start import forget, remember, request_key
+
+    settings, model = run.settings, run.model
+    if model is None or model.state == "degraded" or not model.path or not settings.port:
+        forget(settings.state_dir)
+        return
+    key = request_key(run.request.project.expanduser(), run.request.flags, run.request.env)
+    remember(settings.state_dir, key, launch, run.request.env, _depended_on(run, model.path))
+
+
+def _depended_on(run: UpRun, model_path: str) -> list[str]:
+    """The files a warm start's checks read to decide: project and dependency files, the
+    venv's config and interpreter, the stamps, the model's files."""
+    from launcher.deps.stamp import stamp_path
+    from launcher.fastembed_probe import ANSWER_FILE
+
+    assert run.venv is not None
+    project, state = run.settings.project, run.settings.state_dir
+    names = ("pyproject.toml", ".env", "uv.lock", "pylock.toml", "poetry.lock")
+    paths = [project / name for name in names]
+    paths += sorted(project.glob("requirements*.txt"))
+    paths += [run.venv.path / "pyvenv.cfg", run.venv.python]
+    paths += [stamp_path(state), state / ANSWER_FILE, Path(model_path)]
+    with contextlib.suppress(OSError):
+        paths += sorted(Path(model_path).iterdir())
+    return [str(path) for path in paths]

@@ -225,3 +225,40 @@ def test_infinite_numbers_are_usage_errors_not_crashes(
     done = run_cli("prefetch", "-p", str(tmp_path), "--offline", *args, env=env)
     assert_two_line_error(done, 2, "is not valid")
     assert "OverflowError" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "abc"], "Invalid value for '--port': 'abc' is not a valid integer"),
+        (["--ready-timeout", "soon"], "Invalid value for '--ready-timeout': 'soon' is not a"),
+        (["--retries", "2.5"], "Invalid value for '--retries': '2.5' is not a valid integer"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_the_option(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    done = run_cli("up", "-p", str(tmp_path), *args)
+    assert done.returncode == 2
+    assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_options_are_read_without_importing_pydantic(tmp_path: Path) -> None:
+    """Typer 0.2x would import pydantic (~150 ms) to coerce every option of every command."""
+    code = (
+        "import sys\n"
+        "from launcher.cli import app\n"
+        "args = ['up', '-p', sys.argv[1], '--port', '8123', '--ready-timeout', '2.5',\n"
+        "        '--cache-dir', sys.argv[1], '--reload', '-v', '--no-prefetch']\n"
+        "try:\n"
+        "    app(args=args, prog_name='robo-backend')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    missing = str(tmp_path / "missing")
+    done = subprocess.run(
+        [sys.executable, "-c", code, missing], capture_output=True, text=True, timeout=60
+    )
+    assert "does not exist" in done.stderr  # the options were parsed; the folder is missing
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr

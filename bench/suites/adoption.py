@@ -34,6 +34,9 @@ class Seed:
         self.cache = root / "models"
         self.env = offline_install_env(hub_env(hub_process(ctx).url))
         self.count = 0
+        # One port for every start, as a user runs the same `up` again (which lets a warm `up`
+        # start the backend early, launcher/early_start.py); each run ends before the next.
+        self.port = procs.free_port()
 
     def up_argv(self, port: int) -> list[str]:
         return [
@@ -57,7 +60,7 @@ class Seed:
         )
 
     def start(self, who: str, timeout: float = READY_TIMEOUT) -> float:
-        port = procs.free_port()
+        port = self.port
         self.count += 1
         log = self.project.parent / f"start-{self.count}.log"
         argv, env = (

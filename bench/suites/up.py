@@ -46,6 +46,9 @@ class Starts:
         self.rss: dict[str, list[float]] = {"robo-backend": [], UV_RUN: []}
         self.stop: dict[str, list[float]] = {"robo-backend": [], UVICORN: [], UV_RUN: []}
         self.count = 0
+        # One port for every start, as a user runs the same `up` again (which lets a warm `up`
+        # start the backend early, launcher/early_start.py); each run ends before the next.
+        self.port = procs.free_port()
 
     def _argv(self, who: str, port: int) -> list[str]:
         server = ["main:app", "--host", "127.0.0.1", "--port", str(port)]
@@ -57,7 +60,7 @@ class Starts:
         return [uv, "run", "--no-project", "--python", str(self.warm.python), "uvicorn", *server]
 
     def run(self, who: str) -> float:
-        port = procs.free_port()
+        port = self.port
         env = self.warm.env if who == "robo-backend" else self.warm.backend_env()
         self.count += 1
         log = self.warm.project.parent / f"start-{self.count}.log"

@@ -278,6 +278,7 @@ def serve(
     events: ServeEvents,
     log_tail: int = 30,
     guard: Guard | None = None,
+    started: subprocess.Popen[bytes] | None = None,
 ) -> int:
     """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
 
@@ -287,16 +288,21 @@ def serve(
     when it is not healthy within the ready timeout (the tree stopped, its last lines in the
     message) or PortInUseError when another process took the port before uvicorn bound it.
     `guard` (default: this platform's) makes the tree die with the launcher, even on kill -9.
+    `started`: the backend was already started with `argv` under `guard` (an early start),
+    supervise that process instead of starting one.
     """
     flag = StopFlag()
     guard = guard if guard is not None else guard_for(sys.platform)
     with stop_signals_to(flag):
-        try:
-            popen = _start(list(argv), env, cwd, guard)
-        except BaseException:
-            guard.close()
-            raise
-        guard.started(popen.pid)
+        if started is not None:
+            popen = started
+        else:
+            try:
+                popen = _start(list(argv), env, cwd, guard)
+            except BaseException:
+                guard.close()
+                raise
+            guard.started(popen.pid)
         tree = ProcessTree(popen.pid, popen.poll, hurry=lambda: flag.hurry, windows=WINDOWS)
         child = _Child(popen, tree, flag, events, deque(maxlen=max(1, log_tail)))
         child.start_pump()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -575,3 +576,76 @@ def test_a_health_route_only_under_api_is_found_and_said_on_the_ready_line(
         assert "Traceback" not in done.stderr
     finally:
         (project / "apihealth.py").unlink()
+
+
+def _early_pid(launcher: Launcher) -> int:
+    line = launcher.wait_for("early start: the backend (pid ", 10)
+    return int(line.split("(pid ", 1)[1].split(")", 1)[0])
+
+
+def test_the_same_up_again_starts_the_backend_early_and_checks_it(
+    project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
+) -> None:
+    """Run 1 records; run 2 (another unrelated variable in the environment) starts the backend
+    before its checks and keeps it; run 3, after an edit that changes the app `up` must serve,
+    stops the early backend unseen and serves the right one; run 4 is interrupted while its
+    checks run: 130 and the early backend is gone too."""
+    pyproject, main = project / "pyproject.toml", project / "main.py"
+    originals = {path: path.read_text(encoding="utf-8") for path in (pyproject, main)}
+    # the app is found, not configured, as in most users' projects
+    pyproject.write_text(originals[pyproject].replace('app = "main:app"', ""), encoding="utf-8")
+    try:
+        _early_runs(project, env, tmp_path, hub)
+    finally:
+        for path, text in originals.items():
+            path.write_text(text, encoding="utf-8")
+
+
+def _early_runs(project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub) -> None:
+    cache, port = tmp_path / "cache", free_port()
+    args = ["up", "-v", "-p", str(project), "--port", str(port), "--cache-dir", str(cache)]
+    first = Launcher(args, env)
+    try:
+        first.wait_for("Backend ready at", COLD_START_TIMEOUT)
+        assert "early start:" not in first.output
+        assert first.stop() == 130
+    finally:
+        first.kill()
+
+    hub.reset_log()
+    second = Launcher(args, dict(env, SOME_UNRELATED_SETTING="1"))
+    try:
+        early = _early_pid(second)
+        ready = second.wait_for("Backend ready at", READY_TIMEOUT)
+        assert f"(pid {early})" in ready, second.output  # the early backend is the one served
+        assert "early start confirmed" in second.output
+        assert http("GET", f"http://127.0.0.1:{port}/health")[1]["status"] == "healthy"
+        assert hub.requests == []
+        code, survivors = second.interrupt()
+        assert code == 130 and survivors == [], second.output
+    finally:
+        second.kill()
+
+    main = project / "main.py"
+    main.write_text(re.sub(r"\bapp\b", "application", main.read_text("utf-8")), "utf-8")
+    third = Launcher(args, env)
+    try:
+        early = _early_pid(third)
+        ready = third.wait_for("Backend ready at", READY_TIMEOUT)
+        assert "early start not confirmed" in third.output
+        assert f"(pid {early})" not in ready
+        assert not psutil.pid_exists(early)
+        assert "main:application" in third.output
+        assert 'Attribute "app" not found' not in third.output  # the guess is never shown
+        assert third.stop() == 130
+    finally:
+        third.kill()
+
+    fourth = Launcher(args, env)
+    try:
+        early = _early_pid(fourth)
+        code, survivors = fourth.interrupt()
+        assert code == 130, fourth.output
+        assert survivors == [] and not psutil.pid_exists(early), fourth.output
+    finally:
+        fourth.kill()

@@ -1,0 +1,243 @@
+"""Early start: a warm `up` starts the backend before it has re-checked everything.
+
+A backend takes seconds to import its libraries and load its model; the launcher's own checks
+(settings, pre-flight, venv, dependencies, model) take a few hundred milliseconds more. When
+nothing they depend on has changed since the last healthy start of the same command, they will
+decide exactly what they decided then, so `up` starts that same backend at once and runs the
+checks while the backend loads, on the other core.
+
+The start is only a guess until the checks confirm it: the pipeline then builds the backend's
+command line and environment as always, and the early backend is kept only when they are
+identical and none of the files it depends on (project files, the venv's pyvenv.cfg and
+interpreter, the dependency stamp, the model files) changed meanwhile; otherwise it is stopped
+(whole tree) before the pipeline starts the right one. Nothing is shown of it until then.
+
+The record (`early-start.json` in the state folder) holds the command line, the environment
+*changes* the launcher made (never the user's environment: no secrets), and the signatures
+(mtime, size) of those files. `ROBO_BACKEND_EARLY_START=0` turns the early start off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from launcher import __version__
+
+RECORD_FILE = "early-start.json"
+RECORD_SCHEMA = 1
+SWITCH = "ROBO_BACKEND_EARLY_START"
+
+Signature = dict[str, list[int] | None]
+
+
+def signature(paths: Sequence[str]) -> Signature:
+    """(mtime_ns, size) of each path (None: missing); a folder also signs its listing."""
+    signed: Signature = {}
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            signed[path] = None
+            continue
+        signed[path] = [info.st_mtime_ns, info.st_size, info.st_ino]
+    return signed
+
+
+def request_key(project: Path, flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """What must be equal for the last start to predict this one: the launcher's version, the
+    project, the folder `up` runs in, the flags, and (hashed) the launcher's own settings
+    from the environment."""
+    own = sorted((k, v) for k, v in env.items() if k.startswith(("ROBO_BACKEND_", "HF_")))
+    material = json.dumps(
+        [__version__, str(project.resolve()), os.getcwd(), sorted(flags.items()), own],
+        default=str,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def env_changes(base: Mapping[str, str], final: Mapping[str, str]) -> dict[str, Any]:
+    """How `final` differs from `base`: set values, PATH-like prefixes, removed names."""
+    changes: dict[str, Any] = {"set": {}, "prepend": {}, "unset": []}
+    for name, value in final.items():
+        old = base.get(name)
+        if old == value:
+            continue
+        if old and value.endswith(old) and len(value) > len(old):
+            changes["prepend"][name] = value[: len(value) - len(old)]
+        else:
+            changes["set"][name] = value
+    changes["unset"] = sorted(name for name in base if name not in final)
+    return changes
+
+
+def apply_changes(base: Mapping[str, str], changes: Mapping[str, Any]) -> dict[str, str]:
+    env = dict(base)
+    for name in changes.get("unset", []):
+        env.pop(name, None)
+    for name, prefix in changes.get("prepend", {}).items():
+        env[name] = prefix + env.get(name, "")
+    env.update(changes.get("set", {}))
+    return env
+
+
+@dataclass
+class Launch:
+    """What was started (or is to be): command line, environment, folder, address."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    host: str
+    port: int
+
+
+def remember(
+    state_dir: Path,
+    key: str,
+    launch: Launch,
+    base_env: Mapping[str, str],
+    paths: Sequence[str],
+) -> None:
+    """Keep what a healthy start ran, for the next `up` with the same key. Not kept when the
+    environment changes would carry a secret (they are written to disk), or the port was random."""
+    from launcher.fileops import atomic_write_text
+    from launcher.redact import is_secret_name, redact
+
+    changes = env_changes(base_env, launch.env)
+    names = [*changes["set"], *changes["prepend"]]
+    values = [*changes["set"].values(), *changes["prepend"].values(), *launch.argv]
+    secret = any(is_secret_name(n) for n in names) or any(redact(v) != v for v in values)
+    if launch.port == 0 or secret:
+        forget(state_dir)
+        return
+    document = {
+        "schema": RECORD_SCHEMA,
+        "key": key,
+        "argv": launch.argv,
+        "env": changes,
+        "cwd": launch.cwd,
+        "host": launch.host,
+        "port": launch.port,
+        "signature": signature(paths),
+    }
+    with contextlib.suppress(OSError):
+        atomic_write_text(state_dir / RECORD_FILE, json.dumps(document, indent=1) + "\n")
+
+
+def forget(state_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        (state_dir / RECORD_FILE).unlink(missing_ok=True)
+
+
+def _port_free(host: str, port: int) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            if os.name != "nt":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError:
+        return False
+    return True
+
+
+def planned(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Launch | None:
+    """The launch the last healthy start made, when this one is predicted to be identical:
+    same key, every signed file unchanged, no other `up` of the project running, port free."""
+    if base_env.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        data = json.loads((state_dir / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != RECORD_SCHEMA or data.get("key") != key:
+        return None
+    signed = data.get("signature") or {}
+    if not signed or signature(list(signed)) != signed:
+        return None
+    from launcher.server.runfile import RunState, inspect_run, read_run
+
+    if inspect_run(read_run(state_dir)) is not RunState.NONE:
+        return None  # another `up` runs (or ran) here: the pipeline decides what to do
+    launch = Launch(
+        argv=[str(a) for a in data["argv"]],
+        env=apply_changes(base_env, data.get("env") or {}),
+        cwd=str(data["cwd"]),
+        host=str(data["host"]),
+        port=int(data["port"]),
+    )
+    return launch if _port_free(launch.host, launch.port) else None
+
+
+@dataclass
+class EarlyStart:
+    """A backend started before the checks; adopted by serve() or abandoned."""
+
+    launch: Launch
+    popen: subprocess.Popen[bytes]
+    guard: Any
+    paths: list[str]
+    signed: Signature
+
+    def confirmed(self, launch: Launch) -> bool:
+        """The pipeline decided the same launch, nothing it depends on changed meanwhile, and
+        the early backend still runs."""
+        return (
+            launch == self.launch
+            and signature(self.paths) == self.signed
+            and self.popen.poll() is None
+        )
+
+    def abandon(self) -> None:
+        """Stop the early backend and everything it started; the pipeline starts its own."""
+        from launcher.server import kill_tree
+
+        kill_tree(self.popen.pid)
+        with contextlib.suppress(Exception):
+            self.popen.wait(timeout=5)
+        if self.popen.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdout.close()
+        self.guard.close()
+
+
+def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> EarlyStart | None:
+    """Start the predicted backend now (supervised as serve() would), or None."""
+    import sys
+
+    from loguru import logger
+
+    from launcher import proc
+    from launcher.server.guard import guard_for
+
+    launch = planned(state_dir, key, base_env)
+    if launch is None:
+        return None
+    record = json.loads((state_dir / RECORD_FILE).read_text(encoding="utf-8"))
+    paths = list(record["signature"])
+    guard = guard_for(sys.platform)
+    try:
+        popen = proc.spawn(
+            launch.argv,
+            env=launch.env,
+            cwd=Path(launch.cwd),
+            windows=os.name == "nt",
+            preexec=guard.preexec(),
+        )
+    except OSError as exc:
+        guard.close()
+        logger.debug(f"early start failed: {exc}")
+        return None
+    guard.started(popen.pid)
+    logger.debug(f"early start: the backend (pid {popen.pid}) loads while the checks run")
+    return EarlyStart(launch, popen, guard, paths, signature(paths))

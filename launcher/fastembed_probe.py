@@ -7,6 +7,10 @@ launcher runs the venv's python once on `fastembed_ask.py` (through `proc.run`) 
 what it answers: the hub repo id as spelled, the model file, the additional files, and the cache
 folder fastembed opens. A future fastembed that renames again is answered the same way.
 
+Importing fastembed costs seconds, so first `fastembed_source.py` reads the same facts from the
+installed fastembed's source files (no import, no process); only when it cannot be sure (a
+layout it does not know, a model it does not find) is the venv's python asked.
+
 The answer is remembered in the project's state folder, keyed on the installed fastembed
 (its dist-info), the dependency stamp and the models asked for, so a warm
 `up` reads one small JSON file and starts no process.
@@ -24,6 +28,7 @@ from typing import Any
 from loguru import logger
 
 from launcher import proc
+from launcher.fastembed_source import read_source_answer
 from launcher.fileops import atomic_write_text
 from launcher.models.registry import ModelSpec, described_spec
 
@@ -56,6 +61,7 @@ class FastembedAnswer:
     models: dict[str, Described] = field(default_factory=dict)
     cached: bool = False
     follows_env: bool = True  # it opened the FASTEMBED_CACHE_PATH it was given
+    how: str = "asked"  # or "read from its source" (not kept in the remembered file)
 
     def describe(self, name: str) -> Described | None:
         return self.models.get(name.strip().lower())
@@ -138,7 +144,9 @@ def probe_fastembed(
     """How the venv's fastembed describes `names`, from the remembered answer when still valid.
 
     A venv without fastembed answers `version=None` without starting a process (prefetch then
-    uses the built-in registry). A probe that fails is logged and answers the same way.
+    uses the built-in registry). Else fastembed's source is read (`read_from_source`); when that
+    is not sure, the venv's python is asked (`ask_fastembed`). A probe that fails is logged and
+    answers the same way. Either answer is remembered.
     """
     key = _key(venv, state_dir, names)
     if key is None:
@@ -146,6 +154,39 @@ def probe_fastembed(
     remembered = _remembered(state_dir, key)
     if remembered is not None:
         return remembered
+    answer = read_from_source(venv, names, cache=cache)
+    if answer is None:
+        answer = ask_fastembed(venv, python, names, cache=cache, env=env)
+    if answer is None:
+        return FastembedAnswer(None)
+    logger.debug(f"fastembed {answer.version or '(none)'} in {venv}: {answer.how}")
+    _remember(state_dir, key, answer)  # a fastembed that does not import is remembered too
+    return answer
+
+
+def read_from_source(venv: Path, names: Sequence[str], *, cache: Path) -> FastembedAnswer | None:
+    """The answer, read from the venv's fastembed source without importing it (None: not sure,
+    ask). It follows FASTEMBED_CACHE_PATH (only then is there an answer), so it opens `cache`."""
+    dist = installed_fastembed(venv)
+    data = None if dist is None else read_source_answer(dist, names, cache)
+    if data is None:
+        return None
+    answer = _answer_from_json(data)
+    answer.follows_env = answer.cache_dir == cache
+    answer.how = "read from its source"
+    return answer
+
+
+def ask_fastembed(
+    venv: Path,
+    python: Path,
+    names: Sequence[str],
+    *,
+    cache: Path,
+    env: Mapping[str, str] | None = None,
+) -> FastembedAnswer | None:
+    """The answer of the venv's python running `fastembed_ask.py` (it imports fastembed) with
+    FASTEMBED_CACHE_PATH=`cache`; None (logged) when it gives none."""
     environ = dict(os.environ if env is None else env)
     environ.update({"FASTEMBED_CACHE_PATH": str(cache), "HF_HUB_OFFLINE": "1"})
     # run_path, not the script path itself: Python < 3.11 would put launcher/ first on sys.path
@@ -159,10 +200,9 @@ def probe_fastembed(
             "could not ask the backend's fastembed how it names models "
             f"({result.tail(2) or 'no answer'}); using the built-in model table"
         )
-        return FastembedAnswer(None)
+        return None
     answer = _answer_from_json(data)
     answer.follows_env = answer.cache_dir is None or answer.cache_dir == cache
-    _remember(state_dir, key, answer)  # a fastembed that does not import is remembered too
     return answer
 
 
@@ -233,7 +273,7 @@ def describe_models(
         logger.debug("no fastembed in the venv yet: models laid out as the built-in table says")
         return {}
     specs = described_specs(answer, wanted)
-    how = "remembered" if answer.cached else "asked"
+    how = "remembered" if answer.cached else answer.how
     for spec in specs.values():
         logger.debug(f"fastembed {answer.version} ({how}) names {spec.name} {spec.repo}")
     if not answer.follows_env:

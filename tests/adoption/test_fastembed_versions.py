@@ -21,37 +21,11 @@ from tests.fakehub.server import FakeHub
 
 pytestmark = pytest.mark.e2e
 
-# Read at import, before the isolation fixture points HOME into tmp: uv's real cache is shared.
-UV_CACHE = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
-UV = Path(sys.executable).parent / "uv"
 LOAD = (
     "from fastembed import TextEmbedding\n"
     "m = TextEmbedding('BAAI/bge-small-en-v1.5')\n"
     "print(len(next(iter(m.embed(['a humanoid keeps its balance'])))))\n"
 )
-
-
-def make_venv(root: Path, requirement: str) -> Path:
-    env = dict(os.environ, UV_CACHE_DIR=UV_CACHE)
-    subprocess.run([str(UV), "venv", "-q", "-p", sys.executable, str(root)], env=env, check=True)
-    subprocess.run(
-        [str(UV), "pip", "install", "-q", "--python", str(root / "bin" / "python"), requirement],
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    return root
-
-
-@pytest.fixture(scope="module")
-def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not UV.is_file():
-        pytest.skip("uv is not installed next to the test interpreter")
-    root = tmp_path_factory.mktemp("fastembed-venvs")
-    return {
-        "0.9": make_venv(root / "fe09", "fastembed>=0.9,<0.10"),
-        "0.5": make_venv(root / "fe05", "fastembed==0.5.1"),
-    }
 
 
 def load_offline(venv: Path, cache: Path) -> subprocess.CompletedProcess[str]:

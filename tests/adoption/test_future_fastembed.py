@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.fastembed_probe import describe_models, ignored_cache_dir
+from launcher.fastembed_probe import describe_models, ignored_cache_dir, read_from_source
 from launcher.models.options import PrefetchOptions
 from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL
@@ -80,6 +80,8 @@ def test_a_renamed_repo_and_its_own_cache_need_no_code_change(
     ours = tmp_path / "our-cache"
     state = tmp_path / "state"
     python = future_venv / "bin" / "python"
+    # its source is not laid out as any fastembed so far: not read, its python is asked
+    assert read_from_source(future_venv, [BGE_MODEL], cache=ours) is None
     specs = describe_models(future_venv, python, [BGE_MODEL], cache=ours, state_dir=state)
     assert specs[BGE_MODEL.lower()].repo == FUTURE_REPO
     elsewhere = ignored_cache_dir(future_venv, state, [BGE_MODEL])

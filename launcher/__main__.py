@@ -1,6 +1,23 @@
-"""`python -m launcher` runs the same CLI as the `robo-backend` console script."""
+"""The `robo-backend` console script and `python -m launcher`: start early, then the CLI.
 
-from launcher.cli import main
+A warm `up` of the same command starts its backend here, before the CLI and its libraries are
+even imported (launcher/early_start.py); the `up` pipeline then confirms it or stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    from launcher.early_start import start_for_command_line
+
+    start_for_command_line(sys.argv[1:], os.environ)
+    from launcher.cli import main as cli_main
+
+    cli_main()
+
 
 if __name__ == "__main__":
     main()

@@ -32,11 +32,16 @@ from typing import Any
 
 from launcher import __version__
 
+STATE_DIR = ".robo-backend"  # the default state folder (settings.STATE_DIR)
+
 RECORD_FILE = "early-start.json"
+RUN_FILE = "run.json"  # launcher/server/runfile.py's (not imported: it would load logging)
 RECORD_SCHEMA = 1
 SWITCH = "ROBO_BACKEND_EARLY_START"
 
 Signature = dict[str, list[int] | None]
+# launcher variables that change nothing the backend is started with
+_NOT_SETTINGS = frozenset({SWITCH, "ROBO_BACKEND_LOG_DIR", "ROBO_BACKEND_DEBUG"})
 
 
 def signature(paths: Sequence[str]) -> Signature:
@@ -52,16 +57,37 @@ def signature(paths: Sequence[str]) -> Signature:
     return signed
 
 
-def request_key(project: Path, flags: Mapping[str, Any], env: Mapping[str, str]) -> str:
+_QUIET_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})  # output only
+
+
+def request_key(project: Path, args: Sequence[str], env: Mapping[str, str]) -> str:
     """What must be equal for the last start to predict this one: the launcher's version, the
-    project, the folder `up` runs in, the flags, and (hashed) the launcher's own settings
-    from the environment."""
-    own = sorted((k, v) for k, v in env.items() if k.startswith(("ROBO_BACKEND_", "HF_")))
-    material = json.dumps(
-        [__version__, str(project.resolve()), os.getcwd(), sorted(flags.items()), own],
-        default=str,
+    project, the folder `up` runs in, the command line (less -v/-q), and (hashed) the
+    launcher's own settings from the environment."""
+    own = sorted(
+        (k, v)
+        for k, v in env.items()
+        if k.startswith(("ROBO_BACKEND_", "HF_")) and k not in _NOT_SETTINGS
     )
+    words = [arg for arg in args if arg not in _QUIET_FLAGS]
+    material = json.dumps([__version__, str(project.resolve()), os.getcwd(), words, own])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def up_project(args: Sequence[str]) -> Path | None:
+    """The project folder of an `up` command line (`-p`/`--project`, else the current folder);
+    None when `args` is not `up`."""
+    rest = list(args)
+    while rest and rest[0] in _QUIET_FLAGS:
+        rest.pop(0)
+    if not rest or rest[0] != "up":
+        return None
+    for i, arg in enumerate(rest):
+        if arg in ("-p", "--project") and i + 1 < len(rest):
+            return Path(rest[i + 1]).expanduser()
+        if arg.startswith("--project="):
+            return Path(arg.split("=", 1)[1]).expanduser()
+    return Path.cwd()
 
 
 def env_changes(base: Mapping[str, str], final: Mapping[str, str]) -> dict[str, Any]:
@@ -165,9 +191,7 @@ def planned(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Launch | 
     signed = data.get("signature") or {}
     if not signed or signature(list(signed)) != signed:
         return None
-    from launcher.server.runfile import RunState, inspect_run, read_run
-
-    if inspect_run(read_run(state_dir)) is not RunState.NONE:
+    if (state_dir / RUN_FILE).exists():
         return None  # another `up` runs (or ran) here: the pipeline decides what to do
     launch = Launch(
         argv=[str(a) for a in data["argv"]],
@@ -212,32 +236,69 @@ class EarlyStart:
 
 
 def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> EarlyStart | None:
-    """Start the predicted backend now (supervised as serve() would), or None."""
+    """Start the predicted backend now, supervised as serve() would supervise it, or None.
+    Logging is not wired yet: nothing here logs (the pipeline says what happened)."""
+    import functools
     import sys
 
-    from loguru import logger
-
     from launcher import proc
-    from launcher.server.guard import guard_for
+    from launcher.server.guard import Watchdog, guard_for
 
     launch = planned(state_dir, key, base_env)
     if launch is None:
         return None
     record = json.loads((state_dir / RECORD_FILE).read_text(encoding="utf-8"))
     paths = list(record["signature"])
-    guard = guard_for(sys.platform)
+    windows = sys.platform == "win32"
+    watchdog = None if windows else Watchdog(spawn=functools.partial(proc.spawn, quiet=True))
+    guard = guard_for(sys.platform, watchdog=watchdog)
     try:
         popen = proc.spawn(
             launch.argv,
             env=launch.env,
             cwd=Path(launch.cwd),
-            windows=os.name == "nt",
+            windows=windows,
             preexec=guard.preexec(),
+            quiet=True,
         )
-    except OSError as exc:
+    except OSError:
         guard.close()
-        logger.debug(f"early start failed: {exc}")
         return None
     guard.started(popen.pid)
-    logger.debug(f"early start: the backend (pid {popen.pid}) loads while the checks run")
     return EarlyStart(launch, popen, guard, paths, signature(paths))
+
+
+# What the entry point saw and started, for the `up` pipeline to take (once).
+_pending: dict[str, Any] = {}
+
+
+def start_for_command_line(args: Sequence[str], env: Mapping[str, str]) -> None:
+    """Called by the entry point before the CLI is even imported: for `up`, remember the
+    command line (the key of the record) and start the predicted backend when there is one.
+    Whatever is not taken by the pipeline is stopped at exit."""
+    import atexit
+
+    project = up_project(args)
+    if project is None:
+        return
+    key = request_key(project, args, env)
+    _pending["key"] = key
+    try:
+        early = start_early(project / STATE_DIR, key, env)
+    except Exception:  # a broken record, an odd file system: the normal start follows
+        early = None
+    if early is not None:
+        _pending["early"] = early
+        atexit.register(_abandon_leftover)
+
+
+def take() -> tuple[str | None, EarlyStart | None]:
+    """(the record key of this command line, the early backend) — (None, None) when `up` was
+    not started through the entry point (then nothing is started early or remembered)."""
+    return _pending.pop("key", None), _pending.pop("early", None)
+
+
+def _abandon_leftover() -> None:
+    early = _pending.pop("early", None)
+    if early is not None:
+        early.abandon()

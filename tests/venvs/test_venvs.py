@@ -402,3 +402,20 @@ def test_activate_in_wsl_explains_the_missing_sibling(tmp_path: Path) -> None:
     assert "made on Windows" in caught.value.hint and "create .venv-wsl" in caught.value.hint
     assert _snapshot(project / ".venv") == before
     assert not (project / ".venv-wsl").exists()
+
+
+@posix_only
+def test_an_interpreter_is_asked_once_per_run_until_it_changes(tmp_path: Path) -> None:
+    """`up`'s pre-flight and its venv step look for the same interpreter one after the other:
+    the second look reuses the answer (a pyenv shim takes ~0.2 s to answer), unless the
+    interpreter file changed in between."""
+    calls = tmp_path / "calls"
+    shim = tmp_path / "bin" / "python3"
+    _script(shim, f'echo run >> "{calls}"\nexec "{base_python()}" "$@"')
+    facts = PlatformFacts("linux", {"PATH": str(shim.parent)}, (), "", sys.executable)
+    first, second = find_python(None, facts), find_python(None, facts)
+    assert first == second and os.path.realpath(first.path) == base_python()
+    assert calls.read_text().count("run") == 1
+    _script(shim, f'echo run >> "{calls}"\n# edited\nexec "{base_python()}" "$@"')
+    find_python(None, facts)
+    assert calls.read_text().count("run") == 2

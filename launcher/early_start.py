@@ -45,7 +45,8 @@ _NOT_SETTINGS = frozenset({SWITCH, "ROBO_BACKEND_LOG_DIR", "ROBO_BACKEND_DEBUG"}
 
 
 def signature(paths: Sequence[str]) -> Signature:
-    """(mtime_ns, size) of each path (None: missing); a folder also signs its listing."""
+    """[mtime_ns, size, inode] of each path (None: missing). A folder's mtime changes when an
+    entry is added or removed, so the model's snapshot folder covers its file list."""
     signed: Signature = {}
     for path in paths:
         try:

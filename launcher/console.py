@@ -79,19 +79,16 @@ def line(status: str, text: str, detail: str = "", *, report: bool = False) -> N
     """Print one status line: `✓ text  detail`, text printed literally (`report`: on stdout)."""
     if _quiet and status in {"ok", "run"}:
         return
+    from rich.text import Text
+
     out = get_report_console() if report else get_console()
     mark = symbol(status, report=report)
-    out.print(f"[{_STYLE[status]}]{mark}[/] ", end="")
-    out.print(redact(text), markup=False, end="")
+    # One print, so one write: the backend's output (relayed from another thread) cannot land
+    # in the middle of the line.
+    message = Text.assemble((mark, _STYLE[status]), " ", redact(text))
     if detail:
-        out.print(f"  [dim]{_escape(redact(detail))}[/]", end="")
-    out.print()
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+        message.append("  " + redact(detail), style="dim")
+    out.print(message)
 
 
 def info(text: str, *, report: bool = False) -> None:
@@ -103,12 +100,13 @@ def info(text: str, *, report: bool = False) -> None:
 
 def _labelled(label: str, text: str, hint: str, hint_indent: str) -> None:
     """`label text` then, when there is one, `hint: …` (the text itself printed literally)."""
+    from rich.text import Text
+
     out = get_console()
-    out.print(label + " ", end="")
-    out.print(redact(text), markup=False)
+    message = Text.from_markup(label).append(" " + redact(text))  # one print, one write
     if hint:
-        out.print(f"{hint_indent}[dim]hint:[/] ", end="")
-        out.print(redact(hint), markup=False)
+        message.append("\n" + hint_indent).append("hint:", style="dim").append(" " + redact(hint))
+    out.print(message)
 
 
 def warn(text: str, hint: str = "") -> None:

@@ -262,3 +262,31 @@ def test_options_are_read_without_importing_pydantic(tmp_path: Path) -> None:
     )
     assert "does not exist" in done.stderr  # the options were parsed; the folder is missing
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+
+
+def test_status_and_error_lines_are_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend's output is relayed from another thread while `up` prints its own lines: a
+    line written in pieces got the backend's access log glued into it
+    (`✓ Backend ready at … (pid 7)INFO: 127.0.0.1 - "GET /health" 200`)."""
+    import io
+
+    from rich.console import Console
+
+    from launcher import console
+
+    class Writes(io.StringIO):
+        calls: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.calls.append(text)
+            return len(text)
+
+    out = Writes()
+    monkeypatch.setattr(console, "_console", Console(file=out, highlight=False, soft_wrap=True))
+    console.line("ok", "Backend ready at http://127.0.0.1:8000 (pid 7)", "health route /api/health")
+    console.error("port 8000 is in use [by pid 9]", "Pick another port with --port.")
+    mark = console.symbol("ok")  # ✓, or OK where the console cannot show it
+    assert out.calls == [
+        f"{mark} Backend ready at http://127.0.0.1:8000 (pid 7)  health route /api/health\n",
+        "error: port 8000 is in use [by pid 9]\nhint: Pick another port with --port.\n",
+    ]

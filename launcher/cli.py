@@ -17,6 +17,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import TyperException
 
 from launcher import __version__
+from launcher.cli_coercion import PlainHelpOption
 from launcher.cli_coercion import install as install_plain_coercion
 from launcher.commands import activate, clear_cache, doctor, prefetch, status, up
 from launcher.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LauncherError
@@ -24,19 +25,13 @@ from launcher.settings import SPEC_BY_NAME
 from launcher.values import truthy
 
 
-class Group(TyperGroup):
+class Group(PlainHelpOption, TyperGroup):
     """The root: its options are coerced without pydantic too (see cli_coercion)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
             install_plain_coercion(param)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            install_plain_coercion(option)
-        return option
 
 
 app = typer.Typer(
@@ -157,7 +152,7 @@ def _default_text(name: str) -> str | None:
     return str(spec.default)
 
 
-class Command(TyperCommand):
+class Command(PlainHelpOption, TyperCommand):
     """A subcommand: takes the global options too, and its `--help` shows each setting's default."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -169,12 +164,6 @@ class Command(TyperCommand):
         self.params.extend(_global_params())
         for param in self.params:
             install_plain_coercion(param)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            install_plain_coercion(option)
-        return option
 
 
 def _version(value: bool) -> None:

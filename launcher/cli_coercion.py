@@ -93,3 +93,14 @@ def install(param: Any) -> bool:
 
     param._runtime_param = Plain(descriptor.parameter_info, descriptor.annotation)
     return True
+
+
+class PlainHelpOption:
+    """Mixin for Typer's command classes: the `--help` option they make on demand is coerced
+    without pydantic too (it is not among `params` when the command is built)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            install(option)
+        return option

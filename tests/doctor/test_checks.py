@@ -412,7 +412,7 @@ def test_hub_reachable_is_ok(build: Builder, fake_hub: FakeHub) -> None:
     assert check.status == "ok", check
     assert check.details["endpoint"] == fake_hub.url.rstrip("/")
     assert check.details["status"] == 200
-    assert [r.path for r in fake_hub.requests] == [f"/api/models/{BGE_REPO}"]
+    assert [r.path for r in fake_hub.wait_for_requests(1)] == [f"/api/models/{BGE_REPO}"]
 
 
 def test_hub_answering_500_warns_with_a_hint(build: Builder, fake_hub: FakeHub) -> None:

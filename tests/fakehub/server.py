@@ -36,6 +36,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -336,6 +337,14 @@ class FakeHub:
         """A snapshot of the request log, oldest first."""
         with self._lock:
             return list(self._requests)
+
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RequestRecord]:
+        """The log once it holds `count` requests (or what it holds after `timeout`): a request
+        is logged just after its answer is sent, so a client can be a moment ahead of the log."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.requests
 
     def reset_log(self) -> None:
         with self._lock:

@@ -128,7 +128,7 @@ def test_range_requests_get_206_and_are_logged(
     assert window.status_code == 206 and window.content == content[10:20]
     beyond = httpx.get(url, headers={"Range": f"bytes={len(content)}-"})
     assert beyond.status_code == 416
-    assert [r.range for r in fake_hub.requests] == [
+    assert [r.range for r in fake_hub.wait_for_requests(3)] == [
         "bytes=1000-",
         "bytes=10-19",
         f"bytes={len(content)}-",

@@ -15,6 +15,9 @@ interpreter, the dependency stamp, the model files) changed meanwhile; otherwise
 The record (`early-start.json` in the state folder) holds the command line, the environment
 *changes* the launcher made (never the user's environment: no secrets), and the signatures
 (mtime, size) of those files. `ROBO_BACKEND_EARLY_START=0` turns the early start off.
+
+A cold `up` (no venv yet) gets a smaller head start from the same entry point: the probe of the
+interpreter its venv will most likely be made from runs while the launcher imports itself.
 """
 
 from __future__ import annotations
@@ -291,6 +294,25 @@ def start_for_command_line(args: Sequence[str], env: Mapping[str, str]) -> None:
     if early is not None:
         _pending["early"] = early
         atexit.register(_abandon_leftover)
+    elif _no_venv_yet(project, args, env):
+        _probe_python_soon(env)
+
+
+def _no_venv_yet(project: Path, args: Sequence[str], env: Mapping[str, str]) -> bool:
+    """A cold `up` (no venv in its usual place, no interpreter asked for): the venv step will
+    probe the first python3/python on PATH, which is worth starting now."""
+    chosen = any(arg == "--python" or arg.startswith("--python=") for arg in args)
+    if chosen or env.get("ROBO_BACKEND_PYTHON"):
+        return False
+    return not any((project / name / "pyvenv.cfg").exists() for name in (".venv", ".venv-wsl"))
+
+
+def _probe_python_soon(env: Mapping[str, str]) -> None:
+    from launcher.platform import PlatformFacts
+    from launcher.venvs.interpreters import probe_soon
+
+    with contextlib.suppress(Exception):  # only a head start: find_python asks again if need be
+        probe_soon(PlatformFacts.local(env))
 
 
 def take() -> tuple[str | None, EarlyStart | None]:

@@ -38,13 +38,16 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = None,
+    quiet: bool = False,
 ) -> Result:
     """Run argv to completion and capture its output; a missing program gives returncode 127.
 
-    A timeout kills the process and gives returncode 124 with a note in stderr.
+    A timeout kills the process and gives returncode 124 with a note in stderr. `quiet`: not
+    logged (logging is not wired yet: the entry point's early work, early_start.py).
     """
     args = [os.fspath(a) for a in argv]
-    _debug(f"run: {args}")
+    if not quiet:
+        _debug(f"run: {args}")
     try:
         done = subprocess.run(
             args,

@@ -143,3 +143,14 @@ def test_the_file_names_match_the_modules_that_own_them() -> None:
     from launcher.settings import STATE_DIR as OWNED_STATE_DIR
 
     assert (RUN_FILE, STATE_DIR) == (OWNED_RUN_FILE, OWNED_STATE_DIR)
+
+
+def test_only_a_cold_up_without_a_chosen_python_probes_early(tmp_path: Path) -> None:
+    from launcher.early_start import _no_venv_yet
+
+    assert _no_venv_yet(tmp_path, ["up"], BASE)
+    assert not _no_venv_yet(tmp_path, ["up", "--python", "3.12"], BASE)
+    assert not _no_venv_yet(tmp_path, ["up"], dict(BASE, ROBO_BACKEND_PYTHON="python3.12"))
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    assert not _no_venv_yet(tmp_path, ["up"], BASE)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -174,23 +175,69 @@ def _requested_candidates(requested: str, facts: PlatformFacts) -> list[tuple[li
 
 
 # One answer per interpreter and process: `up`'s pre-flight and its venv step ask about the
-# same candidates one after the other (a pyenv shim answers in ~0.2 s, a real binary in 20 ms).
+# same candidates one after the other (a pyenv shim answers in ~0.2 s, a real binary in 20 ms),
+# and a cold `up` starts asking about the first one from its entry point (`probe_soon`).
 _ANSWERS: dict[tuple[Any, ...], proc.Result] = {}
+_ASKING: dict[tuple[Any, ...], threading.Event] = {}
 
 
-def _run_probe(argv: list[str], env: Mapping[str, str], timeout: float) -> proc.Result:
+def _probe_key(argv: list[str], env: Mapping[str, str]) -> tuple[Any, ...] | None:
     try:
         info = os.stat(argv[0])
-        identity: tuple[Any, ...] = (os.path.realpath(argv[0]), info.st_mtime_ns, info.st_size)
     except OSError:
-        identity = ()
-    key = (tuple(argv), identity, tuple(sorted(env.items())))
-    result = _ANSWERS.get(key) if identity else None
-    if result is None:
-        result = proc.run([*argv, "-c", _INTERPRETER_PROBE], env=env, timeout=timeout)
-        if identity and result.ok:
-            _ANSWERS[key] = result
+        return None
+    identity = (os.path.realpath(argv[0]), info.st_mtime_ns, info.st_size)
+    return (tuple(argv), identity, tuple(sorted(env.items())))
+
+
+def _run_probe(
+    argv: list[str], env: Mapping[str, str], timeout: float, *, quiet: bool = False
+) -> proc.Result:
+    key = _probe_key(argv, env)
+    asking = _ASKING.get(key) if key is not None else None
+    if asking is not None:  # the entry point's early probe of the same interpreter
+        asking.wait(timeout)
+    result = _ANSWERS.get(key) if key is not None else None
+    return result if result is not None else _ask(argv, env, timeout, key, quiet=quiet)
+
+
+def _ask(
+    argv: list[str],
+    env: Mapping[str, str],
+    timeout: float,
+    key: tuple[Any, ...] | None,
+    *,
+    quiet: bool = False,
+) -> proc.Result:
+    result = proc.run([*argv, "-c", _INTERPRETER_PROBE], env=env, timeout=timeout, quiet=quiet)
+    if key is not None and result.ok:
+        _ANSWERS[key] = result
     return result
+
+
+def probe_soon(facts: PlatformFacts) -> None:
+    """Start asking the interpreter a new venv would most likely be made from (the first
+    python3/python on PATH) in a thread, for a cold `up` whose entry point has nothing else to
+    do yet: the launcher's imports and the probe then overlap. Logs nothing (logging is not
+    wired yet); find_python collects the answer, or asks again when it needs another one."""
+    names = ("python", "python3") if facts.windows else ("python3", "python")
+    path = next((p for n in names for p in facts.which_all(n) if not is_store_alias(p)), None)
+    if path is None:
+        return
+    env = scrubbed_env(facts.env)
+    key = _probe_key([path], env)
+    if key is None or key in _ANSWERS or key in _ASKING:
+        return
+    done = _ASKING[key] = threading.Event()
+
+    def ask() -> None:
+        try:
+            _ask([path], env, VALIDATE_TIMEOUT, key, quiet=True)
+        finally:
+            done.set()
+            _ASKING.pop(key, None)
+
+    threading.Thread(target=ask, name="probe-python", daemon=True).start()
 
 
 def _probe_interpreter(

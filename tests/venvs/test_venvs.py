@@ -419,3 +419,19 @@ def test_an_interpreter_is_asked_once_per_run_until_it_changes(tmp_path: Path) -
     _script(shim, f'echo run >> "{calls}"\n# edited\nexec "{base_python()}" "$@"')
     find_python(None, facts)
     assert calls.read_text().count("run") == 2
+
+
+@posix_only
+def test_the_entry_points_early_probe_is_the_one_find_python_uses(tmp_path: Path) -> None:
+    """A cold `up` starts probing python3 from its entry point; the venv step then collects
+    that answer (waiting for it if need be) instead of running the interpreter again."""
+    from launcher.venvs.interpreters import probe_soon
+
+    calls = tmp_path / "calls"
+    shim = tmp_path / "bin" / "python3"
+    _script(shim, f'echo run >> "{calls}"\nsleep 0.3\nexec "{base_python()}" "$@"')
+    facts = PlatformFacts("linux", {"PATH": str(shim.parent)}, (), "", sys.executable)
+    probe_soon(facts)
+    found = find_python(None, facts)  # while the early probe is still sleeping
+    assert os.path.realpath(found.path) == base_python()
+    assert calls.read_text().count("run") == 1

@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import __version__
+from launcher.values import FALSE_WORDS
 
 STATE_DIR = ".robo-backend"  # the default state folder (settings.STATE_DIR)
 
@@ -168,23 +168,20 @@ def forget(state_dir: Path) -> None:
         (state_dir / RECORD_FILE).unlink(missing_ok=True)
 
 
-def _port_free(host: str, port: int) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, _, _, _, address = infos[0]
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            if os.name != "nt":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-    except OSError:
-        return False
-    return True
-
-
 def planned(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Launch | None:
     """The launch the last healthy start made, when this one is predicted to be identical:
     same key, every signed file unchanged, no other `up` of the project running, port free."""
-    if base_env.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+    plan = _plan(state_dir, key, base_env)
+    return None if plan is None else plan[0]
+
+
+def _plan(
+    state_dir: Path, key: str, base_env: Mapping[str, str]
+) -> tuple[Launch, Signature] | None:
+    """`planned`, with the signature the record holds (checked to be the files' own now)."""
+    from launcher.server.port import port_is_free
+
+    if base_env.get(SWITCH, "").strip().lower() in FALSE_WORDS - {""}:
         return None
     try:
         data = json.loads((state_dir / RECORD_FILE).read_text(encoding="utf-8"))
@@ -204,7 +201,7 @@ def planned(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Launch | 
         host=str(data["host"]),
         port=int(data["port"]),
     )
-    return launch if _port_free(launch.host, launch.port) else None
+    return (launch, signed) if port_is_free(launch.host, launch.port) else None
 
 
 @dataclass
@@ -248,11 +245,10 @@ def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Early
     from launcher import proc
     from launcher.server.guard import Watchdog, guard_for
 
-    launch = planned(state_dir, key, base_env)
-    if launch is None:
+    plan = _plan(state_dir, key, base_env)
+    if plan is None:
         return None
-    record = json.loads((state_dir / RECORD_FILE).read_text(encoding="utf-8"))
-    paths = list(record["signature"])
+    launch, signed = plan
     windows = sys.platform == "win32"
     watchdog = None if windows else Watchdog(spawn=functools.partial(proc.spawn, quiet=True))
     guard = guard_for(sys.platform, watchdog=watchdog)
@@ -269,7 +265,7 @@ def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Early
         guard.close()
         return None
     guard.started(popen.pid)
-    return EarlyStart(launch, popen, guard, paths, signature(paths))
+    return EarlyStart(launch, popen, guard, list(signed), signed)
 
 
 # What the entry point saw and started, for the `up` pipeline to take (once).

@@ -13,8 +13,6 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
 from launcher.errors import PortInUseError, ServerError, SettingsError
 
 if TYPE_CHECKING:
@@ -138,6 +136,8 @@ def port_holder(host: str, port: int) -> str | None:
     try:
         found = list(_listeners(port))
     except (psutil.Error, OSError) as exc:
+        from loguru import logger  # on use: port_is_free serves the early start, before logging
+
         logger.debug(f"cannot list sockets: {exc}")
         return None
     if not found:
@@ -150,6 +150,11 @@ def port_holder(host: str, port: int) -> str | None:
         return describe_process(psutil.Process(pid))
     except (psutil.Error, OSError):
         return f"pid {pid}"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Could uvicorn listen on host:port now (bound the way it binds, and nobody answering)?"""
+    return _bind_error(host, port) is None and not _someone_accepts(host, port)
 
 
 def check_port(host: str, port: int) -> None:

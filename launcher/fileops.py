@@ -1,15 +1,20 @@
-"""File operations that survive Windows file locks: atomic writes, retried renames and deletes."""
+"""File operations: renames and deletes that survive Windows file locks, atomic writes, and the
+one reader of the state files we leave on disk (untrusted: they may be anything by now)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -82,3 +87,93 @@ def atomic_write_bytes(path: Path, data: bytes, ops: FileOps = DEFAULT_FILE_OPS)
 def atomic_write_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> None:
     """`atomic_write_bytes` of UTF-8 text with `\\n` line ends."""
     atomic_write_bytes(path, text.encode("utf-8"), ops)
+
+
+# ----------------------------------------------------------------------------- state files
+
+STATE_FILE_LIMIT = 4 << 20  # no state file of ours comes near this
+STATE_JSON_DEPTH = 32
+
+
+def read_state_bytes(path: Path, limit: int = STATE_FILE_LIMIT) -> bytes | None:
+    """The bytes of a state file we left on disk, or None when it is anything but a regular
+    file of at most `limit` bytes (missing, a directory, a FIFO, a device, a symlink, too big).
+
+    Opened non-blocking and without following a final symlink, then `fstat`-checked, so a FIFO
+    or a device in a state file's place can never hang a command.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                return None
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_state_text(path: Path, limit: int = STATE_FILE_LIMIT) -> str | None:
+    """`read_state_bytes` decoded as strict UTF-8 (a BOM allowed), or None."""
+    data = read_state_bytes(path, limit)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value) or math.isnan(value):
+        raise ValueError("a number out of range")
+    return value
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` containers deep (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return True
+
+
+def parse_state_json(text: str, depth: int = STATE_JSON_DEPTH) -> Any:
+    """Strict JSON: no NaN or Infinity, no number out of range, at most `depth` levels; None
+    for anything else."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):
+        return None
+    return value if _depth(value, depth) else None
+
+
+def read_state_json(path: Path, limit: int = STATE_FILE_LIMIT) -> Any:
+    """A JSON state file read as untrusted input (see `read_state_bytes`, `parse_state_json`):
+    the parsed value, or None when it is missing or not what we could have written. Callers
+    still check the schema of what they get."""
+    text = read_state_text(path, limit)
+    return None if text is None else parse_state_json(text)

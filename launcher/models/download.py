@@ -26,10 +26,18 @@ from loguru import logger
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models import space
-from launcher.models.failures import DISK, TRANSIENT, DownloadError, classify, error_from_status
+from launcher.models.failures import (
+    DISK,
+    PERMANENT,
+    TRANSIENT,
+    DownloadError,
+    classify,
+    error_from_status,
+)
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
 from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastembed_metadata
+from launcher.models.names import OutsideCache, confine
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
 from launcher.models.reporting import Progress, ProgressFactory
@@ -80,6 +88,8 @@ class _Body:
     def __init__(self, rf: RemoteFile, blobs: Path, tally: _Tally, ops: FileOps) -> None:
         self.rf, self.tally, self.ops = rf, tally, ops
         self.partial = blobs / (rf.etag + INCOMPLETE_SUFFIX)
+        if self.partial.is_symlink() or (self.partial.exists() and not self.partial.is_file()):
+            ops.rmtree(self.partial)  # only ever a regular file of ours is appended to
         self.offset = self.partial.stat().st_size if self.partial.exists() else 0
         self.received = 0
         if self.offset > rf.size:
@@ -294,6 +304,33 @@ def download_model(
     verified = {} if verified is None else verified
     blobs = folder / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
+    try:
+        confine(folder.parent, folder)
+        confine(folder, blobs)
+        return _download(
+            client, spec, remote, folder, endpoint, shown, progress, ops, symlinks, verified
+        )
+    except OutsideCache as exc:
+        raise DownloadError(
+            f"refused to write outside the model cache: {exc}",
+            PERMANENT,
+            hint="Delete that model's folder (robo-backend clear-cache) and try again.",
+        ) from exc
+
+
+def _download(
+    client: httpx.Client,
+    spec: ModelSpec,
+    remote: RemoteModel,
+    folder: Path,
+    endpoint: str,
+    shown: str | None,
+    progress: ProgressFactory | None,
+    ops: FileOps,
+    symlinks: bool,
+    verified: dict[str, str],
+) -> DownloadStats:
+    blobs = folder / "blobs"
     stats = DownloadStats()
     sha256s: dict[str, str] = {}
     todo: list[RemoteFile] = []

@@ -21,6 +21,7 @@ from launcher.models.failures import (
     classify,
     error_from_status,
 )
+from launcher.models.names import is_commit, is_etag, is_repo_id, is_repo_path
 from launcher.models.registry import ModelSpec
 from launcher.redact import redact_url
 
@@ -113,16 +114,30 @@ def _metadata_error(response: httpx.Response, spec: ModelSpec, endpoint: str) ->
     return error_from_status(response.status_code, response.headers, spec.repo)
 
 
-def _remote_file(spec: ModelSpec, path: str, sibling: dict[str, Any]) -> RemoteFile:
+def _untrusted(display: str, what: str) -> DownloadError:
+    """A hub answer whose value would name a file outside the model's folder (or is simply
+    not of its form): refused before any file operation, never retried."""
+    return DownloadError(
+        f"{display} answered with an invalid {what}; nothing was written",
+        PERMANENT,
+        hint="If HF_ENDPOINT points at a mirror, it is broken or hostile; unset it or fix it.",
+    )
+
+
+def _remote_file(spec: ModelSpec, path: str, sibling: dict[str, Any], display: str) -> RemoteFile:
     lfs = sibling.get("lfs") or None
-    blob_id = str(sibling.get("blobId") or "")
-    etag = str(lfs.get("sha256") or "") if lfs else blob_id
+    if lfs is not None and not isinstance(lfs, dict):
+        raise _untrusted(display, f"LFS record for {spec.repo}/{path}")
+    blob_id = sibling.get("blobId") or ""
+    etag = (lfs.get("sha256") or "") if lfs else blob_id
     size = sibling.get("size")
-    if not isinstance(size, int) or len(etag) not in (40, 64):
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise DownloadError(
             f"the hub did not say the size and hash of {spec.repo}/{path}", TRANSIENT
         )
-    return RemoteFile(path, size, etag.lower(), blob_id, lfs is not None)
+    if not is_etag(etag) or not isinstance(blob_id, str):
+        raise _untrusted(display, f"file hash for {spec.repo}/{path}")
+    return RemoteFile(path, size, etag, blob_id, lfs is not None)
 
 
 def fetch_remote(
@@ -135,6 +150,10 @@ def fetch_remote(
     (credentials masked); it defaults to `endpoint`.
     """
     display = shown or endpoint
+    if not is_repo_id(spec.repo):
+        raise DownloadError(
+            f"{spec.repo!r} is not a valid hub repo id", PERMANENT, hint="Check the model name."
+        )
     url = f"{endpoint}/api/models/{spec.repo}/revision/main"
     try:
         response = client.get(url, params={"blobs": "true"})
@@ -144,19 +163,27 @@ def fetch_remote(
         raise _metadata_error(response, spec, display)
     try:
         info = response.json()
-        commit = str(info["sha"])
+        commit = info["sha"]
         siblings = {s["rfilename"]: s for s in info.get("siblings") or []}
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise DownloadError(
             f"{display} answered the model info of {spec.repo} with something unexpected",
             TRANSIENT,
             hint="If HF_ENDPOINT points at a mirror, check that it serves the hub API.",
         ) from exc
+    if not is_commit(commit):
+        raise _untrusted(display, f"commit id for {spec.repo}")
     files: list[RemoteFile] = []
     for path in spec.files:
+        if not is_repo_path(path):
+            raise DownloadError(
+                f"the description of {spec.name} names a file outside its repo: {path!r}",
+                PERMANENT,
+                hint="Check the model name and the backend's fastembed.",
+            )
         sibling = siblings.get(path)
-        if sibling is not None:
-            files.append(_remote_file(spec, path, sibling))
+        if isinstance(sibling, dict):
+            files.append(_remote_file(spec, path, sibling, display))
         elif spec.is_required(path):
             raise DownloadError(
                 f"{spec.repo} has no file {path}",

@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from launcher.fileops import read_state_text
 from launcher.models.integrity import (
     content_matches,
     file_digests,
@@ -20,6 +21,7 @@ from launcher.models.layout import (
     incomplete_files,
     snapshot_dir,
 )
+from launcher.models.names import is_commit
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec, lookup
 from launcher.models.stamp import STAMP_NAME, read_json, read_stamp, stamp_source
@@ -150,11 +152,17 @@ def inspect_model(cache_root: Path, name: str, *, deep: bool = False) -> ModelCa
     return state
 
 
+def _read_ref(folder: Path) -> str | None:
+    """What `refs/main` says, when it is a commit id (the file is untrusted, like any on disk)."""
+    text = read_state_text(folder / "refs" / "main", limit=4096)
+    ref = text.strip() if text is not None else None
+    return ref if is_commit(ref) else None
+
+
 def _check_refs(state: ModelCacheState, folder: Path, commit: str) -> None:
-    try:
-        ref = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
-    except OSError:
-        state.partial(f"refs/main is missing in {folder}")
+    ref = _read_ref(folder)
+    if ref is None:
+        state.partial(f"refs/main is missing or unreadable in {folder}")
         return
     if ref != commit:
         state.partial(f"refs/main points at {ref[:12]}, not the verified {commit[:12]}")
@@ -225,16 +233,16 @@ def _check_stamped(state: ModelCacheState, folder: Path, stamp: dict[str, Any], 
 
 
 def _unstamped_commit(state: ModelCacheState, folder: Path) -> str | None:
-    try:
-        return (folder / "refs" / "main").read_text(encoding="utf-8").strip()
-    except OSError:
-        snapshots_dir = folder / "snapshots"
-        snapshots = sorted(snapshots_dir.glob("*")) if snapshots_dir.is_dir() else []
-        if len(snapshots) != 1:
-            state.partial(f"no usable snapshot in {folder}")
-            return None
-        state.partial("refs/main is missing")
-        return snapshots[0].name
+    ref = _read_ref(folder)
+    if ref is not None:
+        return ref
+    snapshots_dir = folder / "snapshots"
+    snapshots = sorted(snapshots_dir.glob("*")) if snapshots_dir.is_dir() else []
+    if len(snapshots) != 1 or not is_commit(snapshots[0].name):
+        state.partial(f"no usable snapshot in {folder}")
+        return None
+    state.partial("refs/main is missing or unreadable")
+    return snapshots[0].name
 
 
 def _metadata_sizes(state: ModelCacheState, folder: Path, commit: str) -> dict[str, int]:
@@ -244,7 +252,8 @@ def _metadata_sizes(state: ModelCacheState, folder: Path, commit: str) -> dict[s
         for key, entry in meta.items():
             parts = Path(key).parts
             if len(parts) > 2 and parts[1] == commit and isinstance(entry, dict):
-                sizes["/".join(parts[2:])] = int(entry.get("size", -1))
+                size = entry.get("size")
+                sizes["/".join(parts[2:])] = size if isinstance(size, int) else -1
     elif (folder / METADATA_NAME).exists():
         state.corrupt(f"{folder / METADATA_NAME} is not valid fastembed metadata")
     return sizes

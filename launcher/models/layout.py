@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
+from launcher.models.names import OutsideCache, confine, is_commit, is_etag, is_repo_path
 from launcher.models.registry import ModelSpec, lookup
 from launcher.values import truthy
 
@@ -142,15 +143,23 @@ def place_files(
     """Make verified blobs visible as `snapshots/<commit>/<path>` (`etags`: path → blob name)
     and point `refs/main` at `commit`; returns the snapshot folder.
 
+    Every name is checked for its form and every folder written to must resolve inside
+    `folder` (OutsideCache otherwise), whatever a hub said or a symlink on disk points at.
+
     With symlinks each file is a relative link to its blob; without, the blob is moved into
     place (renamed, never copied, except for a second path with the same content).
     """
-    blobs = folder / "blobs"
+    if not is_commit(commit) or not all(
+        is_repo_path(rel) and is_etag(etag) for rel, etag in etags.items()
+    ):
+        raise OutsideCache(f"refusing to lay out {folder}: an invalid commit, file or blob name")
+    blobs = confine(folder, folder / "blobs")
     snapshot = snapshot_dir(folder, commit)
     placed: dict[str, Path] = {}
     for rel, etag in etags.items():
         target = snapshot / rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        confine(folder, target.parent)
         blob = blobs / etag
         if symlinks:
             temp = target.with_name(f".{target.name}.{os.getpid()}.link")
@@ -163,5 +172,7 @@ def place_files(
         else:
             ops.move(blob, target)
             placed[etag] = target
-    atomic_write_text(folder / "refs" / "main", commit, ops)
+    refs = folder / "refs"
+    refs.mkdir(exist_ok=True)
+    atomic_write_text(confine(folder, refs) / "main", commit, ops)
     return snapshot

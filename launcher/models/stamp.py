@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
+from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text, read_state_json
 from launcher.models.layout import snapshot_dir
+from launcher.models.names import is_commit, is_repo_path
 from launcher.models.provenance import FOUND, Provenance
 from launcher.models.registry import ModelSpec
 
@@ -19,22 +20,33 @@ STAMP_SCHEMA = 1
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON, or None when the file is missing or not valid JSON."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    """Parsed JSON of a state file (untrusted: see `fileops.read_state_json`), or None."""
+    return read_state_json(path)
+
+
+def _valid_entry(rel: Any, info: Any) -> bool:
+    return (
+        is_repo_path(rel)
+        and isinstance(info, dict)
+        and isinstance(info.get("size"), int)
+        and isinstance(info.get("sha256"), str)
+    )
 
 
 def read_stamp(folder: Path, spec: ModelSpec) -> dict[str, Any] | None:
-    """The stamp of `folder` when it is one for `spec` that a check can rely on, else None."""
+    """The stamp of `folder` when it is one for `spec` that a check can rely on, else None.
+
+    The stamp is input like any file on disk: its commit must be a commit id and its file
+    names paths inside the repo, or it is not relied on (and the model is checked the long way).
+    """
     stamp = read_json(folder / STAMP_NAME)
     if (
         isinstance(stamp, dict)
         and stamp.get("schema") == STAMP_SCHEMA
-        and isinstance(stamp.get("commit"), str)
+        and is_commit(stamp.get("commit"))
         and isinstance(stamp.get("files"), dict)
         and spec.model_file in stamp["files"]
+        and all(_valid_entry(rel, info) for rel, info in stamp["files"].items())
         and str(stamp.get("repo", "")).lower() == spec.repo.lower()
     ):
         return stamp

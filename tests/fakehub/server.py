@@ -37,10 +37,11 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LFS_POINTER_SIZE = 134
@@ -140,6 +141,7 @@ class FakeHub:
         self._refusing = False
         self._redirect_lfs = False
         self._basic_auth: str | None = None
+        self._lie: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> FakeHub:
@@ -295,6 +297,10 @@ class FakeHub:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._basic_auth = f"Basic {token}"
 
+    def lie(self, rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None) -> None:
+        """Send every model info through `rewrite` (a lying hub or mirror), until cleared."""
+        self._lie = rewrite
+
     def throttle(self, bytes_per_second: float) -> None:
         """Pace file bodies to about `bytes_per_second` until cleared."""
         self._throttle = float(bytes_per_second) if bytes_per_second > 0 else None
@@ -305,6 +311,7 @@ class FakeHub:
             self._faults.clear()
             self._missing.clear()
         self._throttle = None
+        self._lie = None
         if self._refusing:
             self._refusing = False
             if not self._stopping.is_set():
@@ -604,6 +611,8 @@ class _Handler(BaseHTTPRequestHandler):
             "siblings": [self._sibling(commit, name, blobs) for name in names],
             "usedStorage": sum(len(content) for content in commit.files.values()),
         }
+        if self.hub._lie is not None:
+            info = self.hub._lie(info)
         self._send_json(200, info, {"X-Repo-Commit": commit.sha})
 
     def _tree(self, commit: _Commit, under: str, recursive: bool) -> None:

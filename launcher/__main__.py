@@ -1,7 +1,7 @@
 """The `robo-backend` console script and `python -m launcher`: start early, then the CLI.
 
 A warm `up` of the same command starts its backend here, before the CLI and its libraries are
-even imported (launcher/early_start.py); the `up` pipeline then confirms it or stops it.
+even imported (launcher/up/early.py); the `up` pipeline then confirms it or stops it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 
 def main() -> None:
-    from launcher.early_start import start_for_command_line
+    from launcher.up.early import start_for_command_line
 
     start_for_command_line(sys.argv[1:], os.environ)
     from launcher.cli import main as cli_main

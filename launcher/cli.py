@@ -63,14 +63,14 @@ def boundary(func: Callable[..., Any]) -> Callable[..., Any]:
         except LauncherError as exc:
             if _debug():
                 raise
-            from launcher import console
+            from launcher.ui import console
 
             console.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             if _debug():
                 raise
-            from launcher import console
+            from launcher.ui import console
 
             console.error("interrupted", "")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -90,7 +90,7 @@ def _report_bug(exc: Exception) -> None:
     the traceback is written (redacted) to the log file, the console gets the two lines."""
     from loguru import logger
 
-    from launcher import console
+    from launcher.ui import console
 
     logger.opt(exception=exc).debug(f"internal error: {type(exc).__name__}")
     log = console.log_dir() / "robo-backend.log"

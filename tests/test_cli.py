@@ -169,7 +169,7 @@ def test_help_shows_each_setting_default() -> None:
 
 
 def test_the_degraded_step_says_a_restart_is_needed_after_prefetch() -> None:
-    from launcher.pipeline import model_summary
+    from launcher.up.pipeline import model_summary
 
     text = model_summary(None, "degraded")
     assert "DEGRADED" in text and "robo-backend prefetch" in text and "restart `up`" in text
@@ -193,7 +193,7 @@ def test_a_bug_is_reported_in_two_redacted_lines_with_the_traceback_in_the_log(
     secret = "planted-bug-secret-4242"
     monkeypatch.setenv("SERVICE_API_KEY", secret)
     monkeypatch.setenv("ROBO_BACKEND_LOG_DIR", str(tmp_path / "logs"))
-    from launcher import console
+    from launcher.ui import console
 
     console.setup_logging()
 
@@ -272,7 +272,7 @@ def test_status_and_error_lines_are_written_whole(monkeypatch: pytest.MonkeyPatc
 
     from rich.console import Console
 
-    from launcher import console
+    from launcher.ui import console
 
     class Writes(io.StringIO):
         calls: list[str] = []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from launcher import redact
-from launcher.early_start import (
+from launcher.up.early import (
     RECORD_FILE,
     RUN_FILE,
     STATE_DIR,
@@ -146,7 +146,7 @@ def test_the_file_names_match_the_modules_that_own_them() -> None:
 
 
 def test_only_a_cold_up_without_a_chosen_python_probes_early(tmp_path: Path) -> None:
-    from launcher.early_start import _no_venv_yet
+    from launcher.up.early import _no_venv_yet
 
     assert _no_venv_yet(tmp_path, ["up"], BASE)
     assert not _no_venv_yet(tmp_path, ["up", "--python", "3.12"], BASE)

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1] / "launcher"
 FRONT = ("launcher.cli", "launcher.__main__", "launcher.commands")
 MODELS_MAY_NOT_REACH = (
     "launcher.settings",
-    "launcher.console",
-    "launcher.progress",
+    "launcher.ui",
+    "launcher.up",
     "launcher.server",
     "launcher.shells",
     "launcher.venvs",
@@ -134,6 +134,16 @@ def test_no_import_cycles() -> None:
     assert not cycles, f"modules on an import cycle: {cycles}"
 
 
+def test_no_two_modules_share_a_file_name() -> None:
+    """A file name says one thing: `status.py` is not a command in one folder and the status
+    file in another."""
+    seen: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.name, []).append(name)
+    assert {k: v for k, v in seen.items() if len(v) > 1} == {}
+
+
 def test_the_architecture_document_names_every_module() -> None:
     text = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     missing = []
@@ -164,7 +174,7 @@ def _writes_or_exits(tree: ast.Module) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module", sorted(m for m in MODULES if not m.startswith(FRONT) and m != "launcher.console")
+    "module", sorted(m for m in MODULES if not m.startswith(FRONT) and m != "launcher.ui.console")
 )
 def test_the_core_prints_only_through_the_console_and_never_exits(module: str) -> None:
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))

@@ -149,7 +149,7 @@ def test_a_logged_traceback_is_redacted_in_the_log_file(tmp_path: Path) -> None:
     # a traceback quoting a credentialed URL (an HTTP client's error) must not reach the file
     code = (
         "from loguru import logger\n"
-        "from launcher import console\n"
+        "from launcher.ui import console\n"
         "console.setup_logging()\n"
         "try:\n"
         f"    raise RuntimeError('GET http://u:{MIRROR_PASSWORD}@mirror/x failed')\n"

@@ -35,7 +35,7 @@ class Seed:
         self.env = offline_install_env(hub_env(hub_process(ctx).url))
         self.count = 0
         # One port for every start, as a user runs the same `up` again (which lets a warm `up`
-        # start the backend early, launcher/early_start.py); each run ends before the next.
+        # start the backend early, launcher/up/early.py); each run ends before the next.
         self.port = procs.free_port()
 
     def up_argv(self, port: int) -> list[str]:
@@ -50,7 +50,7 @@ class Seed:
                 "--port", str(port)]  # fmt: skip
 
     def by_hand_env(self) -> dict[str, str]:
-        from launcher.pipeline import backend_env
+        from launcher.up.pipeline import backend_env
 
         venv = self.project / ".venv"
         base = dict(self.env, VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}:{self.env['PATH']}")
@@ -130,7 +130,7 @@ def _probe_costs(ctx: Context, seed: Seed) -> tuple[list[float], list[float], li
     its source (answer file removed), remembered (what every warm start pays)."""
     import time
 
-    from launcher.fastembed_probe import ANSWER_FILE, ask_fastembed, describe_models
+    from launcher.fastembed.probe import ANSWER_FILE, ask_fastembed, describe_models
 
     state = seed.project / ".robo-backend"
     venv = seed.project / ".venv"

@@ -1,6 +1,6 @@
 """7. Warm cache check (time and requests) and `doctor` without a network.
 
-Warm check: `launcher.models.prefetch.prefetch()` on a cache holding a valid, real-sized model,
+Warm check: `launcher.models.fetch.prefetch()` on a cache holding a valid, real-sized model,
 timed around the call in a fresh interpreter (lazy imports it triggers included), with the hub
 in-process so its request log can prove the check sent nothing. The yardstick is the cheapest
 "is it cached" a stock tool has: `huggingface_hub.snapshot_download(local_files_only=True)`,
@@ -30,7 +30,7 @@ from bench.workspace import warm_project
 OURS_CODE = """
 import json, sys, time
 from pathlib import Path
-from launcher.models.prefetch import PrefetchOptions, prefetch
+from launcher.models.fetch import PrefetchOptions, prefetch
 start = time.perf_counter()
 options = PrefetchOptions(cache=Path(sys.argv[1]), endpoint=sys.argv[2], retries=1, retry_delay=0)
 result = prefetch(options, status_file=Path(sys.argv[3]))

@@ -48,7 +48,7 @@ class Starts:
         self.stop: dict[str, list[float]] = {"robo-backend": [], UVICORN: [], UV_RUN: []}
         self.count = 0
         # One port for every start, as a user runs the same `up` again (which lets a warm `up`
-        # start the backend early, launcher/early_start.py); each run ends before the next.
+        # start the backend early, launcher/up/early.py); each run ends before the next.
         self.port = procs.free_port()
 
     def _argv(self, who: str, port: int) -> list[str]:

@@ -40,6 +40,7 @@ from launcher.checks.cache import (
     check_models,
     space_needed,
 )
+from launcher.checks.configuration import check_settings
 from launcher.checks.core import (
     HUB_TIMEOUT,
     Check,
@@ -76,7 +77,6 @@ from launcher.checks.runner import (
     preflight,
     run_checks,
 )
-from launcher.checks.settings import check_settings
 from launcher.checks.system import (
     check_long_paths,
     check_os,

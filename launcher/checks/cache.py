@@ -46,8 +46,8 @@ def model_specs(ctx: DoctorContext) -> list[tuple[str, Any]]:
 def _model_state(ctx: DoctorContext, name: str) -> Any:
     """The model's cache state, laid out as the venv's fastembed names it when a warm `up`
     remembered that (no process is started), else as the built-in table does."""
-    from launcher.fastembed_probe import remembered_specs
-    from launcher.models.inspection import inspect_model
+    from launcher.fastembed.probe import remembered_specs
+    from launcher.models.condition import inspect_model
     from launcher.models.registry import described
 
     assert ctx.cache is not None

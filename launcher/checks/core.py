@@ -30,7 +30,7 @@ from launcher.values import truthy
 
 if TYPE_CHECKING:
     from launcher.models.location import CacheLocation
-    from launcher.shells import PlatformFacts
+    from launcher.shells.detect import PlatformFacts
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -97,9 +97,9 @@ class DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
         from launcher.discover.adopt import adopt_hardwired
-        from launcher.model_options import settings_cache_dir
+        from launcher.model_step import settings_cache_dir
         from launcher.settings import check_project, resolve_settings
-        from launcher.shells import PlatformFacts
+        from launcher.shells.detect import PlatformFacts
 
         environ = dict(os.environ if env is None else env)
         root = check_project(project)  # a missing project folder stays a usage error (exit 2)

@@ -6,7 +6,7 @@ from launcher.checks.core import Check, DoctorContext
 
 
 def check_model_switch(ctx: DoctorContext) -> list[Check]:
-    from launcher.model_change import last_switch, last_used_model
+    from launcher.models.switch import last_switch, last_used_model
 
     status_file = ctx.settings.status_file
     switch = last_switch(status_file)

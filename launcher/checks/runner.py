@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from launcher.checks.cache import check_cache_dir, check_legacy_cache, check_models
+from launcher.checks.configuration import check_settings
 from launcher.checks.core import Check, DoctorContext, PreflightError
 from launcher.checks.model_switch import check_model_switch
 from launcher.checks.network import check_hub, check_port
@@ -20,7 +21,6 @@ from launcher.checks.project import (
     check_running,
     check_state_dir,
 )
-from launcher.checks.settings import check_settings
 from launcher.checks.system import (
     check_long_paths,
     check_os,
@@ -35,7 +35,7 @@ from launcher.values import truthy
 
 if TYPE_CHECKING:
     from launcher.models.location import CacheLocation
-    from launcher.shells import PlatformFacts
+    from launcher.shells.detect import PlatformFacts
 
 CheckFn = Callable[[DoctorContext], list[Check]]
 

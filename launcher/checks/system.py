@@ -42,7 +42,7 @@ def check_os(ctx: DoctorContext) -> list[Check]:
 
 
 def _shell(ctx: DoctorContext) -> Any:
-    from launcher.shells import detect_shell
+    from launcher.shells.detect import detect_shell
 
     source = ctx.settings.source("shell")
     return ctx.memo("shell", lambda: detect_shell(ctx.facts, ctx.settings.shell, source=source))

@@ -150,7 +150,7 @@ def check_venv(ctx: DoctorContext) -> list[Check]:
 
 
 def _lock_check(ctx: DoctorContext) -> Check | None:
-    from launcher.venvs.lock import lock_is_held, read_holder, stale_holder
+    from launcher.venvs.project_lock import lock_is_held, read_holder, stale_holder
 
     state = ctx.settings.state_dir
     stale = stale_holder(state)

@@ -24,8 +24,8 @@ from __future__ import annotations
 from launcher.cleanup.adapter import CacheAdapter
 from launcher.cleanup.entries import SCHEMA, Action, Entry, Plan, Selection, Skip, count
 from launcher.cleanup.execute import execute, model_lock_now
+from launcher.cleanup.for_project import CacheRoot, cache_root, plan_for_project, stamp_files
 from launcher.cleanup.plan import classify, plan_cleanup
-from launcher.cleanup.project import CacheRoot, cache_root, plan_for_project, stamp_files
 from launcher.cleanup.safety import DELETE_RETRIES, UnsafeRootError, check_root, tree_size
 
 __all__ = [

@@ -27,7 +27,7 @@ class CacheAdapter:
 
     @classmethod
     def default(cls) -> CacheAdapter:
-        from launcher.models.inspection import inspect_model
+        from launcher.models.condition import inspect_model
         from launcher.models.layout import model_folder
         from launcher.models.lock import lock_holder
 

@@ -20,18 +20,18 @@ from pathlib import Path
 
 import typer
 
-from launcher.commands.options import Project, Shell
+from launcher.commands.params import Project, Shell
 
 
 def command(ctx: typer.Context, project: Project = Path("."), shell: Shell = None) -> None:
     from loguru import logger
 
-    from launcher import console
     from launcher.commands.startup import start
     from launcher.platform import PlatformFacts
     from launcher.settings import resolve_settings
-    from launcher.shellcode import activation_script
-    from launcher.shells import detect_shell
+    from launcher.shells.detect import detect_shell
+    from launcher.shells.text import activation_script
+    from launcher.ui import console
     from launcher.venvs import ensure_venv
 
     started = start(ctx, project)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from launcher.commands.options import CacheDir, Json, Project
+from launcher.commands.params import CacheDir, Json, Project
 
 if TYPE_CHECKING:
     from launcher.cleanup import CacheRoot, Entry, Plan
@@ -44,7 +44,6 @@ def command(
     json_output: Json = False,
 ) -> None:
     """Plan, show, confirm, delete. Exit 2 when it would have to ask but cannot."""
-    from launcher import console
     from launcher.cleanup import (
         Selection,
         execute,
@@ -54,6 +53,7 @@ def command(
     )
     from launcher.commands.startup import path_flag, start
     from launcher.settings import resolve_settings
+    from launcher.ui import console
 
     started = start(ctx, project)
     settings = resolve_settings(project, {"cache_dir": path_flag(cache_dir)}, started.env)
@@ -75,9 +75,9 @@ def command(
 
 def confirm(plan: Plan) -> None:
     """Ask before deleting; no terminal to ask on is a usage error (exit 2), "no" exits 1."""
-    from launcher import console
     from launcher.cleanup import count
     from launcher.errors import UsageError
+    from launcher.ui import console
     from launcher.values import format_bytes
 
     what = f"{count(len(plan.pending))} ({format_bytes(plan.planned_bytes)})"
@@ -103,8 +103,8 @@ def show_plan(plan: Plan, root: CacheRoot) -> None:
     """The plan as the report's first lines, on stdout: root, then one row per entry."""
     from rich.text import Text
 
-    from launcher import console
     from launcher.cleanup import Action
+    from launcher.ui import console
     from launcher.values import format_bytes
 
     out = console.get_report_console()
@@ -127,8 +127,8 @@ def show_result(plan: Plan) -> None:
     """The outcome: what a dry run would free, or what was deleted; failures as warnings."""
     from rich.text import Text
 
-    from launcher import console
     from launcher.cleanup import Action, count
+    from launcher.ui import console
     from launcher.values import format_bytes
 
     out = console.get_report_console()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from launcher.commands.options import CacheDir, Json, Project
+from launcher.commands.params import CacheDir, Json, Project
 
 if TYPE_CHECKING:
     from launcher.checks import Check
@@ -20,9 +20,9 @@ def command(
     json_output: Json = False,
 ) -> None:
     """Run every check; exit 1 when one fails. `--json` prints one document on stdout."""
-    from launcher import console
     from launcher.checks import DoctorContext, document, overall_ok, run_checks
     from launcher.commands.startup import path_flag, start
+    from launcher.ui import console
 
     started = start(ctx, project)
     flags = {"cache_dir": path_flag(cache_dir)}
@@ -40,8 +40,8 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
     """flutter-doctor style: `[✓] summary`, `[!] summary`, `[✗] summary`, fix indented below."""
     from rich.text import Text
 
-    from launcher import console
     from launcher.redact import redact
+    from launcher.ui import console
 
     out = console.get_report_console()
     styles = {"ok": "green", "warn": "yellow", "fail": "red"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from launcher.commands.options import (
+from launcher.commands.params import (
     CacheDir,
     FallbackModel,
     Json,
@@ -32,12 +32,11 @@ def command(
     require_model: RequireModel = None,
     json_output: Json = False,
 ) -> None:
-    from launcher import console
     from launcher.commands.startup import path_flag, start
     from launcher.discover.adopt import adopt_hardwired, existing_venv_python
-    from launcher.model_options import prefetch_options
-    from launcher.model_step import lay_out_as_backend, prefetch_and_settle
+    from launcher.model_step import lay_out_as_backend, prefetch_and_settle, prefetch_options
     from launcher.settings import resolve_settings
+    from launcher.ui import console
 
     started = start(ctx, project)
     flags: dict[str, Any] = {
@@ -61,7 +60,7 @@ def command(
     if switch is not None:
         console.warn(switch.warning())
     if json_output:  # the status file's model object (settled: changed_from, last_used)
-        from launcher.models.status import read_status
+        from launcher.models.statusfile import read_status
 
         recorded = (read_status(settings.status_file) or {}).get("model")
         console.emit_json(recorded if isinstance(recorded, dict) else result.to_json())
@@ -73,7 +72,7 @@ def command(
 
 
 def _render(result: Any) -> None:
-    from launcher import console
+    from launcher.ui import console
 
     location = result.location
     where = f"{result.cache_dir} ({location.source})" if location is not None else result.cache_dir

@@ -31,8 +31,8 @@ def global_options(ctx: typer.Context) -> tuple[bool, bool]:
 
 def start(ctx: typer.Context, project: Path) -> Startup:
     """Wire logging, register the project's `.env` values as secrets, snapshot the environment."""
-    from launcher import console
     from launcher.redact import register_secret_file
+    from launcher.ui import console
 
     verbose, quiet = global_options(ctx)
     console.setup_logging(verbose=verbose, quiet=quiet)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from launcher.commands.options import Json, Project
+from launcher.commands.params import Json, Project
 
 if TYPE_CHECKING:
     from launcher.server.report import BackendStatus
@@ -18,10 +18,10 @@ def command(ctx: typer.Context, project: Project = Path("."), json_output: Json 
 
     Exit 0 when the backend runs and its health route answers 200, else 1.
     """
-    from launcher import console
     from launcher.commands.startup import start
     from launcher.server.report import backend_status
     from launcher.settings import resolve_settings
+    from launcher.ui import console
 
     started = start(ctx, project)
     settings = resolve_settings(project, {}, started.env)
@@ -75,8 +75,8 @@ def render(report: BackendStatus) -> None:
     """The human report on stdout: one line per fact, with a mark."""
     from rich.text import Text
 
-    from launcher import console
     from launcher.redact import redact
+    from launcher.ui import console
 
     out = console.get_report_console()
     out.print(Text(redact(f"project {report.project}")))

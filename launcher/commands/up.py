@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from launcher.commands.options import (
+from launcher.commands.params import (
     CacheDir,
     FallbackModel,
     Model,
@@ -79,7 +79,7 @@ def command(
     ] = None,
 ) -> None:
     from launcher.commands.startup import path_flag, start
-    from launcher.pipeline import UpRequest, run_up
+    from launcher.up.pipeline import UpRequest, run_up
 
     started = start(ctx, project)
     flags: dict[str, Any] = {

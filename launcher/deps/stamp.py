@@ -19,7 +19,7 @@ from launcher import proc
 from launcher.deps.sources import DependencySource, detect_source
 from launcher.fileops import atomic_write_text
 from launcher.settings import read_pyproject
-from launcher.venvs.layout import pyvenv_version
+from launcher.venvs.pyvenv import pyvenv_version
 
 STAMP_FILE = "deps-stamp.json"
 STAMP_SCHEMA = 2

@@ -19,8 +19,8 @@ from launcher.deps.sources import DependencySource, find_source
 from launcher.deps.stamp import compute_stamp, read_stamp, stamp_state, write_stamp
 from launcher.errors import DependencyError
 from launcher.platform import PlatformFacts, find_uv
-from launcher.venvs.lock import env_lock
 from launcher.venvs.marker import UV_BROKEN_METADATA, interrupted_install
+from launcher.venvs.project_lock import env_lock
 
 MODES = ("auto", "always", "never")
 TAIL_LINES = 15

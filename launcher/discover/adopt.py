@@ -56,7 +56,7 @@ def _grammar_python(settings: Settings) -> Path | None:
 
 
 def existing_venv_python(venv: Path) -> Path | None:
-    from launcher.venvs.layout import venv_python
+    from launcher.venvs.pyvenv import venv_python
 
     python = venv_python(venv)
     return python if python.is_file() else None

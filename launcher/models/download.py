@@ -42,7 +42,7 @@ from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
 from launcher.models.reporting import Progress, ProgressFactory
 from launcher.models.space import DISK_MARGIN, check_free_space, existing_bytes, free_space_hint
-from launcher.models.stamp import write_stamp
+from launcher.models.verified import write_stamp
 from launcher.values import format_bytes
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """What one prefetch needs (`PrefetchOptions`), with the defaults of `registry.py`.
 
-Filling it from resolved settings and the environment is the job of `launcher.model_options`,
+Filling it from resolved settings and the environment is the job of `launcher.model_step`,
 outside this package: `models/` knows nothing of settings or the console.
 """
 

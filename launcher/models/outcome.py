@@ -106,7 +106,7 @@ class RunLog:
         """Rewrite the status file (atomically); a failure to write it only warns."""
         if self.status_file is None:
             return
-        from launcher.models.status import write_status
+        from launcher.models.statusfile import write_status
 
         try:
             write_status(

@@ -11,7 +11,7 @@ from launcher.errors import ModelError
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models.layout import FOLDER_PREFIX, INCOMPLETE_SUFFIX, find_folder, repo_folder_name
 from launcher.models.registry import lookup
-from launcher.models.stamp import STAMP_NAME
+from launcher.models.verified import STAMP_NAME
 
 
 def _inside(root: Path, path: Path) -> bool:

@@ -3,7 +3,7 @@
 Modules: `port` (port probe), `tree` (stop signals, stopping a tree, `kill_tree`), `guard` and
 `watchdog` (the tree dies with the launcher), `health` (readiness, the health route found),
 `supervise` (`serve()`), `runfile` (which launcher runs the project's backend), `report`
-(what `status` says). The `up` flow renders what serve() reports (`launcher/serve_view.py`).
+(what `status` says). The `up` flow renders what serve() reports (`launcher/up/view.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from launcher.server.supervise import ServeEvents, ServeTarget, serve
     from launcher.server.tree import exit_code, kill_tree
 
-# Loaded on first use: a warm `up` starts its backend early (launcher/early_start.py) through
+# Loaded on first use: a warm `up` starts its backend early (launcher/up/early.py) through
 # `server.guard` alone, before any of these is needed.
 _HOME = {
     "probe_url": "health",

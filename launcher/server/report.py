@@ -62,7 +62,7 @@ class BackendStatus:
 
 
 def _model_state(status_file: Path) -> dict[str, Any]:
-    from launcher.models.status import read_status
+    from launcher.models.statusfile import read_status
 
     document = read_status(status_file) or {}
     model = document.get("model") or {}

@@ -22,7 +22,7 @@ from launcher.venvs.environment import activated_env, scrubbed_env
 from launcher.venvs.info import Interpreter, VenvInfo
 from launcher.venvs.inspection import VALIDATE_TIMEOUT, Problem, VenvHealth, inspect_venv, same_path
 from launcher.venvs.interpreters import find_python, is_store_alias
-from launcher.venvs.layout import (
+from launcher.venvs.pyvenv import (
     display_path,
     has_pip,
     health_os,

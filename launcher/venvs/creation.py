@@ -25,7 +25,7 @@ from launcher.platform import PlatformFacts, find_tool, find_uv
 from launcher.venvs.environment import scrubbed_env
 from launcher.venvs.info import Interpreter, VenvInfo
 from launcher.venvs.inspection import VenvHealth, inspect_venv, last_line
-from launcher.venvs.layout import has_pip, venv_python
+from launcher.venvs.pyvenv import has_pip, venv_python
 
 CREATE_TIMEOUT = 300.0
 """Seconds one creator may take (ensurepip on a slow disk)."""

@@ -17,7 +17,9 @@ from launcher.venvs.creation import CREATE_TIMEOUT, create_venv, remove_venv
 from launcher.venvs.info import VenvInfo
 from launcher.venvs.inspection import VALIDATE_TIMEOUT, VenvHealth, inspect_venv
 from launcher.venvs.interpreters import find_python
-from launcher.venvs.layout import (
+from launcher.venvs.marker import interrupted_install
+from launcher.venvs.project_lock import env_lock
+from launcher.venvs.pyvenv import (
     display_path,
     has_pip,
     health_os,
@@ -25,8 +27,6 @@ from launcher.venvs.layout import (
     venv_for_platform,
     venv_python,
 )
-from launcher.venvs.lock import env_lock
-from launcher.venvs.marker import interrupted_install
 from launcher.venvs.requires import requires_python, satisfies
 
 STATE_DIR = ".robo-backend"

@@ -15,7 +15,7 @@ from typing import Any
 from launcher import proc
 from launcher.platform import PlatformFacts, is_windows_path
 from launcher.venvs.environment import scrubbed_env
-from launcher.venvs.layout import (
+from launcher.venvs.pyvenv import (
     is_this_os,
     os_label,
     read_pyvenv_cfg,

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from launcher.fileops import atomic_write_text
-from launcher.venvs.lock import pid_alive
+from launcher.venvs.project_lock import pid_alive
 
 MARKER = ".robo-backend-installing"
 UV_BROKEN_METADATA = "failed to read metadata from installed package"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from launcher.fastembed_probe import (
+from launcher.fastembed.probe import (
     ask_fastembed,
     installed_fastembed,
     probe_fastembed,
     read_from_source,
 )
-from launcher.fastembed_source import read_source_answer
+from launcher.fastembed.static import read_source_answer
 from tests.adoption.conftest import UV
 from tests.fakehub.fixtures import BGE_MODEL
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from launcher.fastembed_probe import describe_models, probe_fastembed, remembered_specs
+from launcher.fastembed.probe import describe_models, probe_fastembed, remembered_specs
+from launcher.models.fetch import prefetch
 from launcher.models.options import PrefetchOptions
-from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL
 from tests.fakehub.server import FakeHub
 

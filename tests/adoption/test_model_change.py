@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import ModelError
-from launcher.model_change import last_switch, last_used_model, settle_model
-from launcher.models.status import read_status
+from launcher.models.statusfile import read_status
+from launcher.models.switch import last_switch, last_used_model, settle_model
 
 BGE = "BAAI/bge-small-en-v1.5"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from launcher.models.fetch import PrefetchOptions, prefetch
 from launcher.models.layout import repo_folder_name
 from launcher.models.location import CacheLocation
-from launcher.models.prefetch import PrefetchOptions, prefetch
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
 from tests.helpers.cli import CliRunner

@@ -226,7 +226,7 @@ def test_cache_dir_not_writable_fails(tmp_path: Path) -> None:
             "from pathlib import Path\n"
             "from launcher.checks import DoctorContext, default_settings, run_checks\n"
             "from launcher.models.location import CacheLocation\n"
-            "from launcher.shells import PlatformFacts\n"
+            "from launcher.shells.detect import PlatformFacts\n"
             "root = Path(sys.argv[1])\n"
             "ctx = DoctorContext(settings=default_settings(root), facts=PlatformFacts('linux'),\n"
             "    env={}, cache=CacheLocation(root, '--cache-dir', True), port=0)\n"

@@ -13,7 +13,7 @@ from launcher.checks import PreflightError, preflight
 from launcher.deps import _write_stamp, compute_stamp
 from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
-from launcher.shells import PlatformFacts
+from launcher.shells.detect import PlatformFacts
 from tests.helpers.doctor import LINUX, Builder, only
 
 

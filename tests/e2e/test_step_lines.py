@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher import console
+from launcher.ui import console
 
 SUCCESS_WORDS = ("resolved", "passed", "ready", "in sync", "activated", " ok", "succeeded", "done")
 

@@ -1,7 +1,7 @@
 """Build model folders in a cache root with huggingface_hub's layout, by hand.
 
 The same layout fastembed and robo-backend's prefetch write (blobs named by their sha256,
-snapshot symlinks, refs/main), so `launcher.models.inspection.inspect_model` judges it exactly as
+snapshot symlinks, refs/main), so `launcher.models.condition.inspect_model` judges it exactly as
 it would judge a real download; helpers then break it the ways real caches break.
 """
 

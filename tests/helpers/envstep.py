@@ -17,9 +17,9 @@ import typer
 
 
 def main(project: Path, go_file: Path | None) -> None:
-    from launcher import console
     from launcher.deps import sync_dependencies
     from launcher.platform import PlatformFacts
+    from launcher.ui import console
     from launcher.venvs import ensure_venv
 
     console.setup_logging(verbose=False, quiet=False)

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import UsageError, VenvError
-from launcher.launch_strategies import (
+from launcher.platform import PlatformFacts
+from launcher.shells.detect import ShellInfo
+from launcher.shells.strategies import (
     PROBE_CODE,
     ActivationResult,
     choose_activation,
@@ -30,9 +32,7 @@ from launcher.launch_strategies import (
     run_env,
     wrap_argv,
 )
-from launcher.platform import PlatformFacts
-from launcher.shellcode import quote_posix
-from launcher.shells import ShellInfo
+from launcher.shells.text import quote_posix
 from launcher.venvs import VenvInfo
 from tests.helpers import windows_fakes as fakes
 from tests.helpers.venvs import base_python, host_facts, tools_dir

@@ -129,7 +129,7 @@ def assert_status_schema(document: dict[str, Any]) -> None:
     assert document["schema"] == 1
     model = document["model"]
     keys = ["requested", "resolved", "state", "attempt_count", "attempts", "cache_dir", "path"]
-    # After the run settled its model (launcher.model_change), it also says which model the
+    # After the run settled its model (launcher.models.switch), it also says which model the
     # runs so far used and the one it replaced, if any.
     assert list(model) in (keys, [*keys, "changed_from", "last_used"])
     assert model["state"] in {"ready", "fallback", "degraded", "failed"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.models.fetch import prefetch
 from launcher.models.options import PrefetchOptions
-from launcher.models.prefetch import prefetch
 from launcher.models.registry import DEFAULT_MODEL_BUDGET, DEFAULT_STALL_TIMEOUT
 from tests.fakehub.fixtures import BGE_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from launcher.models.fetch import prefetch
 from launcher.models.options import PrefetchOptions
-from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import run_launcher

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import UsageError
-from launcher.models.prefetch import prefetch
+from launcher.models.fetch import prefetch
 from launcher.models.registry import BUILTIN, lookup
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
@@ -66,7 +66,7 @@ def test_status_file_is_written_after_every_attempt(
 def test_status_file_keeps_the_environment_written_by_up(
     fake_hub: FakeHub, make_options, tmp_path: Path
 ) -> None:
-    from launcher.models.status import write_status
+    from launcher.models.statusfile import write_status
 
     status_file = tmp_path / "status.json"
     environment = {
@@ -88,7 +88,7 @@ def test_warm_check_imports_nothing_heavy(fake_hub: FakeHub, make_options, tmp_p
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from launcher.models.prefetch import PrefetchOptions, prefetch\n"
+        "from launcher.models.fetch import PrefetchOptions, prefetch\n"
         "r = prefetch(PrefetchOptions(cache=Path(sys.argv[1]), endpoint='http://127.0.0.1:9',"
         " legacy_dir=Path(sys.argv[2])))\n"
         "heavy = [m for m in ('fastembed', 'onnxruntime', 'huggingface_hub', 'httpx')"

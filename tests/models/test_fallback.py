@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import UsageError
-from launcher.models.prefetch import prefetch
+from launcher.models.fetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import assert_status_schema, read_status, run_launcher

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.models.inspection import inspect_model
+from launcher.models.condition import inspect_model
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import (

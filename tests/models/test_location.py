@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from launcher.models.inspection import inspect_model
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from launcher.models.location import default_cache_dir, legacy_cache_dir, resolve_cache_dir
-from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import REPO_ROOT, fastembed_embeds
@@ -200,7 +200,7 @@ def test_read_only_cache_with_models_is_used_as_is(fake_hub: FakeHub, make_optio
             "import json, sys\n"
             "from pathlib import Path\n"
             "from launcher.models.location import resolve_cache_dir\n"
-            "from launcher.models.prefetch import PrefetchOptions, prefetch\n"
+            "from launcher.models.fetch import PrefetchOptions, prefetch\n"
             "loc = resolve_cache_dir(sys.argv[1], '--cache-dir')\n"
             "r = prefetch(PrefetchOptions(cache=loc, endpoint='http://127.0.0.1:9',"
             " legacy_dir=Path(sys.argv[2])), status_file=Path(sys.argv[2]) / 'status.json')\n"

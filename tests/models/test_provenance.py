@@ -7,10 +7,10 @@ import json
 import os
 from pathlib import Path
 
-from launcher.models.inspection import inspect_model
-from launcher.models.prefetch import prefetch
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from launcher.models.provenance import Provenance, current_endpoint
-from launcher.models.stamp import STAMP_NAME
+from launcher.models.verified import STAMP_NAME
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 

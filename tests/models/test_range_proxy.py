@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launcher.models.inspection import inspect_model
-from launcher.models.prefetch import prefetch
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 

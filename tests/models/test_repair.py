@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from launcher.models.inspection import inspect_model
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from launcher.models.integrity import onnx_looks_complete
 from launcher.models.layout import model_folder
-from launcher.models.prefetch import prefetch
 from launcher.models.repair import repair_model
-from launcher.models.stamp import STAMP_NAME
+from launcher.models.verified import STAMP_NAME
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import hub_requests

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from launcher.models.inspection import inspect_model
-from launcher.models.prefetch import prefetch
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import assert_status_schema, hub_requests, read_status

@@ -15,9 +15,9 @@ import pytest
 from launcher.errors import ModelError
 from launcher.fileops import FileOps
 from launcher.models import space
-from launcher.models.inspection import inspect_model
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from launcher.models.lock import lock_holder, lock_path, model_lock
-from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO, MINILM_MODEL
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import (

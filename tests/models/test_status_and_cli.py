@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from launcher.models.status import read_status, write_status
-from launcher.progress import PlainProgress
+from launcher.models.statusfile import read_status, write_status
+from launcher.ui.progress import PlainProgress
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import assert_status_schema, fastembed_embeds, run_launcher
@@ -109,7 +109,7 @@ def test_settings_come_from_pyproject_and_env(fake_hub: FakeHub, tmp_path: Path)
 def test_fastembed_loads_the_download_offline(
     fake_hub: FakeHub, make_options, cache_root: Path, tmp_path: Path
 ) -> None:
-    from launcher.models.prefetch import prefetch
+    from launcher.models.fetch import prefetch
 
     result = prefetch(make_options())
     assert result.state == "ready"

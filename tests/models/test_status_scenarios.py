@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from launcher.models.prefetch import prefetch
+from launcher.models.fetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import assert_status_schema, read_status

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from launcher.models.inspection import inspect_model
+from launcher.models.condition import inspect_model
+from launcher.models.fetch import prefetch
 from launcher.models.layout import repo_folder_name
 from launcher.models.names import is_commit, is_etag, is_inside, is_repo_id, is_repo_path
-from launcher.models.prefetch import prefetch
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from launcher.errors import LauncherError
-from launcher.serve_view import ConsoleEvents
 from launcher.server import ServeTarget, serve
 from launcher.server.guard import Guard, PosixGuard, Watchdog, guard_for
+from launcher.up.view import ConsoleEvents
 
 
 class NoWatchdog(Watchdog):

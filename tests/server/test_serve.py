@@ -19,10 +19,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launcher import console
 from launcher.errors import ServerError
-from launcher.serve_view import ConsoleEvents
 from launcher.server import ServeEvents, ServeTarget, check_port, pick_free_port, serve
+from launcher.ui import console
+from launcher.up.view import ConsoleEvents
 from tests.helpers.serve_driver import Driver, config, uvicorn_argv
 from tests.helpers.serve_driver import driver as driver  # the fixture
 from tests.processes import alive, kill_all

@@ -18,7 +18,7 @@ import pytest
 
 from launcher.errors import UsageError
 from launcher.platform import PlatformFacts
-from launcher.shellcode import activation_script
+from launcher.shells.text import activation_script
 from launcher.venvs import VenvInfo
 
 POSIX_SHELLS = ("bash", "zsh", "sh", "fish")

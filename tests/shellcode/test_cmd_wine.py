@@ -20,9 +20,9 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from launcher.launch_strategies import ActivationResult, wrap_argv
 from launcher.platform import PlatformFacts
-from launcher.shellcode import activation_script
+from launcher.shells.strategies import ActivationResult, wrap_argv
+from launcher.shells.text import activation_script
 
 HARD_PATHS = [
     "C:\\Program Files (x86)\\it's a proj & co\\.venv",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from launcher.errors import UsageError
-from launcher.shells import PlatformFacts, detect_shell, powershell_from_module_path
+from launcher.shells.detect import PlatformFacts, detect_shell, powershell_from_module_path
 
 WIN_SYSTEM_PS = (
     r"C:\Program Files\WindowsPowerShell\Modules;C:\WINDOWS\system32\WindowsPowerShell\v1.0\Modules"
@@ -257,7 +257,8 @@ def test_powershell_flavour_from_module_path(value: str, expect: str | None) -> 
 def test_current_reads_the_real_parent_chain() -> None:
     """A real child started from a real bash sees bash as its nearest parent."""
     code = (
-        "from launcher.shells import PlatformFacts, detect_shell; f = PlatformFacts.current(); "
+        "from launcher.shells.detect import PlatformFacts, detect_shell; "
+        "f = PlatformFacts.current(); "
         "print(f.parents[0]); print(detect_shell(f).name)"
     )
     bash = "/bin/bash"

@@ -11,8 +11,8 @@ from pathlib import Path
 from launcher.checks import run_checks
 from launcher.checks.core import Check, DoctorContext
 from launcher.platform import PlatformFacts
-from launcher.venvs.lock import HOLDER_FILE
 from launcher.venvs.marker import MARKER
+from launcher.venvs.project_lock import HOLDER_FILE
 
 UV = Path(sys.executable).parent / ("uv.exe" if sys.platform == "win32" else "uv")
 

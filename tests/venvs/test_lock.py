@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.venvs.lock import env_lock, read_holder, stale_holder
+from launcher.venvs.project_lock import env_lock, read_holder, stale_holder
 from tests.helpers.venvs import base_python
 from tests.helpers.wheels import make_wheel
 
@@ -94,7 +94,8 @@ def test_a_lock_whose_holder_died_is_stale_and_taken_over(tmp_path: Path) -> Non
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from launcher.venvs.lock import env_lock\n"
+            "import sys, time; from pathlib import Path\n"
+            "from launcher.venvs.project_lock import env_lock\n"
             "with env_lock(Path(sys.argv[1]), 'installing dependencies'):\n"
             "    print('held', flush=True); time.sleep(60)\n",
             str(state),

@@ -27,7 +27,7 @@ def cache_root(settings: Settings, env: Mapping[str, str]) -> CacheRoot:
     for a fallback: clearing a folder they did not name would be a surprise. Without one, the
     same resolution as `up` (platformdirs default, with its fallbacks).
     """
-    from launcher.model_options import configured_cache_dir
+    from launcher.model_step import configured_cache_dir
     from launcher.models.location import resolve_cache_dir
 
     configured = configured_cache_dir(settings)

@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from launcher import proc
-from launcher.fastembed_source import read_source_answer
+from launcher.fastembed.static import read_source_answer
 from launcher.fileops import atomic_write_text
 from launcher.models.registry import ModelSpec, described_spec
 
@@ -37,7 +37,7 @@ ANSWER_SCHEMA = 1
 PROBE_TIMEOUT = 120.0
 
 # Run by the backend venv's python (any Python 3.8+, any fastembed 0.5+): prints one JSON line.
-ASK_SCRIPT = Path(__file__).with_name("fastembed_ask.py")
+ASK_SCRIPT = Path(__file__).with_name("ask.py")
 
 
 @dataclass(frozen=True)

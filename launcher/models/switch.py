@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import ModelError
-from launcher.models.status import read_status, write_status
+from launcher.models.statusfile import read_status, write_status
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from launcher import console
 from launcher.settings import Settings, resolve_settings
+from launcher.ui import console
 
 if TYPE_CHECKING:
     from launcher.discover import AppTarget
-    from launcher.early_start import EarlyStart, Launch
-    from launcher.launch_strategies import ActivationResult
+    from launcher.models.fetch import PrefetchResult
     from launcher.models.location import CacheLocation
-    from launcher.models.prefetch import PrefetchResult
     from launcher.platform import PlatformFacts
-    from launcher.shells import ShellInfo
+    from launcher.shells.detect import ShellInfo
+    from launcher.shells.strategies import ActivationResult
+    from launcher.up.early import EarlyStart, Launch
     from launcher.venvs import VenvInfo
 
 
@@ -105,9 +105,9 @@ def resolve(request: UpRequest) -> UpRun:
     """Step 1: settings, the app to serve, the platform facts, the shell, the cache."""
     from launcher.discover import discover_app
     from launcher.discover.adopt import adopt_hardwired, venv_interpreter
-    from launcher.model_options import settings_cache_dir
+    from launcher.model_step import settings_cache_dir
     from launcher.platform import PlatformFacts
-    from launcher.shells import detect_shell
+    from launcher.shells.detect import detect_shell
 
     with console.step("settings", "settings resolved") as current:
         settings = resolve_settings(request.project, request.flags, request.env)
@@ -201,7 +201,7 @@ def sync(run: UpRun) -> None:
 
 def activate(run: UpRun) -> None:
     """Step 5: how the server is launched inside the venv."""
-    from launcher.launch_strategies import choose_activation
+    from launcher.shells.strategies import choose_activation
 
     assert run.venv is not None
     with console.step("activation", "venv activated") as current:
@@ -212,8 +212,7 @@ def activate(run: UpRun) -> None:
 
 def fetch_model(run: UpRun) -> None:
     """Step 6: the embedding model in the cache (or a degraded start)."""
-    from launcher.model_options import prefetch_options
-    from launcher.model_step import lay_out_as_backend, prefetch_and_settle
+    from launcher.model_step import lay_out_as_backend, prefetch_and_settle, prefetch_options
     from launcher.models.location import CacheLocation
 
     assert run.activation is not None and run.venv is not None
@@ -240,7 +239,7 @@ def fetch_model(run: UpRun) -> None:
 
 def server_argv(run: UpRun) -> list[str]:
     """uvicorn's command line, wrapped by the activation strategy."""
-    from launcher.launch_strategies import wrap_argv
+    from launcher.shells.strategies import wrap_argv
 
     assert run.venv is not None and run.activation is not None
     settings = run.settings
@@ -253,7 +252,7 @@ def server_argv(run: UpRun) -> list[str]:
 
 def server_env(run: UpRun) -> dict[str, str]:
     """The backend's environment: the activated venv plus the launcher's contract."""
-    from launcher.launch_strategies import run_env
+    from launcher.shells.strategies import run_env
     from launcher.venvs import activated_env
 
     assert run.venv is not None and run.activation is not None and run.model is not None
@@ -272,9 +271,9 @@ def start_server(run: UpRun) -> int:
     import os
 
     from launcher.redact import redact
-    from launcher.serve_view import ConsoleEvents
     from launcher.server import ServeTarget, serve
     from launcher.server.runfile import make_record, remove_run, write_run
+    from launcher.up.view import ConsoleEvents
 
     settings = run.settings
     argv = server_argv(run)
@@ -319,7 +318,7 @@ def run_up(request: UpRequest) -> int:
     The caller (`commands/up.py`, through `commands/startup.start`) has already wired logging
     and registered the project's `.env` values as secrets. A backend the entry point started
     early (early_start.py) is confirmed by these steps, or stopped."""
-    from launcher.early_start import take
+    from launcher.up.early import take
 
     key, early = take()
     if early is not None:
@@ -338,7 +337,7 @@ def run_up(request: UpRequest) -> int:
 
 
 def _launch(run: UpRun, argv: list[str], env: dict[str, str]) -> Launch:
-    from launcher.early_start import Launch
+    from launcher.up.early import Launch
 
     return Launch(argv, env, str(run.settings.project), run.settings.host, run.port)
 
@@ -360,7 +359,7 @@ def _adopt_early(run: UpRun, launch: Launch) -> tuple[Any, Any]:
 def _remember_launch(run: UpRun, launch: Launch) -> None:
     """After a healthy start with the model in place and a fixed port: what the next `up` of
     the same command may start early, and the files whose change would make it wrong."""
-    from launcher.early_start import forget, remember
+    from launcher.up.early import forget, remember
 
     settings, model, key = run.settings, run.model, run.early_key
     if key is None:
@@ -375,7 +374,7 @@ def _depended_on(run: UpRun, model_path: str) -> list[str]:
     """The files a warm start's checks read to decide: project and dependency files, the
     venv's config and interpreter, the stamps, the model's files."""
     from launcher.deps.stamp import stamp_path
-    from launcher.fastembed_probe import ANSWER_FILE
+    from launcher.fastembed.probe import ANSWER_FILE
 
     assert run.venv is not None
     project, state = run.settings.project, run.settings.state_dir

@@ -12,7 +12,7 @@ from pathlib import Path, PureWindowsPath
 
 from launcher.errors import UsageError
 from launcher.platform import PlatformFacts, is_windows_path, windows_to_msys
-from launcher.shells import SHELLS, normalize_shell_name
+from launcher.shells.detect import SHELLS, normalize_shell_name
 
 
 def quote_posix(value: str) -> str:

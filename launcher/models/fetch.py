@@ -25,7 +25,7 @@ from loguru import logger
 from launcher.fileops import FileOps
 from launcher.models.attempts import download_with_retries, make_target
 from launcher.models.budget import Budget
-from launcher.models.inspection import MISSING, ModelCacheState, inspect_model
+from launcher.models.condition import MISSING, ModelCacheState, inspect_model
 from launcher.models.layout import find_repo_folder, repo_folder_name
 from launcher.models.location import CacheLocation, legacy_cache_dir, resolve_cache_dir
 from launcher.models.lock import lock_path, model_lock
@@ -43,7 +43,7 @@ from launcher.models.outcome import (
 from launcher.models.provenance import ADOPTED, FOUND
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, described, lookup
 from launcher.models.repair import adopt_model, repair_model
-from launcher.models.stamp import write_stamp
+from launcher.models.verified import write_stamp
 
 __all__ = ["PrefetchOptions", "PrefetchResult", "Attempt", "prefetch"]
 

@@ -28,8 +28,8 @@ from loguru import logger
 from launcher import proc
 from launcher.errors import UsageError, VenvError
 from launcher.platform import PlatformFacts, is_windows_path, windows_to_wsl
-from launcher.shellcode import quote_posix, quote_powershell
-from launcher.shells import ShellInfo
+from launcher.shells.detect import ShellInfo
+from launcher.shells.text import quote_posix, quote_powershell
 from launcher.venvs import VenvInfo, activated_env, same_path, scrubbed_env, venv_layout
 from launcher.venvs.inspection import marker
 

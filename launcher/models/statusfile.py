@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
-from launcher.models.stamp import read_json
+from launcher.models.verified import read_json
 from launcher.redact import redact
 
 SCHEMA = 1

@@ -15,8 +15,8 @@ from typing import Any
 
 from loguru import logger
 
-from launcher.console import get_console, is_interactive
 from launcher.models.reporting import Progress
+from launcher.ui.console import get_console, is_interactive
 from launcher.values import format_bytes
 
 PLAIN_STEP = 0.25  # a plain line at every quarter

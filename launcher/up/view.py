@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from launcher import console
 from launcher.redact import redact
 from launcher.server import ServeEvents
 from launcher.server.health import Readiness
+from launcher.ui import console
 
 
 def _print_raw(text: str) -> None:

@@ -24,7 +24,7 @@ from launcher.models.layout import (
 from launcher.models.names import is_commit
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec, lookup
-from launcher.models.stamp import STAMP_NAME, read_json, read_stamp, stamp_source
+from launcher.models.verified import STAMP_NAME, read_json, read_stamp, stamp_source
 
 
 class CacheState(str, Enum):

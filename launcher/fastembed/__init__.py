@@ -1,0 +1,1 @@
+"""How the backend's own fastembed names and finds models (asked, read, remembered)."""

@@ -1,0 +1,1 @@
+"""The terminal: the console every line goes through, and download progress."""

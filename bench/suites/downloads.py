@@ -485,3 +485,88 @@ def hung_hub(ctx: Context) -> list[Figure]:
             "(stall_timeout 30 s, retries 3, retry_delay 10 s, model_budget 40 s)",
         )
     ]
+
+
+# ------------------------------------------------------------------- a capped link
+
+HF_TRANSFER = "huggingface_hub+hf_transfer"
+HF_TRANSFER_CODE = (
+    "import sys\n"
+    "from huggingface_hub import snapshot_download\n"
+    "snapshot_download(sys.argv[1], cache_dir=sys.argv[2])\n"
+)
+CAP_PER_CONNECTION = 10 * MB  # a far CDN or a busy Wi-Fi: each connection gets 10 MB/s
+
+
+def _hf_transfer_python(ctx: Context) -> Path:
+    """A venv with huggingface_hub 0.36 and hf_transfer (the last huggingface_hub that uses it
+    for plain repos), made once per run with the bundled uv (from its cache when it can)."""
+
+    def make(context: Context) -> Path:
+        venv = context.scratch("hf-transfer-venv")
+        uv = context.tool("uv")
+        subprocess.run([uv, "venv", "-q", str(venv)], check=True, timeout=RUN_TIMEOUT)
+        python = venv / "bin" / "python"
+        wanted = ["huggingface_hub==0.36.*", "hf_transfer"]
+        install = [uv, "pip", "install", "-q", "--python", str(python), *wanted]
+        if subprocess.run([*install, "--offline"], capture_output=True).returncode != 0:
+            subprocess.run(install, check=True, timeout=RUN_TIMEOUT)
+        return python
+
+    return ctx.shared("hf-transfer-python", make)
+
+
+class CappedContest(Contest):
+    """The prefetch race on a hub that caps every connection: one curl (one connection),
+    huggingface_hub with hf_transfer (parallel ranged parts, Rust), and ours."""
+
+    def run_hf_transfer(self) -> float:
+        cache = self.ctx.scratch("cache-hf-transfer")
+        env_before = self.env
+        self.env = {
+            **env_before,
+            "HF_HUB_ENABLE_HF_TRANSFER": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
+        python = _hf_transfer_python(self.ctx)
+        try:
+            done = self._sampled(
+                HF_TRANSFER, [str(python), "-c", HF_TRANSFER_CODE, BGE_REPO, str(cache)]
+            )
+            if dir_bytes(cache) < self.total:
+                raise BenchError(f"hf_transfer left {dir_bytes(cache)} bytes")
+            return done.seconds
+        finally:
+            self.env = env_before
+            shutil.rmtree(cache, ignore_errors=True)
+
+    def race(self) -> dict[str, list[float]]:
+        self.peak[HF_TRANSFER] = []
+        self.maxrss[HF_TRANSFER] = []
+        return self.ctx.interleave(
+            {"robo-backend": self.run_ours, CURL: self.run_curl, HF_TRANSFER: self.run_hf_transfer}
+        )
+
+
+@benchmark("prefetch-capped", "5c. Cold prefetch on a link capped per connection", order=52)
+def prefetch_capped(ctx: Context) -> list[Figure]:
+    padding = _padding(ctx)
+    hub = hub_process(ctx, big_bytes=padding, throttle=CAP_PER_CONNECTION)
+    contest = CappedContest(ctx, hub.url, _repo_files(hub.url))
+    ctx.log(f"   capped at 10 MB/s per connection: {contest.total / MB:.0f} MB per run")
+    seconds = contest.race()
+    return [
+        Figure(
+            name="prefetch.capped_10",
+            label=f"cold prefetch, {contest.total / MB:.0f} MB, 10 MB/s per connection",
+            unit="s",
+            ours=seconds["robo-backend"],
+            yardsticks={HF_TRANSFER: seconds[HF_TRANSFER], CURL: seconds[CURL]},
+            baseline=HF_TRANSFER,
+            target=Target("ratio", "<=", 1.0, "≤ 1.0× huggingface_hub + hf_transfer"),
+            note="wall time of the whole command; ours verifies every file's sha256 and can "
+            "resume each part across runs; curl is one connection",
+            details={"bytes": contest.total, "cap_bytes_per_s": CAP_PER_CONNECTION},
+        )
+    ]

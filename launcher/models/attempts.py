@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,11 @@ def make_target(options: PrefetchOptions, root: Path, spec: ModelSpec) -> Target
 
 
 def _attempt(
-    options: PrefetchOptions, target: Target, verified: dict[str, str], budget: Budget
+    options: PrefetchOptions,
+    target: Target,
+    verified: dict[str, str],
+    budget: Budget,
+    sleep: Callable[[float], None],
 ) -> download.DownloadStats:
     spec = target.spec
     folder = model_folder(target.root, spec.name)
@@ -65,6 +70,7 @@ def _attempt(
             ops=options.file_ops,
             symlinks=target.symlinks,
             verified=verified,
+            connections=download.Connections(options.parts, options.part_threshold, sleep=sleep),
         )
 
 
@@ -128,7 +134,7 @@ def download_with_retries(
         logger.info(f"Downloading {spec.label}... (Attempt {number}/{loop.retries})")
         started = time.perf_counter()
         try:
-            stats = _attempt(options, target, verified, budget)
+            stats = _attempt(options, target, verified, budget, log.sleep)
         except DownloadError as error:
             if loop.failed(error, number, time.perf_counter() - started):
                 continue

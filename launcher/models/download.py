@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -38,6 +40,14 @@ from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
 from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastembed_metadata
 from launcher.models.names import OutsideCache, confine
+from launcher.models.parts import (
+    DEFAULT_PART_THRESHOLD,
+    DEFAULT_PARTS,
+    NoRanges,
+    PartedDownload,
+    is_parted,
+    plan_for,
+)
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
 from launcher.models.reporting import Progress, ProgressFactory
@@ -63,23 +73,27 @@ class DownloadStats:
 
 
 class _Tally:
-    """Overall bytes for the model's progress bar, across files and restarts."""
+    """Overall bytes for the model's progress bar, across files, parts and restarts (parts
+    report from several threads)."""
 
     def __init__(self, progress: Progress | None, completed: int) -> None:
         self.progress = progress
         self.completed = completed
         self.received = 0  # network bytes, never rewound
+        self._lock = threading.Lock()
 
     def advance(self, nbytes: int) -> None:
-        self.completed += nbytes
-        self.received += nbytes
-        if self.progress is not None:
-            self.progress.advance(nbytes)
+        with self._lock:
+            self.completed += nbytes
+            self.received += nbytes
+            if self.progress is not None:
+                self.progress.advance(nbytes)
 
     def rewind(self, nbytes: int) -> None:
-        self.completed -= nbytes
-        if self.progress is not None:
-            self.progress.set_completed(self.completed)
+        with self._lock:
+            self.completed -= nbytes
+            if self.progress is not None:
+                self.progress.set_completed(self.completed)
 
 
 class _Body:
@@ -181,10 +195,72 @@ def _stream_body(client: httpx.Client, url: str, body: _Body) -> None:
         body.write(response.iter_raw())
 
 
+@dataclass(frozen=True)
+class Connections:
+    """How many connections a large file gets (`count` ranged parts for files of at least
+    `threshold` bytes; 1 means always one connection), and the endpoint as messages name it."""
+
+    count: int = DEFAULT_PARTS
+    threshold: int = DEFAULT_PART_THRESHOLD
+    shown: str = ""
+    sleep: Callable[[float], None] = time.sleep  # between a part's requests
+
+
 def _fetch_file(
+    client: httpx.Client,
+    url: str,
+    rf: RemoteFile,
+    blobs: Path,
+    tally: _Tally,
+    ops: FileOps,
+    connections: Connections,
+) -> tuple[int, str]:
+    """Bring one file into `blobs/<etag>`, resuming what earlier attempts left; (received,
+    sha256). Large files come in parallel ranged parts where the server honours Range."""
+    plan = plan_for(rf.size, connections.count, connections.threshold)
+    if plan is not None and is_parted(blobs, rf, plan):
+        parted = PartedDownload(
+            client,
+            url,
+            rf,
+            blobs,
+            plan,
+            advance=tally.advance,
+            ops=ops,
+            shown=connections.shown,
+            sleep=connections.sleep,
+        )
+        try:
+            return _fetch_parted(parted, rf, blobs, tally, ops)
+        except NoRanges as exc:
+            logger.debug(f"{rf.path}: {exc}; downloading it over one connection")
+            for extra in parted.parts[1:]:
+                tally.rewind(extra.have)
+                ops.unlink(extra.path)
+    return _fetch_whole(client, url, rf, blobs, tally, ops)
+
+
+def _fetch_parted(
+    parted: PartedDownload, rf: RemoteFile, blobs: Path, tally: _Tally, ops: FileOps
+) -> tuple[int, str]:
+    before = tally.received
+    parted.fetch()
+    whole, sha256, sha1 = parted.assemble()
+    if (sha256 if rf.lfs else sha1) != rf.etag:
+        ops.unlink(whole)
+        tally.rewind(rf.size)
+        raise DownloadError(
+            f"{rf.path} arrived corrupted (its hash does not match the hub's); discarded",
+            TRANSIENT,
+        )
+    ops.move(whole, blobs / rf.etag)
+    return tally.received - before, sha256
+
+
+def _fetch_whole(
     client: httpx.Client, url: str, rf: RemoteFile, blobs: Path, tally: _Tally, ops: FileOps
 ) -> tuple[int, str]:
-    """Bring one file into `blobs/<etag>`, resuming `<etag>.incomplete`; (received, sha256)."""
+    """One connection: resume `<etag>.incomplete` with a Range from its end."""
     body = _Body(rf, blobs, tally, ops)
     if body.offset < rf.size or rf.size == 0:
         _stream_body(client, url, body)
@@ -254,6 +330,7 @@ def _fetch_all(
     shown: str,
     tally: _Tally,
     ops: FileOps,
+    connections: Connections,
 ) -> dict[str, str]:
     """Fetch every file of `todo`; {etag: sha256}. Errors carry the bytes received."""
     sha256s: dict[str, str] = {}
@@ -263,10 +340,8 @@ def _fetch_all(
         for rf in todo:
             current = rf.path
             url = f"{base}/{remote.repo}/resolve/{remote.commit}/{quote(rf.path)}"
-            sha256s[rf.etag] = _fetch_file(client, url, rf, folder / "blobs", tally, ops)[1]
-    except DownloadError as failed:
-        failed.bytes_received = tally.received
-        raise
+            fetched = _fetch_file(client, url, rf, folder / "blobs", tally, ops, connections)
+            sha256s[rf.etag] = fetched[1]
     except Exception as exc:
         classified = classify(exc, f"{what}/{current}", shown)
         classified.bytes_received = tally.received
@@ -276,6 +351,8 @@ def _fetch_all(
             wanted = remote.total + DISK_MARGIN
             short = wanted - space.disk_free(folder)
             classified.hint = free_space_hint(short if short > 0 else wanted, folder)
+        if classified is exc:
+            raise
         raise classified from exc
     return sha256s
 
@@ -292,6 +369,7 @@ def download_model(
     ops: FileOps = DEFAULT_FILE_OPS,
     symlinks: bool = True,
     verified: dict[str, str] | None = None,
+    connections: Connections | None = None,
 ) -> DownloadStats:
     """One attempt: fetch what is missing of `remote` into `folder`, verify, then materialize the
     snapshot (symlinks or moved files), `refs/main`, fastembed's metadata and our stamp.
@@ -299,7 +377,8 @@ def download_model(
     Must be called under `lock.model_lock`. `verified` (etag → sha256) carries blobs already
     verified by an earlier attempt of the same run, so a retry does not re-hash them.
     `progress(label, total, completed)` opens the progress display; `shown` is the endpoint as
-    messages may name it (credentials masked). Raises DownloadError.
+    messages may name it (credentials masked); `connections` how many parallel ranged parts a
+    large file gets (see `parts.py`). Raises DownloadError.
     """
     verified = {} if verified is None else verified
     blobs = folder / "blobs"
@@ -308,7 +387,17 @@ def download_model(
         confine(folder.parent, folder)
         confine(folder, blobs)
         return _download(
-            client, spec, remote, folder, endpoint, shown, progress, ops, symlinks, verified
+            client,
+            spec,
+            remote,
+            folder,
+            endpoint,
+            shown,
+            progress,
+            ops,
+            symlinks,
+            verified,
+            connections or Connections(),
         )
     except OutsideCache as exc:
         raise DownloadError(
@@ -329,6 +418,7 @@ def _download(
     ops: FileOps,
     symlinks: bool,
     verified: dict[str, str],
+    connections: Connections,
 ) -> DownloadStats:
     blobs = folder / "blobs"
     stats = DownloadStats()
@@ -357,6 +447,7 @@ def _download(
                 shown=shown or endpoint,
                 tally=tally,
                 ops=ops,
+                connections=replace(connections, shown=shown or endpoint),
             )
             sha256s.update(fetched)
             verified.update(fetched)

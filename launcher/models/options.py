@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models.location import CacheLocation
 from launcher.models.lock import DEFAULT_LOCK_WAIT
+from launcher.models.parts import DEFAULT_PART_THRESHOLD, DEFAULT_PARTS
 from launcher.models.registry import (
     DEFAULT_FALLBACK_MODEL,
     DEFAULT_MODEL,
@@ -39,6 +40,8 @@ class PrefetchOptions:
     `progress` opens a progress display per download (None: no display, log lines only).
     `described` holds the models as the backend's fastembed describes them (by name; see
     `registry.described`): they win over the built-in table, repo spelling included.
+    `parts` is how many parallel ranged connections a file of at least `part_threshold` bytes
+    gets (1: one connection for every file).
     """
 
     model: str = DEFAULT_MODEL
@@ -59,3 +62,5 @@ class PrefetchOptions:
     file_ops: FileOps = field(default_factory=lambda: DEFAULT_FILE_OPS)
     progress: ProgressFactory | None = None
     described: dict[str, ModelSpec] = field(default_factory=dict)
+    parts: int = DEFAULT_PARTS
+    part_threshold: int = DEFAULT_PART_THRESHOLD

@@ -9,6 +9,7 @@ and whatever else writes to that drive meanwhile.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -31,12 +32,22 @@ def disk_free(path: Path) -> int:
 def existing_bytes(folder: Path, remote: RemoteModel) -> int:
     """Bytes of `remote` already in `folder`'s blobs, complete or partial."""
     blobs = folder / "blobs"
+    try:
+        names = os.listdir(blobs)
+    except OSError:
+        return 0
     total = 0
     for rf in remote.files:
-        for candidate in (blobs / rf.etag, blobs / (rf.etag + INCOMPLETE_SUFFIX)):
+        if rf.etag in names:
             with contextlib.suppress(OSError):
-                total += min(candidate.stat().st_size, rf.size)
-                break
+                total += min((blobs / rf.etag).stat().st_size, rf.size)
+            continue
+        partial = 0  # the one-connection partial or the parts of a parallel download
+        for name in names:
+            if name.startswith(rf.etag) and name.endswith(INCOMPLETE_SUFFIX):
+                with contextlib.suppress(OSError):
+                    partial += (blobs / name).stat().st_size
+        total += min(partial, rf.size)
     return total
 
 

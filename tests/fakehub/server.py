@@ -113,6 +113,9 @@ class _Aborted(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a client opening many connections at once (parallel
+    # ranged parts) would see dropped SYNs and a 1 s retransmit that no real hub causes
+    request_queue_size = 128
 
     def __init__(self, hub: FakeHub, address: tuple[str, int]) -> None:
         self.hub = hub
@@ -141,6 +144,7 @@ class FakeHub:
         self._refusing = False
         self._redirect_lfs = False
         self._basic_auth: str | None = None
+        self._ranges = True
         self._lie: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -301,6 +305,10 @@ class FakeHub:
         """Send every model info through `rewrite` (a lying hub or mirror), until cleared."""
         self._lie = rewrite
 
+    def honour_ranges(self, enabled: bool = True) -> None:
+        """With False, answer every file request whole (200), as a mirror without Range does."""
+        self._ranges = enabled
+
     def throttle(self, bytes_per_second: float) -> None:
         """Pace file bodies to about `bytes_per_second` until cleared."""
         self._throttle = float(bytes_per_second) if bytes_per_second > 0 else None
@@ -312,6 +320,7 @@ class FakeHub:
             self._missing.clear()
         self._throttle = None
         self._lie = None
+        self._ranges = True
         if self._refusing:
             self._refusing = False
             if not self._stopping.is_set():
@@ -724,7 +733,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         start, end = 0, total - 1
         status = 200
-        range_header = self.headers.get("Range")
+        range_header = self.headers.get("Range") if self.hub._ranges else None
         if range_header:
             parsed = _parse_range(range_header, total)
             if parsed is None:

@@ -157,3 +157,21 @@ def hub_requests(
         if len(found) >= at_least or time.monotonic() > deadline:
             return found
         time.sleep(0.02)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 400 KB filesystem (tmpfs), so writes really fail with ENOSPC; root only."""
+    mount_point = tmp_path / "tiny-disk"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()}); needs root")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)

@@ -1,0 +1,251 @@
+"""Several connections per large file: ranged parts fetched in parallel, each resumable.
+
+A file of at least `threshold` bytes is cut into `count` contiguous ranges. Part 0 is the
+ordinary partial file, `blobs/<etag>.incomplete`; part i > 0 is `blobs/<etag>.<i>of<n>
+.incomplete`. Each part sends `Range: bytes=<start+have>-<end-1>` and appends, so a part that
+was interrupted (in this attempt, a later one, or a later run) resumes where it stopped and
+no byte is sent twice. Each part has its own retries (a reset or a stall ends that part's
+request, not the others'); a part that still fails ends the attempt, and the retry loop above
+resumes every part. When all parts have their bytes, parts 1… are appended to part 0, the
+whole file is hashed and checked against the hub's hash exactly as a one-connection download
+is, and only then renamed into `blobs/<etag>`.
+
+A hub or mirror that ignores `Range` (answers 200) gets one connection (`NoRanges`): the
+caller falls back to the one-connection download and says so at debug level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from launcher.fileops import FileOps
+from launcher.models.failures import TRANSIENT, DownloadError, classify, error_from_status
+from launcher.models.hub import RemoteFile
+from launcher.models.layout import INCOMPLETE_SUFFIX
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_PARTS = 16  # chosen by measurement: docs/benchmarks.md, "5c"
+DEFAULT_PART_THRESHOLD = 16 << 20  # smaller files gain nothing from more connections
+PART_RETRIES = 3  # requests per part within one attempt before the attempt fails
+PART_BACKOFF = 0.5  # seconds before a part's second request, doubled after each
+CHUNK = 1 << 20
+
+
+class NoRanges(Exception):
+    """The server answered a ranged request with the whole file: use one connection."""
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """How one file is cut: `count` ranges [start, end) covering `size` bytes."""
+
+    size: int
+    count: int
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        step = -(-self.size // self.count)
+        return min(index * step, self.size), min((index + 1) * step, self.size)
+
+
+def plan_for(size: int, parts: int, threshold: int) -> PartPlan | None:
+    """The plan for a file of `size` bytes, or None when one connection is the way."""
+    if parts < 2 or size < max(threshold, parts):
+        return None
+    return PartPlan(size, parts)
+
+
+def part_path(blobs: Path, etag: str, index: int, count: int) -> Path:
+    if index == 0:
+        return blobs / (etag + INCOMPLETE_SUFFIX)
+    return blobs / f"{etag}.{index}of{count}{INCOMPLETE_SUFFIX}"
+
+
+def part_paths(blobs: Path, etag: str, count: int) -> list[Path]:
+    return [part_path(blobs, etag, index, count) for index in range(count)]
+
+
+def is_parted(blobs: Path, rf: RemoteFile, plan: PartPlan) -> bool:
+    """Whether a partial download of `rf` can go on in parts: any part file beyond the first
+    exists, or the first holds no more than its own range (a longer one is an older
+    one-connection partial, resumed as such)."""
+    paths = part_paths(blobs, rf.etag, plan.count)
+    if any(p.exists() for p in paths[1:]):
+        return True
+    first = paths[0]
+    try:
+        return first.stat().st_size <= plan.bounds(0)[1]
+    except OSError:
+        return True
+
+
+class _Part:
+    """One range of the file: its partial file and how many bytes it already has."""
+
+    def __init__(self, path: Path, start: int, end: int, ops: FileOps) -> None:
+        self.path, self.start, self.end, self.ops = path, start, end, ops
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            ops.rmtree(path)  # only ever a regular file of ours is appended to
+        try:
+            self.have = path.stat().st_size
+        except OSError:
+            self.have = 0
+        if self.have > end - start:  # not ours to resume: start that part over
+            ops.unlink(path)
+            self.have = 0
+
+    @property
+    def missing(self) -> int:
+        return self.end - self.start - self.have
+
+
+class PartedDownload:
+    """One file fetched as parallel ranged parts (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        url: str,
+        rf: RemoteFile,
+        blobs: Path,
+        plan: PartPlan,
+        *,
+        advance: Callable[[int], None],
+        ops: FileOps,
+        shown: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.url, self.rf, self.plan = client, url, rf, plan
+        self.shown = shown  # the endpoint as messages may name it (credentials masked)
+        self.advance, self.ops, self.sleep = advance, ops, sleep
+        self.parts = [
+            _Part(path, *plan.bounds(i), ops)
+            for i, path in enumerate(part_paths(blobs, rf.etag, plan.count))
+        ]
+        self.cancelled = threading.Event()
+
+    @property
+    def existing(self) -> int:
+        return sum(part.have for part in self.parts)
+
+    def fetch(self) -> None:
+        """Bring every part's bytes; raises DownloadError (or NoRanges) after stopping the
+        others when one part cannot finish."""
+        todo = [part for part in self.parts if part.missing > 0]
+        if not todo:
+            return
+        with ThreadPoolExecutor(len(todo), thread_name_prefix="part") as pool:
+            futures = [pool.submit(self._fetch_part, part) for part in todo]
+            errors: list[BaseException] = []
+            for future in futures:
+                with contextlib.suppress(Exception):
+                    future.result()
+                exc = future.exception()
+                if exc is not None:
+                    errors.append(exc)
+                    self.cancelled.set()
+        if errors:
+            raise _first_cause(errors)
+
+    def assemble(self) -> tuple[Path, str, str | None]:
+        """Append parts 1… to part 0 (deleting each once appended), hashing the whole file in
+        the same pass; (part 0's path, which now holds the file unverified, its sha256, its
+        git blob sha1 when the file is not an LFS one)."""
+        sha256 = hashlib.sha256()
+        sha1 = None if self.rf.lfs else hashlib.sha1(b"blob %d\0" % self.rf.size)
+        hashers = [h for h in (sha256, sha1) if h is not None]
+        first = self.parts[0].path
+        with open(first, "r+b") as out:
+            while chunk := out.read(CHUNK):
+                for hasher in hashers:
+                    hasher.update(chunk)
+            for part in self.parts[1:]:
+                with open(part.path, "rb") as handle:
+                    while chunk := handle.read(CHUNK):
+                        for hasher in hashers:
+                            hasher.update(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        for part in self.parts[1:]:
+            self.ops.unlink(part.path)
+        return first, sha256.hexdigest(), sha1.hexdigest() if sha1 is not None else None
+
+    def discard(self) -> None:
+        for part in self.parts:
+            self.ops.unlink(part.path)
+
+    # ------------------------------------------------------------------ one part
+    def _fetch_part(self, part: _Part) -> None:
+        delay = PART_BACKOFF
+        for request in range(1, PART_RETRIES + 1):
+            if self.cancelled.is_set():
+                return
+            try:
+                self._stream(part)
+                return
+            except NoRanges:
+                raise
+            except Exception as exc:
+                error = classify(exc, self.rf.path, self.shown)
+                if error.kind != TRANSIENT or request == PART_RETRIES or self.cancelled.is_set():
+                    raise error from exc
+            self.sleep(delay)
+            delay *= 2
+
+    def _stream(self, part: _Part) -> None:
+        first = part.start + part.have
+        headers = {"Accept-Encoding": "identity", "Range": f"bytes={first}-{part.end - 1}"}
+        with self.client.stream("GET", self.url, headers=headers) as response:
+            status = response.status_code
+            if status == 200:
+                raise NoRanges(f"{self.shown} ignored a Range request")
+            if status != 206:
+                raise error_from_status(status, response.headers, self.rf.path)
+            content_range = response.headers.get("Content-Range", "")
+            if not content_range.startswith(f"bytes {first}-"):
+                raise NoRanges(f"{self.shown} answered another range ({content_range!r})")
+            self._write(part, response.iter_raw())
+        if part.missing > 0:
+            raise DownloadError(
+                f"the connection ended {part.missing} bytes short of a part of {self.rf.path}",
+                TRANSIENT,
+            )
+
+    def _write(self, part: _Part, chunks: Iterator[bytes]) -> None:
+        with open(part.path, "ab") as handle:
+            for chunk in chunks:
+                if self.cancelled.is_set():
+                    break
+                if len(chunk) > part.missing:
+                    raise DownloadError(
+                        f"the hub sent more bytes than asked for a part of {self.rf.path}",
+                        TRANSIENT,
+                    )
+                handle.write(chunk)
+                part.have += len(chunk)
+                self.advance(len(chunk))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _first_cause(errors: list[BaseException]) -> BaseException:
+    """The error to report: a refusal of ranges first (the caller falls back), then the first
+    error that is not a transient one, else the first."""
+    for exc in errors:
+        if isinstance(exc, NoRanges):
+            return exc
+    for exc in errors:
+        if isinstance(exc, DownloadError) and exc.kind != TRANSIENT:
+            return exc
+    return errors[0]

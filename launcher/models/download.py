@@ -1,40 +1,37 @@
 """The download engine: one attempt at bringing a model's files into the cache, verified.
 
-File bodies use our own streaming loop because huggingface_hub 1.x downloads into a
-process-unique temp file and deletes it on any failure, so it can never resume across runs.
-Here the partial file has a stable name, `blobs/<etag>.incomplete`, guarded by the per-model
-lock; a retry, or the next run after a crash, sends `Range: bytes=<size>-` and appends. Every
-file is verified (sha256 for LFS files, the git blob sha1 for the others) BEFORE it is renamed
-into `blobs/<etag>`, so nothing unverified is ever visible to fastembed.
+For each missing file: one connection (`body.py`: a partial with a stable name, resumed with
+a Range) or, for a large file, parallel ranged parts (`parts.py`); every file is verified
+(sha256 for LFS files, the git blob sha1 for the others) BEFORE it is renamed into
+`blobs/<etag>`, so nothing unverified is ever visible to fastembed. Then the snapshot, refs,
+fastembed's metadata and our stamp are laid out.
 
-One call of `download_model` is one attempt; the retry policy and the fallback chain live in
-`prefetch.py`, the failure kinds in `failures.py`, the HTTP client and metadata in `hub.py`.
+One call of `download_model` is one attempt; the retry policy lives in `attempts.py`, the
+fallback chain in `fetch.py`, the failure kinds in `failures.py`, the HTTP client and
+metadata in `hub.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from loguru import logger
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models import space
+from launcher.models.body import Tally, fetch_whole
 from launcher.models.failures import (
     DISK,
     PERMANENT,
     TRANSIENT,
     DownloadError,
     classify,
-    error_from_status,
 )
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
@@ -50,7 +47,7 @@ from launcher.models.parts import (
 )
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
-from launcher.models.reporting import Progress, ProgressFactory
+from launcher.models.reporting import ProgressFactory
 from launcher.models.space import DISK_MARGIN, check_free_space, existing_bytes, free_space_hint
 from launcher.models.verified import write_stamp
 from launcher.values import format_bytes
@@ -69,132 +66,6 @@ class DownloadStats:
     files: list[str] = field(default_factory=list)
 
 
-# ----------------------------------------------------------------------------- bodies
-
-
-class _Tally:
-    """Overall bytes for the model's progress bar, across files, parts and restarts (parts
-    report from several threads)."""
-
-    def __init__(self, progress: Progress | None, completed: int) -> None:
-        self.progress = progress
-        self.completed = completed
-        self.received = 0  # network bytes, never rewound
-        self._lock = threading.Lock()
-
-    def advance(self, nbytes: int) -> None:
-        with self._lock:
-            self.completed += nbytes
-            self.received += nbytes
-            if self.progress is not None:
-                self.progress.advance(nbytes)
-
-    def rewind(self, nbytes: int) -> None:
-        with self._lock:
-            self.completed -= nbytes
-            if self.progress is not None:
-                self.progress.set_completed(self.completed)
-
-
-class _Body:
-    """One file's partial download: its path, the bytes already in it, the running hashes."""
-
-    def __init__(self, rf: RemoteFile, blobs: Path, tally: _Tally, ops: FileOps) -> None:
-        self.rf, self.tally, self.ops = rf, tally, ops
-        self.partial = blobs / (rf.etag + INCOMPLETE_SUFFIX)
-        if self.partial.is_symlink() or (self.partial.exists() and not self.partial.is_file()):
-            ops.rmtree(self.partial)  # only ever a regular file of ours is appended to
-        self.offset = self.partial.stat().st_size if self.partial.exists() else 0
-        self.received = 0
-        if self.offset > rf.size:
-            self.discard(rf.size)
-        self.hashers = self._new_hashers()
-        if self.offset:
-            self._hash_prefix()
-
-    def _new_hashers(self) -> tuple[Any, Any]:
-        sha1 = None if self.rf.lfs else hashlib.sha1(b"blob %d\0" % self.rf.size)
-        return hashlib.sha256(), sha1
-
-    def _hash_prefix(self) -> None:
-        with open(self.partial, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                self._update(chunk)
-
-    def _update(self, chunk: bytes) -> None:
-        for hasher in self.hashers:
-            if hasher is not None:
-                hasher.update(chunk)
-
-    @property
-    def size(self) -> int:
-        return self.offset + self.received
-
-    def discard(self, counted: int) -> None:
-        """Delete the partial file and take `counted` bytes off the progress."""
-        self.ops.unlink(self.partial)
-        self.tally.rewind(counted)
-        self.offset = self.received = 0
-
-    def restart(self) -> None:
-        """The server sent the whole file: start over from byte 0 (the file is truncated)."""
-        logger.debug(f"{self.rf.path}: the server ignored the Range request; starting over")
-        self.tally.rewind(self.offset)
-        self.offset = 0
-        self.hashers = self._new_hashers()
-
-    def write(self, chunks: Iterator[bytes]) -> None:
-        with open(self.partial, "ab" if self.offset else "wb") as handle:
-            for chunk in chunks:
-                if self.size + len(chunk) > self.rf.size:
-                    handle.close()
-                    self.discard(self.size)
-                    raise DownloadError(
-                        f"the hub sent more bytes than the {self.rf.size} announced for "
-                        f"{self.rf.path}",
-                        TRANSIENT,
-                    )
-                handle.write(chunk)
-                self._update(chunk)
-                self.received += len(chunk)
-                self.tally.advance(len(chunk))
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def digest(self) -> str | None:
-        """The sha256 when the content matches the hub's hash, else None."""
-        sha256, sha1 = self.hashers
-        actual = sha256.hexdigest() if self.rf.lfs else sha1.hexdigest()
-        return sha256.hexdigest() if actual == self.rf.etag else None
-
-
-def _response_status(response: httpx.Response, offset: int) -> int:
-    """The status as far as resuming goes: a 206 for the wrong range counts as 200 or 416."""
-    status = response.status_code
-    content_range = response.headers.get("Content-Range", "")
-    if status == 206 and not content_range.startswith(f"bytes {offset}-"):
-        return 200 if not offset else 416
-    return status
-
-
-def _stream_body(client: httpx.Client, url: str, body: _Body) -> None:
-    headers = {"Accept-Encoding": "identity"}
-    if body.offset:
-        headers["Range"] = f"bytes={body.offset}-"
-    with client.stream("GET", url, headers=headers) as response:
-        status = _response_status(response, body.offset)
-        if status == 416:
-            body.discard(body.offset)
-            raise DownloadError(
-                f"the hub refused to resume {body.rf.path}; starting over", TRANSIENT
-            )
-        if status not in (200, 206):
-            raise error_from_status(status, response.headers, body.rf.path)
-        if status == 200 and body.offset:
-            body.restart()
-        body.write(response.iter_raw())
-
-
 @dataclass(frozen=True)
 class Connections:
     """How many connections a large file gets (`count` ranged parts for files of at least
@@ -211,7 +82,7 @@ def _fetch_file(
     url: str,
     rf: RemoteFile,
     blobs: Path,
-    tally: _Tally,
+    tally: Tally,
     ops: FileOps,
     connections: Connections,
 ) -> tuple[int, str]:
@@ -237,11 +108,11 @@ def _fetch_file(
             for extra in parted.parts[1:]:
                 tally.rewind(extra.have)
                 ops.unlink(extra.path)
-    return _fetch_whole(client, url, rf, blobs, tally, ops)
+    return fetch_whole(client, url, rf, blobs, tally, ops)
 
 
 def _fetch_parted(
-    parted: PartedDownload, rf: RemoteFile, blobs: Path, tally: _Tally, ops: FileOps
+    parted: PartedDownload, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps
 ) -> tuple[int, str]:
     before = tally.received
     parted.fetch()
@@ -255,28 +126,6 @@ def _fetch_parted(
         )
     ops.move(whole, blobs / rf.etag)
     return tally.received - before, sha256
-
-
-def _fetch_whole(
-    client: httpx.Client, url: str, rf: RemoteFile, blobs: Path, tally: _Tally, ops: FileOps
-) -> tuple[int, str]:
-    """One connection: resume `<etag>.incomplete` with a Range from its end."""
-    body = _Body(rf, blobs, tally, ops)
-    if body.offset < rf.size or rf.size == 0:
-        _stream_body(client, url, body)
-    if body.size < rf.size:
-        raise DownloadError(
-            f"the connection ended after {body.size} of {rf.size} bytes of {rf.path}", TRANSIENT
-        )
-    sha256 = body.digest()
-    if sha256 is None:
-        body.discard(body.size)
-        raise DownloadError(
-            f"{rf.path} arrived corrupted (its hash does not match the hub's); discarded",
-            TRANSIENT,
-        )
-    ops.move(body.partial, blobs / rf.etag)
-    return body.received, sha256
 
 
 def _reuse_blob(rf: RemoteFile, blobs: Path, verified: dict[str, str], ops: FileOps) -> str | None:
@@ -328,7 +177,7 @@ def _fetch_all(
     what: str,
     endpoint: str,
     shown: str,
-    tally: _Tally,
+    tally: Tally,
     ops: FileOps,
     connections: Connections,
 ) -> dict[str, str]:
@@ -436,7 +285,7 @@ def _download(
         opener = progress or _no_progress
         existing = existing_bytes(folder, remote)
         with opener(spec.label, remote.total, existing) as bar:
-            tally = _Tally(bar, existing)
+            tally = Tally(bar, existing)
             fetched = _fetch_all(
                 client,
                 remote,

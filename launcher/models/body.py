@@ -1,0 +1,175 @@
+"""One file's body over one connection: the partial file, Range resume, the running hashes.
+
+The partial has a stable name, `blobs/<etag>.incomplete`, guarded by the per-model lock; a
+retry, or the next run after a crash, sends `Range: bytes=<size>-` and appends. The content is
+hashed as it arrives (sha256, and the git blob sha1 for non-LFS files) and renamed into
+`blobs/<etag>` only when it matches the hub's hash. `Tally` counts the model's bytes for the
+progress display across files, parts and restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from launcher.fileops import FileOps
+from launcher.models.failures import TRANSIENT, DownloadError, error_from_status
+from launcher.models.hub import RemoteFile
+from launcher.models.layout import INCOMPLETE_SUFFIX
+from launcher.models.reporting import Progress
+
+if TYPE_CHECKING:
+    import httpx
+
+CHUNK = 1 << 20
+
+
+class Tally:
+    """Overall bytes for the model's progress bar, across files, parts and restarts (parts
+    report from several threads)."""
+
+    def __init__(self, progress: Progress | None, completed: int) -> None:
+        self.progress = progress
+        self.completed = completed
+        self.received = 0  # network bytes, never rewound
+        self._lock = threading.Lock()
+
+    def advance(self, nbytes: int) -> None:
+        with self._lock:
+            self.completed += nbytes
+            self.received += nbytes
+            if self.progress is not None:
+                self.progress.advance(nbytes)
+
+    def rewind(self, nbytes: int) -> None:
+        with self._lock:
+            self.completed -= nbytes
+            if self.progress is not None:
+                self.progress.set_completed(self.completed)
+
+
+class Body:
+    """One file's partial download: its path, the bytes already in it, the running hashes."""
+
+    def __init__(self, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps) -> None:
+        self.rf, self.tally, self.ops = rf, tally, ops
+        self.partial = blobs / (rf.etag + INCOMPLETE_SUFFIX)
+        if self.partial.is_symlink() or (self.partial.exists() and not self.partial.is_file()):
+            ops.rmtree(self.partial)  # only ever a regular file of ours is appended to
+        self.offset = self.partial.stat().st_size if self.partial.exists() else 0
+        self.received = 0
+        if self.offset > rf.size:
+            self.discard(rf.size)
+        self.hashers = self._new_hashers()
+        if self.offset:
+            self._hash_prefix()
+
+    def _new_hashers(self) -> tuple[Any, Any]:
+        sha1 = None if self.rf.lfs else hashlib.sha1(b"blob %d\0" % self.rf.size)
+        return hashlib.sha256(), sha1
+
+    def _hash_prefix(self) -> None:
+        with open(self.partial, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                self._update(chunk)
+
+    def _update(self, chunk: bytes) -> None:
+        for hasher in self.hashers:
+            if hasher is not None:
+                hasher.update(chunk)
+
+    @property
+    def size(self) -> int:
+        return self.offset + self.received
+
+    def discard(self, counted: int) -> None:
+        """Delete the partial file and take `counted` bytes off the progress."""
+        self.ops.unlink(self.partial)
+        self.tally.rewind(counted)
+        self.offset = self.received = 0
+
+    def restart(self) -> None:
+        """The server sent the whole file: start over from byte 0 (the file is truncated)."""
+        logger.debug(f"{self.rf.path}: the server ignored the Range request; starting over")
+        self.tally.rewind(self.offset)
+        self.offset = 0
+        self.hashers = self._new_hashers()
+
+    def write(self, chunks: Iterator[bytes]) -> None:
+        with open(self.partial, "ab" if self.offset else "wb") as handle:
+            for chunk in chunks:
+                if self.size + len(chunk) > self.rf.size:
+                    handle.close()
+                    self.discard(self.size)
+                    raise DownloadError(
+                        f"the hub sent more bytes than the {self.rf.size} announced for "
+                        f"{self.rf.path}",
+                        TRANSIENT,
+                    )
+                handle.write(chunk)
+                self._update(chunk)
+                self.received += len(chunk)
+                self.tally.advance(len(chunk))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def digest(self) -> str | None:
+        """The sha256 when the content matches the hub's hash, else None."""
+        sha256, sha1 = self.hashers
+        actual = sha256.hexdigest() if self.rf.lfs else sha1.hexdigest()
+        return sha256.hexdigest() if actual == self.rf.etag else None
+
+
+def _response_status(response: httpx.Response, offset: int) -> int:
+    """The status as far as resuming goes: a 206 for the wrong range counts as 200 or 416."""
+    status = response.status_code
+    content_range = response.headers.get("Content-Range", "")
+    if status == 206 and not content_range.startswith(f"bytes {offset}-"):
+        return 200 if not offset else 416
+    return status
+
+
+def _stream_body(client: httpx.Client, url: str, body: Body) -> None:
+    headers = {"Accept-Encoding": "identity"}
+    if body.offset:
+        headers["Range"] = f"bytes={body.offset}-"
+    with client.stream("GET", url, headers=headers) as response:
+        status = _response_status(response, body.offset)
+        if status == 416:
+            body.discard(body.offset)
+            raise DownloadError(
+                f"the hub refused to resume {body.rf.path}; starting over", TRANSIENT
+            )
+        if status not in (200, 206):
+            raise error_from_status(status, response.headers, body.rf.path)
+        if status == 200 and body.offset:
+            body.restart()
+        body.write(response.iter_raw())
+
+
+def fetch_whole(
+    client: httpx.Client, url: str, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps
+) -> tuple[int, str]:
+    """One connection: resume `<etag>.incomplete` with a Range from its end."""
+    body = Body(rf, blobs, tally, ops)
+    if body.offset < rf.size or rf.size == 0:
+        _stream_body(client, url, body)
+    if body.size < rf.size:
+        raise DownloadError(
+            f"the connection ended after {body.size} of {rf.size} bytes of {rf.path}", TRANSIENT
+        )
+    sha256 = body.digest()
+    if sha256 is None:
+        body.discard(body.size)
+        raise DownloadError(
+            f"{rf.path} arrived corrupted (its hash does not match the hub's); discarded",
+            TRANSIENT,
+        )
+    ops.move(body.partial, blobs / rf.etag)
+    return body.received, sha256

@@ -66,12 +66,6 @@ def _lock_path(state_dir: Path) -> Path:
     return (Path(state_dir) / CLAIM_FILE).absolute()
 
 
-def holds(state_dir: Path) -> bool:
-    """True when this process holds the project's claim."""
-    with _guard:
-        return _lock_path(state_dir) in _held
-
-
 def try_claim(state_dir: Path) -> bool:
     """Take the project's claim without waiting; True when this process holds it now (also
     when it already did), False when another process holds it. A state folder that cannot

@@ -2,8 +2,9 @@
 
 Modules: `port` (port probe), `tree` (stop signals, stopping a tree, `kill_tree`), `guard` and
 `watchdog` (the tree dies with the launcher), `health` (readiness, the health route found),
-`supervise` (`serve()`), `runfile` (which launcher runs the project's backend), `report`
-(what `status` says). The `up` flow renders what serve() reports (`launcher/up/view.py`).
+`supervise` (`serve()`), `claim` (one project, one running `up`), `runfile` (which launcher
+runs the project's backend), `report` (what `status` says). The `up` flow renders what
+serve() reports (`launcher/up/view.py`).
 """
 
 from __future__ import annotations

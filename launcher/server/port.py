@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from launcher.errors import PortInUseError, ServerError, SettingsError
@@ -119,6 +119,32 @@ def _listeners(port: int) -> Iterator[tuple[int | None, str]]:
         for conn in conns:
             if listening(conn):
                 yield process.pid, conn.laddr.ip
+
+
+def listens(pids: Iterable[int], port: int) -> bool:
+    """True when one of the processes `pids` has a socket listening on `port` (asked of
+    those processes alone: cheaper than listing every socket of the system)."""
+    import psutil
+
+    for pid in pids:
+        try:
+            conns = psutil.Process(pid).net_connections(kind="inet")
+        except (psutil.Error, OSError):
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns):
+            return True
+    return False
+
+
+def listening_pids(port: int) -> list[int | None]:
+    """The pids of the processes listening on `port` (None for one the OS hides from us);
+    empty when no listener is visible or the sockets cannot be listed."""
+    import psutil
+
+    try:
+        return [pid for pid, _ in _listeners(port)]
+    except (psutil.Error, OSError):
+        return []
 
 
 def port_holder(host: str, port: int) -> str | None:

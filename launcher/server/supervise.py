@@ -2,7 +2,8 @@
 
 Why this is more than `subprocess.run`:
 - "ready" is reported only after the health route answered 200 (fastapi-cli prints "started"
-  before the port is even open);
+  before the port is even open), and only when the process listening on the port is the
+  backend or one of its descendants: another server answering there is not our backend;
 - Ctrl-C, SIGTERM and a hangup stop every process the backend started (`tree.py`), and the
   backend dies with the launcher however the launcher dies (`guard.py`);
 - a port taken between the pre-flight and uvicorn's own bind is reported like the pre-flight;
@@ -33,11 +34,12 @@ from launcher import proc
 from launcher.errors import ServerError
 from launcher.server import health
 from launcher.server.guard import Guard, guard_for
-from launcher.server.port import IN_USE_ERRNOS, in_use_error
+from launcher.server.port import IN_USE_ERRNOS, in_use_error, listening_pids, listens
 from launcher.server.tree import POLL, ProcessTree, StopFlag, exit_code, stop_signals_to
 
 WINDOWS = sys.platform == "win32"
 CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
+FOREIGN_RETRY = 0.25  # how often to look again while another process answers on our port
 
 # uvicorn: "[Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): ..."
 _BIND_ERROR = re.compile(r"\[(?:Errno|WinError) (\d+)\] error while attempting to bind")
@@ -78,6 +80,9 @@ class ServeTarget:
     ready_timeout: float
     bind: tuple[str, int] | None = None  # (host, port) for naming a bind-race holder
     discover_health: bool = False  # health_url is the default: find the route if it is 404
+    # an answer counts only when the listener on bind's port is in the backend's tree; off
+    # where the OS shows the real listener as an unrelated process (a server inside WSL)
+    own_listener: bool = True
 
 
 @dataclass
@@ -182,6 +187,7 @@ class _Supervisor:
         self.guard = guard
         self.flag = child.flag
         self._console_checked = 0.0
+        self.foreign: int | None = None  # a process outside the tree that answered for it
 
     def running(self) -> bool:
         """True while nobody asked us to stop and the child still runs; keeps the tree
@@ -208,15 +214,38 @@ class _Supervisor:
             except ServerError:
                 self.child.tree.stop()
                 raise
-            if ready is not None:
+            if ready is not None and not self._answered_by_another():
                 return ready
             if time.monotonic() >= deadline:
                 self._not_ready(probe.url)
-            time.sleep(probe.delay())
+            time.sleep(FOREIGN_RETRY if ready is not None else probe.delay())
         return None
+
+    def _answered_by_another(self) -> bool:
+        """True when a process outside the backend's tree listens on the port and none of the
+        tree does: that process, not our backend, answered (another `up`'s backend that bound
+        the port first). Only proven cases count: no visible listener is not "another"."""
+        if self.target.bind is None or not self.target.own_listener:
+            return False
+        port = self.target.bind[1]
+        new = self.child.tree.remember(force=True)
+        if new:
+            self.guard.descendants(new)
+        ours = set(self.child.tree.known) | {self.child.pid}
+        if listens(ours, port):
+            return False
+        known = {pid for pid in listening_pids(port) if pid is not None}
+        if not known or known & ours:
+            return False
+        if self.foreign is None:
+            logger.debug(f"pid {min(known)} answers on the port, not our backend: not ready")
+        self.foreign = min(known)
+        return True
 
     def _not_ready(self, url: str) -> None:
         self.child.tree.stop()
+        if self.foreign is not None and self.target.bind is not None:
+            raise in_use_error(*self.target.bind)
         tail = self.child.finish_output()
         shown = "\n".join("  " + line for line in tail) or "  (no output)"
         raise ServerError(
@@ -282,7 +311,8 @@ def serve(
 ) -> int:
     """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
 
-    `events.ready(url, pid)` is called once, only after the health route answered 200.
+    `events.ready(url, pid)` is called once, only after the health route answered 200 from
+    the backend's own process tree (see `ServeTarget.own_listener`).
     Returns 130 after Ctrl-C (143 after SIGTERM, 129 after a hangup or a lost console; the
     whole tree stopped), the child's own code when it exits by itself, and raises ServerError
     when it is not healthy within the ready timeout (the tree stopped, its last lines in the

@@ -243,10 +243,11 @@ def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Early
     import sys
 
     from launcher import proc
+    from launcher.server.claim import try_claim
     from launcher.server.guard import Watchdog, guard_for
 
     plan = _plan(state_dir, key, base_env)
-    if plan is None:
+    if plan is None or not try_claim(state_dir):  # another `up` holds the project: not us
         return None
     launch, signed = plan
     windows = sys.platform == "win32"

@@ -140,26 +140,22 @@ def check(run: UpRun) -> None:
 
 
 def previous_run(run: UpRun) -> None:
-    """A run file left by an earlier `up` of this project: still running (refuse), an orphan
-    whose launcher is gone (stop it, it is ours), or stale (forget it)."""
-    from launcher.errors import ServerError
+    """Take the project's claim (another `up` holding it: refuse, naming it), then look at the
+    run file left by an earlier `up`: still running (refuse), an orphan whose launcher is gone
+    (stop it, it is ours), or stale (forget it)."""
     from launcher.server import kill_tree
+    from launcher.server.claim import already_running, claim_project, release
     from launcher.server.runfile import RunState, inspect_run, read_run, remove_run
 
     state_dir = run.settings.state_dir
+    claim_project(state_dir, windows=run.facts.windows)
     record = read_run(state_dir)
     state = inspect_run(record)
     if record is None or state is RunState.NONE:
         return
-    if state is RunState.RUNNING:
-        kill = "taskkill /PID" if run.facts.windows else "kill"
-        stop = f"{kill} {record.launcher_pid}"
-        raise ServerError(
-            f"this project's backend is already running at {record.url}, started "
-            f"{record.started_clock} by pid {record.launcher_pid}",
-            f"Use that one, or stop it first (Ctrl-C in its terminal, or `{stop}`); "
-            "`robo-backend status` shows it.",
-        )
+    if state is RunState.RUNNING:  # a launcher that takes no claim (an older version)
+        release(state_dir)
+        raise already_running(record, windows=run.facts.windows)
     if state is RunState.ORPHAN:
         console.warn(
             f"the backend of an earlier `up` is still running at {record.url} (pid "
@@ -268,11 +264,10 @@ def server_env(run: UpRun) -> dict[str, str]:
 def start_server(run: UpRun) -> int:
     """Step 7: the supervised server, until it exits or the launcher is told to stop; the
     run file says which launcher runs it while it runs."""
-    import os
-
     from launcher.redact import redact
     from launcher.server import ServeTarget, serve
-    from launcher.server.runfile import make_record, remove_run, write_run
+    from launcher.server.claim import release, remove_own_run
+    from launcher.server.runfile import make_record, write_run
     from launcher.up.view import ConsoleEvents
 
     settings = run.settings
@@ -286,6 +281,7 @@ def start_server(run: UpRun) -> int:
         ready_timeout=settings.ready_timeout,
         bind=(settings.host, run.port),
         discover_health=settings.source("health_path") == "default",
+        own_listener=run.activation is None or run.activation.strategy != "wsl",
     )
     command = [redact(arg) for arg in argv]
 
@@ -309,7 +305,8 @@ def start_server(run: UpRun) -> int:
             started=started,
         )
     finally:
-        remove_run(settings.state_dir, os.getpid())
+        remove_own_run(settings.state_dir)
+        release(settings.state_dir)
 
 
 def run_up(request: UpRequest) -> int:

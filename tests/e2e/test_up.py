@@ -380,8 +380,8 @@ def test_kill_9_of_up_leaves_no_backend_and_the_next_up_is_healthy(
 
         again = run_to_end(project, env, "--port", "0", "--cache-dir", str(cache))
         assert again.returncode == 1, again.stderr
-        assert f"already running at {url}, started " in again.stderr
-        assert f"by pid {first.proc.pid}" in again.stderr
+        assert f"already running at {url} (pid " in again.stderr
+        assert f"by `up` pid {first.proc.pid})" in again.stderr
         assert "hint:" in again.stderr and "robo-backend status" in again.stderr
         assert "Traceback" not in again.stderr
         assert first.proc.poll() is None  # the running one is left alone

@@ -234,6 +234,47 @@ def test_port_taken_after_the_preflight_is_named_like_the_preflight(tmp_path: Pa
     assert "--port 0" in error.hint
 
 
+def test_a_foreign_server_answering_health_is_not_our_backend_ready(tmp_path: Path) -> None:
+    """Another server (another `up`'s backend) already listens on the port and answers 200 on
+    /health while our uvicorn still imports: that answer is not "ready" for us. Our uvicorn
+    then fails to bind, which is the port-in-use error naming the other, not a crash (exit 3)."""
+    import subprocess
+
+    from launcher.errors import PortInUseError
+
+    port = pick_free_port("127.0.0.1")
+    foreign = subprocess.Popen(
+        uvicorn_argv(port), env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        assert foreign.stdout is not None
+        for _ in range(100):  # bounded: uvicorn says it runs within a few lines
+            if b"Uvicorn running" in foreign.stdout.readline():
+                break
+        else:
+            pytest.fail("the foreign server did not start")
+        readies: list[int] = []
+        with pytest.raises(PortInUseError) as caught:
+            serve(
+                uvicorn_argv(port),
+                env=dict(os.environ),
+                cwd=tmp_path,
+                target=ServeTarget(
+                    f"http://127.0.0.1:{port}",
+                    f"http://127.0.0.1:{port}/health",
+                    30,
+                    bind=("127.0.0.1", port),
+                ),
+                events=ServeEvents(ready=lambda url, pid: readies.append(pid)),
+            )
+        assert readies == [], "a foreign server's answer was taken for our backend's"
+        assert f"already in use by pid {foreign.pid}" in caught.value.message
+        assert foreign.poll() is None  # the other server is left alone
+    finally:
+        kill_all([psutil.Process(foreign.pid)] if foreign.poll() is None else [])
+        foreign.wait(timeout=10)
+
+
 def test_a_closed_console_pipe_stops_the_tree_quietly_with_129(tmp_path: Path) -> None:
     """The launcher's stderr is a pipe whose reader goes away (`up 2>&1 | head`, a dead IDE
     console): the tree is stopped, exit 129, and nothing is left running."""

@@ -53,7 +53,10 @@ _NO_APP = "no module-level app, api or FastAPI()"
 def _set_app_hint(candidates: list[str]) -> str:
     """How to name the app: with the first candidate found, never a made-up one."""
     spec = candidates[0] if candidates else "module:attribute"
-    return f'Set it in pyproject.toml: [tool.robo-backend] app = "{spec}", or pass --app {spec}.'
+    which = "one of them" if len(candidates) > 1 else "it"
+    return (
+        f'Set {which} in pyproject.toml: [tool.robo-backend] app = "{spec}", or pass --app {spec}.'
+    )
 
 
 def discover_app(
@@ -245,7 +248,8 @@ def _fastapi_modules(
             name = app_name(fact) or fact.fastapi[0]
             origin = f"{rel(project, path)}, the one module creating FastAPI()"
             found.append(AppTarget(module, name, app_dir, origin=origin))
-    return found
+    # an app named like one (`app`, `api`) before sub-apps named otherwise (`admin`)
+    return sorted(found, key=lambda target: target.attr not in CANDIDATE_NAMES)
 
 
 def _only_fastapi_module(

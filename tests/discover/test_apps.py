@@ -158,6 +158,6 @@ def test_failure_names_the_candidates_it_found(tmp_path: Path) -> None:
         discover_app(tmp_path, None)
     assert "none of main.py, app.py" in caught.value.message
     hint = caught.value.hint
-    assert "Candidates: admin.site:api, service.web:application." in hint
+    assert "Candidates: admin.site:api, service.web:application. Set one of them" in hint
     assert 'app = "admin.site:api"' in hint and "main:app" not in hint
     assert "hidden" not in hint

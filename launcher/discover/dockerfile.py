@@ -4,7 +4,8 @@ Only what finding the app needs: the last `CMD` and `ENTRYPOINT` (shell or exec/
 an exec-form ENTRYPOINT takes an exec-form CMD as its arguments, as Docker does), the `WORKDIR`
 they run in, and the `COPY`/`ADD` lines that put project folders into the image (so
 `COPY ./backend /app` + `WORKDIR /app` + `CMD uvicorn main:app` means backend/main.py).
-Instructions are read as written: no build arguments, no stages followed.
+Instructions are read as written (no build arguments); a last stage without a command of its
+own is taken to run the one an earlier stage set.
 """
 
 from __future__ import annotations
@@ -88,25 +89,25 @@ def read_dockerfile(path: Path) -> ImageFacts | None:
     except OSError:
         return None
     facts = ImageFacts()
-    cmd: str | list[str] | None = None
-    entrypoint: str | list[str] | None = None
+    stage: dict[str, str | list[str]] = {}  # CMD and ENTRYPOINT of the current stage
+    earlier: dict[str, str | list[str]] = {}  # of the stages before (one may be the base)
     for line in _logical_lines(text):
         match = _INSTRUCTION.match(line)
         if match is None:
             continue
         keyword, argument = match.group(1).upper(), match.group(2)
         if keyword == "FROM":
-            cmd = entrypoint = None  # a new stage starts with its base image's command
-            facts.workdir = "/"
+            earlier.update(stage)
+            stage = {}
+            facts.workdir = "/"  # (a stage on an earlier one starts in its folder: not followed)
         elif keyword == "WORKDIR":
             facts.workdir = posixpath.normpath(posixpath.join(facts.workdir, argument.strip()))
         elif keyword in ("COPY", "ADD"):
             facts.copies += _copy(argument, facts.workdir)
-        elif keyword == "CMD":
-            cmd = _value(argument)
-        elif keyword == "ENTRYPOINT":
-            entrypoint = _value(argument)
-    facts.commands = _commands(entrypoint, cmd)
+        elif keyword in ("CMD", "ENTRYPOINT"):
+            stage[keyword] = _value(argument)
+    final = stage or earlier  # a last stage without its own command runs its base's
+    facts.commands = _commands(final.get("ENTRYPOINT"), final.get("CMD"))
     return facts
 
 

@@ -1,8 +1,9 @@
 """List the backend's own Python files: no venvs, caches, tests, site-packages or nested projects.
 
-Hidden folders are skipped too. A folder below the project that has its own pyproject.toml, setup.py, setup.cfg, Pipfile,
-requirements*.txt or .git is another project (a vendored library, an example backend, a
-checkout): its files say nothing about this one, so neither they nor its subfolders are read.
+Hidden folders are skipped too. A folder below the project that has its own pyproject.toml,
+setup.py, setup.cfg, Pipfile, requirements*.txt or .git is another project (a vendored library,
+an example backend, a checkout): its files say nothing about this one, so neither they nor its
+subfolders are read.
 """
 
 from __future__ import annotations

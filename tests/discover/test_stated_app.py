@@ -248,3 +248,47 @@ def test_a_configured_app_that_is_missing_proposes_what_was_found(tmp_path: Path
         discover_app(project, "mian:app")
     assert 'app = "pkg.service:app"' in caught.value.hint
     assert "main:app" not in caught.value.hint
+
+
+def test_a_multi_stage_dockerfile_runs_its_last_stage(tmp_path: Path) -> None:
+    project = write(
+        tmp_path,
+        {
+            **PACKAGE,
+            "Dockerfile": "FROM python:3.11 AS build\nWORKDIR /w\nCOPY requirements.txt .\n"
+            'RUN pip wheel -r requirements.txt -w /wheels\nCMD ["python"]\n\n'
+            "FROM python:3.11-slim\nWORKDIR /app\nCOPY --from=build /wheels /wheels\n"
+            "COPY --chown=app:app . .\nUSER app\n"
+            'ENTRYPOINT ["gunicorn", "-k", "uvicorn.workers.UvicornWorker"]\n'
+            'CMD ["--bind", "0.0.0.0:8000", "pkg.service:app"]\n',
+        },
+    )
+    target = discover_app(project, None)
+    assert target.described == "pkg.service:app (from Dockerfile ENTRYPOINT + CMD)"
+
+
+def test_doctor_shows_where_the_app_came_from_and_what_was_not_used(tmp_path: Path) -> None:
+    from launcher.checks import DoctorContext
+    from launcher.checks.project import check_app
+
+    project = write(
+        tmp_path / "p",
+        {
+            **PACKAGE,
+            "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n',
+            "Dockerfile": "FROM x\nCMD uvicorn pkg.service:app --port 80\n",
+        },
+    )
+    check = check_app(DoctorContext.build(project, env={}))[0]
+    assert (check.status, check.summary) == ("ok", "app pkg.service:app (from Dockerfile CMD)")
+    assert check.details["origin"] == "Dockerfile CMD"
+
+    (project / "Dockerfile").write_text("FROM x\nCMD uvicorn pkg.gone:app --port 80\n")
+    (project / "main.py").write_text(APP)
+    check = check_app(DoctorContext.build(project, env={}))[0]
+    assert check.status == "warn"
+    assert check.summary.startswith(
+        "app main:app (from main.py, fastapi-cli's default files); Dockerfile CMD names "
+        "pkg.gone:app, but there is no module 'pkg.gone'"
+    )
+    assert 'app = "main:app"' in check.hint

@@ -24,12 +24,25 @@ def check_app(ctx: DoctorContext) -> list[Check]:
 
     settings = ctx.settings
     try:
-        target = discover_app(settings.project, settings.app, venv_interpreter(settings))
+        target = discover_app(
+            settings.project,
+            settings.app,
+            venv_interpreter(settings),
+            source=settings.source("app"),
+        )
     except LauncherError as exc:
         return [Check("app", "fail", exc.message, exc.hint, {"configured": settings.app})]
-    how = "discovered" if settings.app is None else f"from {settings.source('app')}"
-    details = {"spec": target.spec, "configured": settings.app}
-    return [Check("app", "ok", f"app {target.spec} ({how})", "", details)]
+    details = {
+        "spec": target.spec,
+        "configured": settings.app,
+        "origin": target.origin,
+        "not_used": list(target.notes),
+    }
+    if target.notes:
+        summary = f"app {target.described}; " + "; ".join(target.notes)
+        hint = f'Fix that statement, or set app = "{target.spec}" in [tool.robo-backend].'
+        return [Check("app", "warn", summary, hint, details)]
+    return [Check("app", "ok", f"app {target.described}", "", details)]
 
 
 def _route_in_code(project: Path, path: str) -> str | None:

@@ -72,31 +72,44 @@ def adopt_hardwired(settings: Settings, interpreter: Interpreter = None) -> Hard
 
     Returns what was found, adopted or not (doctor and `up -v` show both). A value the code
     hard-wires that an explicit setting overrides is logged as a warning: the backend will
-    still read its own value.
+    still read its own value. So is a model the code loads that cannot be prefetched.
     """
     found = find_hardwired(settings.project, interpreter or venv_interpreter(settings))
-    _adopt(settings, "model", _known_model(found))
+    known, unknown = _by_prefetchability(found)
+    _adopt(settings, "model", known[0] if known else None)
     _adopt(settings, "cache_dir", found.cache_dir)
+    for candidate in unknown:
+        logger.warning(
+            f"{candidate.where}: the backend loads the model {candidate.value!r} "
+            f"({candidate.how}), which robo-backend cannot prefetch (fastembed does not list "
+            f"it); prefetching {settings.model!r} instead, which the backend may not use"
+        )
     return found
 
 
-def _known_model(found: Hardwired) -> Found | None:
-    """The first model the code names that fastembed can prefetch (a sparse model, an LLM in a
-    `*_model_name` field or a custom model is left alone, with a note)."""
+def _by_prefetchability(found: Hardwired) -> tuple[list[Found], list[Found]]:
+    """The models the code names that fastembed can prefetch, and those a loading call names
+    that it cannot (a sparse model, an LLM in a `*_model_name` field or a custom model that is
+    only guessed from a field name is left alone, with a debug note)."""
     from launcher.errors import UsageError
     from launcher.models.registry import lookup
 
+    known: list[Found] = []
+    unknown: list[Found] = []
     for candidate in [m for m in (found.model, *found.others) if m is not None]:
         try:
             lookup(candidate.value)
         except UsageError:
-            logger.debug(
-                f"{candidate.value!r} ({candidate.where}) is not a fastembed text model "
-                "robo-backend can prefetch; not adopted"
-            )
+            if candidate.loaded:
+                unknown.append(candidate)
+            else:
+                logger.debug(
+                    f"{candidate.value!r} ({candidate.where}) is not a fastembed text model "
+                    "robo-backend can prefetch; not adopted"
+                )
             continue
-        return candidate
-    return None
+        known.append(candidate)
+    return known, unknown
 
 
 def _adopt(settings: Settings, name: str, found: Found | None) -> None:

@@ -1,21 +1,37 @@
-"""Find the ASGI app to serve (`main:app`, …) by fastapi-cli's rules, without importing it.
+"""Find the ASGI app to serve (`pkg.service:app`, …) as the project states it, without importing it.
 
-Importing the backend would need the backend's venv (FastAPI, fastembed, …), so discovery reads
-the source instead (see `source.py`, which falls back to the backend's own interpreter for newer
-syntax): the first of main.py, app.py, api.py, app/main.py, app/app.py, app/api.py, then the
-same under src/, that binds a module-level `app`, else `api`, else any name assigned `FastAPI()`.
-A configured `app = "module:attr"` always wins; it is only checked for existence.
+In this order: the `app` setting; what the project says (`stated.py`: fastapi-cli's
+`[tool.fastapi] entrypoint`, a Dockerfile's CMD/ENTRYPOINT, a Procfile's `web:`, a compose
+`command:`); fastapi-cli's default files (main.py, app.py, api.py, app/main.py, app/app.py,
+app/api.py, then the same under src/) with a module-level `app`, else `api`, else any name
+assigned `FastAPI()`; and last the one module of the project that creates a `FastAPI()`.
+A setting or a statement is checked: its module must exist and bind its attribute. A statement
+that fails the check is reported (a warning, and the app's `notes`) and the next one is tried;
+a setting that fails it is an error. Importing the backend would need its venv, so the source
+is read instead (`source.py` falls back to the backend's own interpreter for newer syntax).
 """
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.discover.files import project_sources
+from loguru import logger
+
+from launcher.discover.cmdline import ServerCall, is_asgi_worker
+from launcher.discover.files import is_nested_project, project_sources
 from launcher.discover.source import Interpreter, SourceFacts, read_facts
+from launcher.discover.stated import Statement, project_statements
+from launcher.discover.target import (
+    CANDIDATE_NAMES,
+    AppTarget,
+    app_name,
+    module_file,
+    module_name,
+    rel,
+)
 from launcher.errors import ProjectError, SettingsError
+
+__all__ = ["CANDIDATE_FILES", "CANDIDATE_NAMES", "AppTarget", "discover_app", "app_candidates"]
 
 # (files relative to the project, in fastapi-cli's order; then the src/ layout)
 CANDIDATE_FILES: tuple[str, ...] = (
@@ -30,131 +46,232 @@ CANDIDATE_FILES: tuple[str, ...] = (
     "src/api.py",
     "src/app/main.py",
 )
-CANDIDATE_NAMES: tuple[str, ...] = ("app", "api")
 
 _NO_APP = "no module-level app, api or FastAPI()"
-_SET_APP_HINT = (
-    'Set it in pyproject.toml: [tool.robo-backend] app = "main:app" '
-    "(module:attribute), or pass --app main:app."
-)
 
 
-@dataclass(frozen=True)
-class AppTarget:
-    """What uvicorn should import: `module:attr`, and the folder to import it from.
-
-    `app_dir` is None when the module is importable from the project folder itself (uvicorn's
-    default `--app-dir .` with the project as working directory), else e.g. `<project>/src`.
-    """
-
-    module: str
-    attr: str
-    app_dir: Path | None = None
-
-    @property
-    def spec(self) -> str:
-        return f"{self.module}:{self.attr}"
-
-    def uvicorn_args(self) -> list[str]:
-        """The uvicorn arguments naming the app: `["main:app"]` or `[..., "--app-dir", dir]`."""
-        args = [self.spec]
-        if self.app_dir is not None:
-            args += ["--app-dir", str(self.app_dir)]
-        return args
+def _set_app_hint(candidates: list[str]) -> str:
+    """How to name the app: with the first candidate found, never a made-up one."""
+    spec = candidates[0] if candidates else "module:attribute"
+    which = "one of them" if len(candidates) > 1 else "it"
+    return (
+        f'Set {which} in pyproject.toml: [tool.robo-backend] app = "{spec}", or pass --app {spec}.'
+    )
 
 
 def discover_app(
-    project: Path, configured: str | None, interpreter: Interpreter = None
+    project: Path,
+    configured: str | None,
+    interpreter: Interpreter = None,
+    *,
+    source: str | None = None,
 ) -> AppTarget:
-    """The app to serve: the configured `module[:attr]`, else the first fastapi-cli candidate.
+    """The app to serve, by the order of the module docstring; `origin` says which rule found it.
 
-    `interpreter` is the backend venv's python, used for files the launcher cannot parse.
-    Raises SettingsError (exit 2) when the configured module or attribute does not exist, and
-    ProjectError (exit 2) when nothing can be discovered.
+    `interpreter` is the backend venv's python, used for files the launcher cannot parse;
+    `source` names where `configured` was set (for `origin`). Raises SettingsError (exit 2)
+    when the configured module or attribute does not exist, and ProjectError (exit 2) when
+    nothing can be found.
     """
     if configured:
-        return _configured(project, configured.strip(), interpreter)
-    return _discover(project, interpreter)
+        return _configured(project, configured.strip(), interpreter, source or "the app setting")
+    notes: list[str] = []
+    for statement in project_statements(project):
+        found = _stated(project, statement, interpreter)
+        if isinstance(found, AppTarget):
+            return _noted(found, notes)
+        note = f"{statement.origin} names {statement.call.named}, but {found}: not used"
+        logger.warning(note)
+        notes.append(note)
+    target, looked, facts = _default_files(project, interpreter)
+    if target is None:
+        target = _only_fastapi_module(project, interpreter, set(looked))
+    if target is not None:
+        return _noted(target, notes)
+    raise _not_found(project, looked, facts, interpreter, notes)
 
 
-def _app_name(facts: SourceFacts) -> str | None:
-    """`app`, then `api`, then the first name assigned a FastAPI() instance."""
-    if facts.names is None:
-        return None
-    for name in CANDIDATE_NAMES:
-        if name in facts.names:
-            return name
-    return facts.fastapi[0] if facts.fastapi else None
+def _noted(target: AppTarget, notes: list[str]) -> AppTarget:
+    return AppTarget(
+        target.module, target.attr, target.app_dir, target.factory, target.origin, tuple(notes)
+    )
 
 
-def _split(configured: str) -> tuple[str, str, list[str]]:
+def _split(configured: str, hint: str) -> tuple[str, str, list[str]]:
     module, _, attr = configured.partition(":")
     module, attr = module.strip(), attr.strip()
     parts = module.split(".")
     if not module or not all(part.isidentifier() for part in parts):
-        raise SettingsError(
-            f"app = {configured!r} is not a module:attribute name",
-            _SET_APP_HINT,
-        )
+        raise SettingsError(f"app = {configured!r} is not a module:attribute name", hint)
     if attr and not attr.isidentifier():
-        raise SettingsError(f"app = {configured!r}: {attr!r} is not a Python name", _SET_APP_HINT)
+        raise SettingsError(f"app = {configured!r}: {attr!r} is not a Python name", hint)
     return module, attr, parts
 
 
-def _configured(project: Path, configured: str, interpreter: Interpreter) -> AppTarget:
-    module, attr, parts = _split(configured)
+def _configured(project: Path, configured: str, interpreter: Interpreter, source: str) -> AppTarget:
+    def hint() -> str:
+        return _set_app_hint(app_candidates(project, interpreter))
+
+    try:
+        module, attr, parts = _split(configured, "")
+    except SettingsError as exc:
+        raise SettingsError(exc.message, hint()) from None
     found = _module_file(project, parts)
     if found is None:
         tried = f"{'/'.join(parts)}.py"
         raise SettingsError(
             f"app = {configured!r}: no module {module!r} in {project} (looked for {tried}, "
             f"{'/'.join(parts)}/__init__.py and the same under src/)",
-            "Check the module name (a dotted path from the project folder). " + _SET_APP_HINT,
+            "Check the module name (a dotted path from the project folder). " + hint(),
         )
     path, app_dir = found
     facts = read_facts([path], interpreter).get(path)
-    names = facts.names if facts is not None else None
-    if not attr and (facts is None or names is None):
-        return AppTarget(module, CANDIDATE_NAMES[0], app_dir)  # uvicorn will say what is wrong
-    if not attr:
-        chosen = _app_name(facts) if facts is not None else None
-        if chosen is None:
+    chosen = _check_attr(facts, attr)
+    if chosen is None:
+        if attr:
             raise SettingsError(
-                f"app = {configured!r} names no attribute, and {path.name} has no module-level "
-                "'app', 'api' or FastAPI() instance",
-                f'Name the attribute: app = "{module}:<name>" in [tool.robo-backend], '
-                f"or --app {module}:<name>.",
+                f"app = {configured!r}: {rel(project, path)} defines no module-level {attr!r}",
+                f"Use the name your FastAPI() object is assigned to. {hint()}",
             )
-        attr = chosen
-    elif names is not None and attr not in names:
         raise SettingsError(
-            f"app = {configured!r}: {_rel(project, path)} defines no module-level {attr!r}",
-            f"Use the name your FastAPI() object is assigned to, e.g. {module}:app.",
+            f"app = {configured!r} names no attribute, and {path.name} has no module-level "
+            "'app', 'api' or FastAPI() instance",
+            f'Name the attribute: app = "{module}:<name>" in [tool.robo-backend], '
+            f"or --app {module}:<name>.",
         )
-    return AppTarget(module, attr, app_dir)
+    return AppTarget(module, chosen, app_dir, origin=source)
+
+
+def _check_attr(facts: SourceFacts | None, attr: str) -> str | None:
+    """The attribute to serve from a module: `attr` when the module binds it (or its names are
+    unknowable), the discovered name when `attr` is empty; None when neither works."""
+    names = facts.names if facts is not None else None
+    if names is None:
+        return attr or CANDIDATE_NAMES[0]  # uvicorn will say what is wrong
+    if not attr:
+        return app_name(facts) if facts is not None else None
+    return attr if attr.split(".")[0] in names else None
 
 
 def _module_file(project: Path, parts: list[str]) -> tuple[Path, Path | None] | None:
     """Where `a.b.c` lives: project/a/b/c.py or …/c/__init__.py, else the same under src/."""
     for root, app_dir in ((project, None), (project / "src", project / "src")):
-        base = root.joinpath(*parts)
-        for path in (base.with_suffix(".py"), base / "__init__.py"):
-            if path.is_file():
-                return path, app_dir
+        path = module_file(root, parts)
+        if path is not None:
+            return path, app_dir
     return None
 
 
-def _discover(project: Path, interpreter: Interpreter) -> AppTarget:
-    paths = [project / relative for relative in CANDIDATE_FILES]
-    existing = [path for path in paths if path.is_file()]
+def _stated(project: Path, statement: Statement, interpreter: Interpreter) -> AppTarget | str:
+    """The app a statement names, or why it cannot be served (for the warning)."""
+    call = statement.call
+    if call.tool == "gunicorn" and not is_asgi_worker(call.worker):
+        return f"its worker class {call.worker} does not serve ASGI apps"
+    if call.spec is None:
+        return _stated_path(project, statement, call, interpreter)
+    module, _, attr = call.spec.partition(":")
+    parts = module.split(".")
+    for root in statement.roots:
+        path = module_file(root, parts)
+        if path is None:
+            continue
+        chosen = _check_attr(read_facts([path], interpreter).get(path), attr)
+        if chosen is None:
+            return f"{rel(project, path)} defines no module-level {attr!r}"
+        app_dir = None if root == project else root
+        return AppTarget(module, attr, app_dir, call.factory, statement.origin)
+    where = ", ".join(rel(project, root) or "." for root in statement.roots)
+    return f"there is no module {module!r} in {where} ({'/'.join(parts)}.py)"
+
+
+def _stated_path(
+    project: Path, statement: Statement, call: ServerCall, interpreter: Interpreter
+) -> AppTarget | str:
+    """`fastapi run [path] [--app name]`: the file or package given, else fastapi-cli's own."""
+    if call.path is None:
+        target, _, _ = _default_files(project, interpreter, statement.roots[0], call.attr)
+        if target is None:
+            return "none of fastapi-cli's default files has an app"
+        return AppTarget(target.module, target.attr, target.app_dir, origin=statement.origin)
+    for root in statement.roots:
+        path = root / call.path
+        if path.is_dir():
+            path = path / "__init__.py"
+        if not path.is_file():
+            continue
+        chosen = _check_attr(read_facts([path], interpreter).get(path), call.attr or "")
+        if chosen is None:
+            return f"{rel(project, path)} has no app ({call.attr or _NO_APP})"
+        module, app_dir = _importable(project, root, path)
+        return AppTarget(module, chosen, app_dir, origin=statement.origin)
+    return f"there is no {call.path} in the project"
+
+
+def _importable(project: Path, root: Path, path: Path) -> tuple[str, Path | None]:
+    """`path`'s module name and app dir when the server runs in `root` (a project folder)."""
+    module, app_dir = module_name(root, path)
+    if app_dir is None and root != project:
+        app_dir = root
+    return module, app_dir
+
+
+def _default_files(
+    project: Path, interpreter: Interpreter, root: Path | None = None, attr: str | None = None
+) -> tuple[AppTarget | None, list[Path], dict[Path, SourceFacts]]:
+    """fastapi-cli's default files under `root` (the project): the first with an app, the
+    files looked at, and their facts."""
+    base = root or project
+    existing = [p for p in (base / relative for relative in CANDIDATE_FILES) if p.is_file()]
     facts = read_facts(existing, interpreter)
     for path in existing:
         found = facts.get(path)
-        name = _app_name(found) if found is not None else None
+        name = _check_attr(found, attr) if attr else (app_name(found) if found else None)
         if name is not None:
-            module, app_dir = _module_name(project, path)
-            return AppTarget(module, name, app_dir)
-    raise _not_found(project, existing, facts, interpreter)
+            module, app_dir = _importable(project, base, path)
+            origin = f"{rel(project, path)}, fastapi-cli's default files"
+            return AppTarget(module, name, app_dir, origin=origin), existing, facts
+    return None, existing, facts
+
+
+def _fastapi_modules(
+    project: Path, interpreter: Interpreter, looked: set[Path], max_depth: int = 6
+) -> list[AppTarget]:
+    """The project's other modules that create a `FastAPI()`, as targets."""
+    others = [p for p in project_sources(project, max_depth=max_depth) if p not in looked]
+    with_app = [p for p in others if b"FastAPI(" in _head(p)]
+    facts = read_facts(with_app, interpreter)
+    found: list[AppTarget] = []
+    for path in with_app:
+        fact = facts.get(path)
+        if fact is not None and fact.fastapi:
+            module, app_dir = module_name(project, path)
+            name = app_name(fact) or fact.fastapi[0]
+            origin = f"{rel(project, path)}, the one module creating FastAPI()"
+            found.append(AppTarget(module, name, app_dir, origin=origin))
+    # an app named like one (`app`, `api`) before sub-apps named otherwise (`admin`)
+    return sorted(found, key=lambda target: target.attr not in CANDIDATE_NAMES)
+
+
+def _only_fastapi_module(
+    project: Path, interpreter: Interpreter, looked: set[Path]
+) -> AppTarget | None:
+    found = _fastapi_modules(project, interpreter, looked)
+    return found[0] if len(found) == 1 else None
+
+
+def app_candidates(project: Path, interpreter: Interpreter = None) -> list[str]:
+    """Every app the project offers (`module:attr`), for hints: stated ones that check out,
+    the default files' app, the modules creating FastAPI()."""
+    specs: list[str] = []
+    for statement in project_statements(project):
+        found = _stated(project, statement, interpreter)
+        if isinstance(found, AppTarget):
+            specs.append(found.spec)
+    target, looked, _ = _default_files(project, interpreter)
+    if target is not None:
+        specs.append(target.spec)
+    specs += [t.spec for t in _fastapi_modules(project, interpreter, set(looked))]
+    return list(dict.fromkeys(specs))
 
 
 def _not_found(
@@ -162,8 +279,9 @@ def _not_found(
     looked: list[Path],
     facts: dict[Path, SourceFacts],
     interpreter: Interpreter,
+    notes: list[str],
 ) -> ProjectError:
-    """The error naming the files looked at and the closest candidates elsewhere."""
+    """The error naming the files looked at, the statements not used, and the candidates."""
     if looked:
         parts = []
         for path in looked:
@@ -171,49 +289,35 @@ def _not_found(
             why = "unreadable" if found is None or found.names is None else _NO_APP
             if found is not None and found.error and found.names is None:
                 why = f"cannot parse: {found.error}"
-            parts.append(f"{_rel(project, path)} ({why})")
+            parts.append(f"{rel(project, path)} ({why})")
         what = "looked at " + ", ".join(parts)
     else:
         what = f"none of {', '.join(CANDIDATE_FILES)} exists in {project}"
+    if notes:
+        what += "; " + "; ".join(notes)
     subprojects = _subprojects(project)
-    near = [] if subprojects else _closest(project, interpreter, set(looked))
-    hint = _SET_APP_HINT
+    near = [] if subprojects else [t.spec for t in _fastapi_modules(project, interpreter, set())]
+    hint = _set_app_hint(near)
     if subprojects:
         sub = subprojects[0]
         hint = f"{sub} holds a backend of its own: add -p {sub} to run it. Otherwise: " + hint
     if near:
-        hint = f"Closest candidates: {', '.join(near)}. " + hint
+        hint = f"Candidates: {', '.join(near[:3])}. " + hint
     return ProjectError(f"could not find the FastAPI app to serve: {what}", hint)
 
 
 def _subprojects(project: Path) -> list[str]:
-    """Folders below `project` that are backend projects of their own (a pyproject.toml beside
-    a main.py, app.py or api.py), e.g. examples/textbook-backend from a repository's root."""
+    """Folders below `project` that are backend projects of their own (their own project
+    files beside a main.py, app.py or api.py), e.g. examples/textbook-backend."""
     found = []
-    for pattern in ("*/pyproject.toml", "*/*/pyproject.toml"):
-        for pyproject in sorted(project.glob(pattern)):
-            folder = pyproject.parent
+    for pattern in ("*/", "*/*/"):
+        for folder in sorted(project.glob(pattern)):
             hidden = any(part.startswith(".") for part in folder.relative_to(project).parts)
-            if not hidden and any((folder / name).is_file() for name in CANDIDATE_FILES[:3]):
-                found.append(_rel(project, folder))
+            if hidden or not is_nested_project(folder):
+                continue
+            if any((folder / name).is_file() for name in CANDIDATE_FILES[:3]):
+                found.append(rel(project, folder))
     return found
-
-
-def _closest(project: Path, interpreter: Interpreter, looked: set[Path]) -> list[str]:
-    """Other project files creating a FastAPI() (as module:attr), else the nearest file names."""
-    others = [p for p in project_sources(project, max_depth=3) if p not in looked]
-    with_app = [p for p in others if b"FastAPI(" in _head(p)]
-    facts = read_facts(with_app, interpreter)
-    specs: list[str] = []
-    for path in with_app:
-        found = facts.get(path)
-        if found is not None and found.fastapi:
-            module, _ = _module_name(project, path)
-            specs.append(f"{module}:{found.fastapi[0]}")
-    if specs:
-        return specs[:3]
-    names = [_rel(project, p) for p in others]
-    return difflib.get_close_matches("main.py", names, n=3, cutoff=0.5)
 
 
 def _head(path: Path, limit: int = 200_000) -> bytes:
@@ -222,30 +326,3 @@ def _head(path: Path, limit: int = 200_000) -> bytes:
             return handle.read(limit)
     except OSError:
         return b""
-
-
-def _module_name(project: Path, path: Path) -> tuple[str, Path | None]:
-    """The import name of `path` and the app dir, walking up packages like fastapi-cli.
-
-    src/main.py without src/__init__.py is module `main` imported from `src/`; with it, the
-    module is `src.main` imported from the project. app/main.py is `app.main` (a package or a
-    namespace package), imported from the project.
-    """
-    parts = [path.stem]
-    folder = path.parent
-    while folder != project and (folder / "__init__.py").is_file():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    if folder == project:
-        return ".".join(parts), None
-    if folder.parent == project and folder.name != "src":
-        # Namespace package (app/main.py without __init__.py): importable from the project.
-        return ".".join([folder.name, *parts]), None
-    return ".".join(parts), folder
-
-
-def _rel(project: Path, path: Path) -> str:
-    try:
-        return path.relative_to(project).as_posix()
-    except ValueError:
-        return str(path)

@@ -1,8 +1,15 @@
-"""List the backend's own Python files: no venvs, caches, hidden folders, tests or site-packages."""
+"""List the backend's own Python files: no venvs, caches, tests, site-packages or nested projects.
+
+Hidden folders are skipped too. A folder below the project that has its own pyproject.toml,
+setup.py, setup.cfg, Pipfile, requirements*.txt or .git is another project (a vendored library,
+an example backend, a checkout): its files say nothing about this one, so neither they nor its
+subfolders are read.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 SKIP_DIRS = frozenset(
@@ -19,15 +26,36 @@ SKIP_DIRS = frozenset(
         "docs",
     }
 )
+PROJECT_MARKERS = frozenset({"pyproject.toml", "setup.py", "setup.cfg", "Pipfile", ".git"})
 MAX_FILES = 400
 
 
+def _skipped_name(name: str) -> bool:
+    return name.startswith(".") or name in SKIP_DIRS or name.endswith(".egg-info")
+
+
 def _skipped(entry: os.DirEntry[str]) -> bool:
-    name = entry.name
-    if name.startswith(".") or name in SKIP_DIRS or name.endswith(".egg-info"):
+    if _skipped_name(entry.name):
         return True
     # a venv under any name: it has a pyvenv.cfg
     return os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+
+
+def is_project_marker(name: str) -> bool:
+    """Does a file (or folder) of this name make its folder a project of its own?"""
+    return name in PROJECT_MARKERS or (name.startswith("requirements") and name.endswith(".txt"))
+
+
+def _marks_a_project(names: Iterable[str]) -> bool:
+    return any(is_project_marker(name) for name in names)
+
+
+def is_nested_project(folder: Path) -> bool:
+    """A folder with its own project files (see the module docstring)."""
+    try:
+        return _marks_a_project(os.listdir(folder))
+    except OSError:
+        return False
 
 
 def project_sources(project: Path, max_depth: int = 6, limit: int = MAX_FILES) -> list[Path]:
@@ -41,6 +69,8 @@ def project_sources(project: Path, max_depth: int = 6, limit: int = MAX_FILES) -
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
                 continue
+            if folder != project and _marks_a_project(e.name for e in entries):
+                continue  # another project inside this one
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     if not _skipped(entry):
@@ -51,3 +81,18 @@ def project_sources(project: Path, max_depth: int = 6, limit: int = MAX_FILES) -
                         return found
         level = following
     return found
+
+
+def belongs(project: Path, path: Path) -> bool:
+    """Is `path` a file of the project's own code, by the rules of `project_sources` (no depth
+    or count limit): inside the project, under no skipped folder and no nested project?"""
+    try:
+        parts = path.relative_to(project).parts
+    except ValueError:
+        return False
+    folder = project
+    for name in parts[:-1]:
+        folder = folder / name
+        if _skipped_name(name) or (folder / "pyvenv.cfg").exists() or is_nested_project(folder):
+            return False
+    return path.is_file()

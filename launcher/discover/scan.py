@@ -38,17 +38,74 @@ def scan_source(source: bytes | str, filename: str = "<source>") -> Facts:
         "fastapi": _fastapi_names(tree.body),
         "embeds": [],
         "literals": [],
+        "imports": {},
+        "star_imports": [],
+        "aliases": _aliases(tree.body),
     }
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             call = _embed_call(node)
             if call is not None:
                 facts["embeds"].append(call)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            _imports(node, facts)
     facts["literals"] = _literals(tree.body, module_level=True)
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
-            facts["literals"] += _literals(node.body, module_level=False)
+            facts["literals"] += _literals(node.body, module_level=False, owner=node.name)
     return facts
+
+
+def _imports(node: ast.Import | ast.ImportFrom, facts: Facts) -> None:
+    """`import a.b as c` → c: {module a.b}; `from .m import x as y` → y: {module m, name x,
+    level 1}; `from m import *` → a star import of m. The first binding of a name wins."""
+    found = facts["imports"]
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            bound = alias.asname or alias.name.split(".")[0]
+            module = alias.name if alias.asname else bound
+            found.setdefault(bound, {"module": module, "name": None, "level": 0})
+        return
+    for alias in node.names:
+        entry = {"module": node.module or "", "name": alias.name, "level": node.level}
+        if alias.name == "*":
+            facts["star_imports"].append(entry)
+        else:
+            found.setdefault(alias.asname or alias.name, entry)
+
+
+def _aliases(body: list[ast.stmt]) -> Dict[str, Any]:  # noqa: UP006
+    """Module-level names bound to another name or attribute chain (`MODEL = config.MODEL`),
+    or to a call of a name (`settings = Settings()`: the instance's class)."""
+    found: Dict[str, Any] = {}  # noqa: UP006
+    for node in body:
+        if isinstance(node, ast.Assign):
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target.id]
+        else:
+            continue
+        value = getattr(node, "value", None)
+        chain = reference_chain(value)
+        instance = isinstance(value, ast.Call) and reference_chain(value.func) is not None
+        if chain is None and instance:
+            chain = reference_chain(value.func)  # type: ignore[union-attr]
+        if chain is None or literal_text(value) is not None:
+            continue
+        for target in targets:
+            found.setdefault(target, {"ref": chain, "line": node.lineno, "instance": instance})
+    return found
+
+
+def reference_chain(node: ast.expr | None) -> list[str] | None:
+    """`config.MODEL` → ["config", "MODEL"]; `x` → ["x"]; anything else → None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return [node.id, *parts]
+    return None
 
 
 class _Names:
@@ -199,9 +256,33 @@ def _embed_call(node: ast.Call) -> Facts | None:
         "line": node.lineno,
         "model": model_text,
         "model_ref": None if model_text is not None else _reference(model),
+        "model_chain": None if model_text is not None else _chain(model),
+        "model_env": env_name(model),
         "cache_dir": cache_text,
         "cache_ref": None if cache_text is not None else _reference(cache),
+        "cache_chain": None if cache_text is not None else _chain(cache),
+        "cache_env": env_name(cache),
     }
+
+
+def _chain(node: ast.expr | None) -> list[str] | None:
+    """The name chain an argument refers to, through `Path(...)`/`str(...)`."""
+    if isinstance(node, ast.Call) and _call_name(node) in ("Path", "str") and len(node.args) == 1:
+        return _chain(node.args[0])
+    return reference_chain(node)
+
+
+def env_name(node: ast.expr | None) -> str | None:
+    """X of `os.getenv("X", ...)` / `os.environ.get("X", ...)`, else None."""
+    if not isinstance(node, ast.Call) or _call_name(node) not in ("getenv", "get"):
+        return None
+    func = node.func
+    if _call_name(node) == "get" and not (
+        isinstance(func, ast.Attribute)
+        and reference_chain(func.value) in (["os", "environ"], ["environ"])
+    ):
+        return None
+    return literal_text(node.args[0]) if node.args else None
 
 
 def _default_of(value: ast.expr | None) -> str | None:
@@ -218,7 +299,7 @@ def _default_of(value: ast.expr | None) -> str | None:
     return None
 
 
-def _literals(body: list[ast.stmt], *, module_level: bool) -> list[Facts]:
+def _literals(body: list[ast.stmt], *, module_level: bool, owner: str | None = None) -> list[Facts]:
     found: list[Facts] = []
     for node in body:
         if isinstance(node, ast.Assign):
@@ -231,8 +312,17 @@ def _literals(body: list[ast.stmt], *, module_level: bool) -> list[Facts]:
         if text is None:
             continue
         scope = "module" if module_level else "class"
+        env = env_name(node.value)
         found += [
-            {"name": t.id, "value": text, "line": node.lineno, "scope": scope} for t in targets
+            {
+                "name": t.id,
+                "value": text,
+                "line": node.lineno,
+                "scope": scope,
+                "class": owner,
+                "env": env,
+            }
+            for t in targets
         ]
     return found
 

@@ -40,6 +40,9 @@ class SourceFacts:
     literals: tuple[dict[str, Any], ...] = ()
     parsed_by: str = LAUNCHER
     error: str | None = None
+    imports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    star_imports: tuple[dict[str, Any], ...] = ()
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +63,9 @@ def _from_json(path: Path, data: dict[str, Any], parsed_by: str, error: str | No
         literals=tuple(data.get("literals") or ()),
         parsed_by=parsed_by,
         error=error,
+        imports=dict(data.get("imports") or {}),
+        star_imports=tuple(data.get("star_imports") or ()),
+        aliases=dict(data.get("aliases") or {}),
     )
 
 

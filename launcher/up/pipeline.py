@@ -113,8 +113,10 @@ def resolve(request: UpRequest) -> UpRun:
         settings = resolve_settings(request.project, request.flags, request.env)
         interpreter = venv_interpreter(settings)  # parses what the launcher's Python cannot
         adopt_hardwired(settings, interpreter)
-        app = discover_app(settings.project, settings.app, interpreter)
-        current.detail = f"{settings.project}, app {app.spec}"
+        app = discover_app(
+            settings.project, settings.app, interpreter, source=settings.source("app")
+        )
+        current.detail = f"{settings.project}, app {app.described}"
     if request.verbose:
         show_settings(settings)
     facts = PlatformFacts.current()

@@ -226,3 +226,73 @@ def py312_backend(root: Path) -> Path:
             "main.py": PY312_MAIN,
         },
     )
+
+
+STATED_CONFIG = '''"""Constants of the search service."""
+
+NEURAL_ENCODER = 'sentence-transformers/all-MiniLM-L6-v2'
+TOP_K = 3
+'''
+
+STATED_ENCODER = '''"""The encoder, loaded once at import with the model named in config.py."""
+
+from fastembed import TextEmbedding
+
+from config import NEURAL_ENCODER
+
+encoder = TextEmbedding(model_name=NEURAL_ENCODER)
+DIM = len(next(iter(encoder.embed(["warm up"]))))
+'''
+
+STATED_SERVICE = """from fastapi import FastAPI
+
+from config import NEURAL_ENCODER
+from pkg.admin import admin
+from pkg.encoder import DIM
+
+app = FastAPI(title="search")
+app.mount("/admin", admin)
+
+
+@app.get("/health")
+def health() -> dict[str, object]:
+    return {"status": "ok", "model": NEURAL_ENCODER, "dim": DIM}
+"""
+
+STATED_ADMIN = """from fastapi import FastAPI
+
+admin = FastAPI(title="admin")
+
+
+@admin.get("/ping")
+def ping() -> str:
+    return "pong"
+"""
+
+STATED_DOCKERFILE = """FROM python:3.11-slim
+WORKDIR /srv
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY . .
+EXPOSE 8080
+CMD ["uvicorn", "pkg.service:app", "--host", "0.0.0.0", "--port", "8080"]
+"""
+
+
+def dockerfile_package_backend(root: Path, fastembed: str = "fastembed==0.7.4") -> Path:
+    """The app in a package module (`pkg/service.py`, with a second FastAPI() mounted from
+    pkg/admin.py), said only in the Dockerfile's CMD; the model a constant in config.py,
+    imported by the module that loads it; a main.py that is a command-line script."""
+    return write_tree(
+        root,
+        {
+            "requirements.txt": f"fastapi\nuvicorn\n{fastembed}\n",
+            "Dockerfile": STATED_DOCKERFILE,
+            "config.py": STATED_CONFIG,
+            "main.py": 'if __name__ == "__main__":\n    print("use the Docker image")\n',
+            "pkg/__init__.py": "",
+            "pkg/encoder.py": STATED_ENCODER,
+            "pkg/admin.py": STATED_ADMIN,
+            "pkg/service.py": STATED_SERVICE,
+        },
+    )

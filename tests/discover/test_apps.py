@@ -110,7 +110,9 @@ def test_nothing_to_discover(tmp_path: Path) -> None:
     assert "could not find the FastAPI app" in caught.value.message
     assert "main.py" in caught.value.message
     assert "[tool.robo-backend]" in caught.value.hint
-    assert "--app main:app" in caught.value.hint
+    # nothing found: the hint names the form, not a made-up app
+    assert 'app = "module:attribute"' in caught.value.hint
+    assert "main:app" not in caught.value.hint
 
 
 def test_candidate_without_app_names_the_files_looked_at(tmp_path: Path) -> None:
@@ -138,11 +140,24 @@ def test_any_fastapi_instance_after_app_and_api(tmp_path: Path) -> None:
     assert discover_app(tmp_path, None).spec == "main:api"
 
 
-def test_failure_names_the_closest_candidates(tmp_path: Path) -> None:
+def test_the_one_module_creating_fastapi_is_served(tmp_path: Path) -> None:
     write(tmp_path, "service/web.py", "from fastapi import FastAPI\napplication = FastAPI()\n")
+    write(tmp_path, ".venv/lib/other.py", "from fastapi import FastAPI\nhidden = FastAPI()\n")
+    target = discover_app(tmp_path, None)
+    assert target.spec == "service.web:application"
+    assert target.described == (
+        "service.web:application (from service/web.py, the one module creating FastAPI())"
+    )
+
+
+def test_failure_names_the_candidates_it_found(tmp_path: Path) -> None:
+    write(tmp_path, "service/web.py", "from fastapi import FastAPI\napplication = FastAPI()\n")
+    write(tmp_path, "admin/site.py", "from fastapi import FastAPI\napi = FastAPI()\n")
     write(tmp_path, ".venv/lib/other.py", "from fastapi import FastAPI\nhidden = FastAPI()\n")
     with pytest.raises(ProjectError) as caught:
         discover_app(tmp_path, None)
     assert "none of main.py, app.py" in caught.value.message
-    assert "Closest candidates: service.web:application." in caught.value.hint
-    assert "hidden" not in caught.value.hint
+    hint = caught.value.hint
+    assert "Candidates: admin.site:api, service.web:application. Set one of them" in hint
+    assert 'app = "admin.site:api"' in hint and "main:app" not in hint
+    assert "hidden" not in hint

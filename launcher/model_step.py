@@ -37,11 +37,11 @@ class BackendFastembed:
 
 @dataclass(frozen=True)
 class CacheChoice:
-    """The cache folder a command uses, and the venv's fastembed folder it followed (None:
-    the settings decided)."""
+    """The cache folder a command uses, and why."""
 
     location: CacheLocation
-    followed: Path | None
+    followed: Path | None  # the venv's fastembed's own folder it follows (None: the settings')
+    configured: Path  # the settings' folder: the FASTEMBED_CACHE_PATH that fastembed is given
 
 
 @dataclass(frozen=True)
@@ -57,22 +57,21 @@ def _names(settings: Settings) -> list[str]:
     return [name for name in (settings.model, settings.fallback_model) if name]
 
 
-def remembered_fastembed(settings: Settings, venv: Path) -> BackendFastembed:
-    """What the venv's fastembed said at an earlier run, if that answer still holds (files
-    only, never a process: for the pre-flight and `doctor`)."""
-    from launcher.fastembed.probe import ignored_cache_dir, remembered_specs
+def remembered_cache(settings: Settings, venv: Path) -> Path | None:
+    """The folder the venv's fastembed opens because it ignores FASTEMBED_CACHE_PATH, as an
+    earlier run found while that answer still holds (files only, never a process: for the
+    pre-flight, `doctor` and `prefetch`); None when it follows the variable or nothing is known."""
+    from launcher.fastembed.probe import ignored_cache_dir
 
-    names, state = _names(settings), settings.state_path
-    return BackendFastembed(
-        remembered_specs(venv, state, names), ignored_cache_dir(venv, state, names)
-    )
+    names = _names(settings)
+    return ignored_cache_dir(venv, settings.state_path, names)
 
 
 def asked_fastembed(
     settings: Settings, venv: Path, python: Path | None, env: Mapping[str, str], cache: Path
 ) -> BackendFastembed:
     """What the venv's fastembed says now: remembered, read from its source, or asked (its
-    python runs); nothing without a venv python."""
+    python runs, given FASTEMBED_CACHE_PATH=`cache`); nothing without a venv python."""
     from launcher.fastembed.probe import describe_models, ignored_cache_dir
 
     if python is None:
@@ -87,10 +86,12 @@ def decide_cache(settings: Settings, env: Mapping[str, str], own_cache: Path | N
     FASTEMBED_CACHE_PATH (unless the backend's code passes its own `cache_dir=`), else the
     `cache_dir` setting with its origin, then the usual fallbacks (`resolve_cache_dir`).
     `up`, `prefetch` and `doctor` all come through here, so they always agree."""
-    if own_cache is not None and settings.source("cache_dir") is not Source.CODE:
-        return CacheChoice(resolve_cache_dir(own_cache, "the venv's fastembed", env), own_cache)
     origin = settings.origin("cache_dir").detail
-    return CacheChoice(resolve_cache_dir(settings.cache_path, origin, env), None)
+    configured = resolve_cache_dir(settings.cache_path, origin, env)
+    if own_cache is None or settings.source("cache_dir") is Source.CODE:
+        return CacheChoice(configured, None, configured.path)
+    own = resolve_cache_dir(own_cache, "the venv's fastembed", env)
+    return CacheChoice(own, own_cache, configured.path)
 
 
 def prefetch_options(
@@ -144,7 +145,7 @@ def make_model_ready(
     changed since the answer `cache` followed), the folder is decided again and `recheck`ed
     before anything is written there. Raises the ModelError of a refused switch; a failed
     prefetch is returned, not raised, so the caller can still report it."""
-    fastembed = asked_fastembed(settings, venv, python, env, cache.location.path)
+    fastembed = asked_fastembed(settings, venv, python, env, cache.configured)
     if fastembed.own_cache != cache.followed:
         cache = decide_cache(settings, env, fastembed.own_cache)
         if recheck is not None:

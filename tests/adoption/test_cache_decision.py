@@ -17,7 +17,7 @@ from launcher.model_step import (
     asked_fastembed,
     decide_cache,
     make_model_ready,
-    remembered_fastembed,
+    remembered_cache,
 )
 from launcher.models.location import CacheLocation
 from launcher.settings import Flags, resolve_settings
@@ -38,7 +38,7 @@ def test_doctor_and_a_later_pre_flight_use_the_folder_the_venvs_fastembed_opens(
     flags: Flags = {"venv": str(future_venv), "model": BGE_MODEL}
     settings = resolve_settings(project, flags, env)
 
-    first = decide_cache(settings, env, remembered_fastembed(settings, future_venv).own_cache)
+    first = decide_cache(settings, env, remembered_cache(settings, future_venv))
     assert first.location.path == ours and first.followed is None  # nothing remembered yet
 
     python = future_venv / "bin" / "python"
@@ -46,7 +46,7 @@ def test_doctor_and_a_later_pre_flight_use_the_folder_the_venvs_fastembed_opens(
     own = asked.own_cache
     assert own is not None and own.name == "future-fastembed-cache"
 
-    later = decide_cache(settings, env, remembered_fastembed(settings, future_venv).own_cache)
+    later = decide_cache(settings, env, remembered_cache(settings, future_venv))
     assert (later.location.path, later.followed) == (own, own)
     doctor = DoctorContext.build(project, flags=flags, env=env)
     assert doctor.cache is not None and doctor.cache.path == own
@@ -81,3 +81,32 @@ def test_the_model_step_rechecks_a_folder_decided_after_the_pre_flight(
     assert step.result.state == "ready", step.result.last_error
     assert step.cache.path == own
     assert Path(step.result.path or "").is_relative_to(own)
+
+
+def test_a_reinstalled_fastembed_is_asked_with_the_settings_folder_not_its_own(
+    future_venv: Path, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    """Whether fastembed follows FASTEMBED_CACHE_PATH is told by giving it the settings' folder:
+    given its own folder, it would seem to follow the variable and the model would go elsewhere."""
+    import os
+
+    project = tmp_path / "project"
+    project.mkdir()
+    ours = tmp_path / "ours"
+    env = {"FASTEMBED_CACHE_PATH": str(ours), "HF_ENDPOINT": fake_hub.url}
+    flags: Flags = {"venv": str(future_venv), "model": BGE_MODEL, "fallback_model": ""}
+    settings = resolve_settings(project, flags, env)
+    python = future_venv / "bin" / "python"
+    own = asked_fastembed(settings, future_venv, python, env, ours).own_cache  # a first run
+    assert own is not None
+    checked = decide_cache(settings, env, remembered_cache(settings, future_venv))
+    assert (checked.location.path, checked.configured) == (own, ours)
+
+    dist = next(future_venv.glob("lib/python*/site-packages/fastembed-*.dist-info"))
+    os.utime(dist, ns=(1, 1))  # reinstalled since: the remembered answer no longer holds
+    rechecked: list[Path] = []
+    step = make_model_ready(
+        settings, env, checked, future_venv, python, recheck=lambda c: rechecked.append(c.path)
+    )
+    assert rechecked == [], "its answer did not change: the checked folder stays"
+    assert step.cache.path == own and step.result.state == "ready", step.result.last_error

@@ -1,109 +1,164 @@
-"""The model step shared by `up` and `prefetch`, and its adapter from settings: which cache
-folder, laid out as the backend's own fastembed names the models, prefetch, switch check.
+"""The model step shared by `up` and `prefetch`, and its adapter from settings: the cache folder
+(one decision), the models as the backend's own fastembed names them, prefetch, switch check.
 
 It lives outside `launcher.models` so that package never imports settings or the console:
 this module supplies the settings' values, the cache location and the progress display. Both
 commands leave the cache the same way: in the folder the venv's fastembed opens, and with the
-model switch recorded (or refused) against the previous runs.
+model switch recorded (or refused) against the previous runs. Every function returns a value;
+none changes what another one returned.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from launcher.models.location import CacheLocation, resolve_cache_dir
 from launcher.models.options import PrefetchOptions
 from launcher.models.outcome import PrefetchResult
 from launcher.models.registry import DEFAULT_ENDPOINT
 from launcher.models.switch import ModelSwitch, last_used_model, settle_model
+from launcher.settings import Settings, Source
 from launcher.values import truthy
 
-
-def configured_cache_dir(settings: Any) -> str | None:
-    """The `cache_dir` setting as a path string; a relative path from pyproject.toml is taken
-    relative to the project (like `venv`), one from a flag or the environment to the cwd."""
-    value = settings.cache_dir
-    if value and settings.source("cache_dir") == "pyproject.toml":
-        path = Path(value).expanduser()
-        return str(path if path.is_absolute() else Path(settings.project) / path)
-    return value  # type: ignore[no-any-return]
+if TYPE_CHECKING:
+    from launcher.models.registry import ModelSpec
 
 
-def settings_cache_dir(settings: Any, env: Mapping[str, str] | None = None) -> CacheLocation:
-    """The cache location for resolved settings: `cache_dir` (relative to the project when it
-    comes from pyproject.toml) with its source, then the usual fallbacks. Every command that
-    needs the cache goes through here, so `up`, `prefetch` and `doctor` always agree."""
-    return resolve_cache_dir(configured_cache_dir(settings), settings.source("cache_dir"), env)
+@dataclass(frozen=True)
+class BackendFastembed:
+    """What the venv's own fastembed says of the configured models (nothing: no fastembed)."""
+
+    specs: dict[str, ModelSpec]  # as it spells them ({}: the built-in table decides)
+    own_cache: Path | None = None  # the folder it opens because it ignores FASTEMBED_CACHE_PATH
+
+
+@dataclass(frozen=True)
+class CacheChoice:
+    """The cache folder a command uses, and why."""
+
+    location: CacheLocation
+    followed: Path | None  # the venv's fastembed's own folder it follows (None: the settings')
+    configured: Path  # the settings' folder: the FASTEMBED_CACHE_PATH that fastembed is given
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """What the model step did: the prefetch's result, the switch it recorded, its cache."""
+
+    result: PrefetchResult
+    switch: ModelSwitch | None
+    cache: CacheLocation
+
+
+def _names(settings: Settings) -> list[str]:
+    return [name for name in (settings.model, settings.fallback_model) if name]
+
+
+def remembered_cache(settings: Settings, venv: Path) -> Path | None:
+    """The folder the venv's fastembed opens because it ignores FASTEMBED_CACHE_PATH, as an
+    earlier run found while that answer still holds (files only, never a process: for the
+    pre-flight, `doctor` and `prefetch`); None when it follows the variable or nothing is known."""
+    from launcher.fastembed.probe import ignored_cache_dir
+
+    names = _names(settings)
+    return ignored_cache_dir(venv, settings.state_path, names)
+
+
+def asked_fastembed(
+    settings: Settings, venv: Path, python: Path | None, env: Mapping[str, str], cache: Path
+) -> BackendFastembed:
+    """What the venv's fastembed says now: remembered, read from its source, or asked (its
+    python runs, given FASTEMBED_CACHE_PATH=`cache`); nothing without a venv python."""
+    from launcher.fastembed.probe import describe_models, ignored_cache_dir
+
+    if python is None:
+        return BackendFastembed({})
+    names, state = _names(settings), settings.state_path
+    specs = describe_models(venv, python, names, cache=cache, state_dir=state, env=env)
+    return BackendFastembed(specs, ignored_cache_dir(venv, state, names))
+
+
+def decide_cache(settings: Settings, env: Mapping[str, str], own_cache: Path | None) -> CacheChoice:
+    """The one decision of the cache folder: where the venv's fastembed looks when it ignores
+    FASTEMBED_CACHE_PATH (unless the backend's code passes its own `cache_dir=`), else the
+    `cache_dir` setting with its origin, then the usual fallbacks (`resolve_cache_dir`).
+    `up`, `prefetch` and `doctor` all come through here, so they always agree."""
+    origin = settings.origin("cache_dir").detail
+    configured = resolve_cache_dir(settings.cache_path, origin, env)
+    if own_cache is None or settings.source("cache_dir") is Source.CODE:
+        return CacheChoice(configured, None, configured.path)
+    own = resolve_cache_dir(own_cache, "the venv's fastembed", env)
+    return CacheChoice(own, own_cache, configured.path)
 
 
 def prefetch_options(
-    settings: Any,
-    env: Mapping[str, str] | None = None,
-    cache: CacheLocation | None = None,
+    settings: Settings,
+    env: Mapping[str, str],
+    cache: CacheLocation,
+    described: dict[str, ModelSpec],
     *,
+    download: bool = True,
     show_progress: bool = True,
 ) -> PrefetchOptions:
-    """Options from `launcher.settings.Settings` and the environment (`HF_ENDPOINT`,
-    `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HUB_DISABLE_SYMLINKS`, `FASTEMBED_CACHE_PATH`).
-
-    Pass `cache` when the caller already resolved the location (saves a second probe)."""
-    environ = os.environ if env is None else env
-    location = cache or settings_cache_dir(settings, environ)
+    """Options from the settings and the environment (`HF_ENDPOINT`, `HF_TOKEN`,
+    `HF_HUB_OFFLINE`, `HF_HUB_DISABLE_SYMLINKS`); `download=False` uses the cache only."""
     progress = None
     if show_progress:
         from launcher.ui.progress import model_progress
 
         progress = model_progress
+    offline = settings.offline or truthy(env.get("HF_HUB_OFFLINE")) or not download
     return PrefetchOptions(
         model=settings.model,
         fallback_model=settings.fallback_model,
-        cache=location,
+        cache=cache,
         retries=settings.retries,
         retry_delay=settings.retry_delay,
         stall_timeout=settings.stall_timeout,
         budget=settings.model_budget,
-        offline=bool(settings.offline) or truthy(environ.get("HF_HUB_OFFLINE")),
-        require_model=bool(settings.require_model),
-        endpoint=environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
-        token=environ.get("HF_TOKEN") or None,
-        symlinks=False if truthy(environ.get("HF_HUB_DISABLE_SYMLINKS")) else None,
+        offline=offline,
+        require_model=settings.require_model,
+        endpoint=env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT,
+        token=env.get("HF_TOKEN") or None,
+        symlinks=False if truthy(env.get("HF_HUB_DISABLE_SYMLINKS")) else None,
         progress=progress,
+        described=described,
     )
 
 
-def lay_out_as_backend(
-    settings: Any,
-    options: PrefetchOptions,
+def make_model_ready(
+    settings: Settings,
+    env: Mapping[str, str],
+    cache: CacheChoice,
     venv: Path,
     python: Path | None,
-    env: Mapping[str, str] | None,
-) -> None:
-    """Point `options` at the layout and folder the venv's fastembed reads (no-op without a
-    venv python or a resolved cache location: the built-in table then decides)."""
-    from launcher.fastembed.probe import describe_models, ignored_cache_dir
-
-    if python is None or not isinstance(options.cache, CacheLocation):
-        return
-    names = [settings.model, settings.fallback_model]
-    options.described = describe_models(
-        venv, python, names, cache=options.cache.path, state_dir=settings.state_dir, env=env
-    )
-    elsewhere = ignored_cache_dir(venv, settings.state_dir, names)
-    hardwired = settings.source("cache_dir").startswith("code:")  # passed as cache_dir=
-    if elsewhere is not None and not hardwired:  # it ignores FASTEMBED_CACHE_PATH
-        options.cache = resolve_cache_dir(elsewhere, "the venv's fastembed")
+    *,
+    download: bool = True,
+    environment: dict[str, Any] | None = None,
+    recheck: Callable[[CacheLocation], None] | None = None,
+) -> ModelStep:
+    """The model in the folder and layout the venv's fastembed opens, recorded against the
+    previous runs. When what that fastembed says now moves the cache (it was installed or
+    changed since the answer `cache` followed), the folder is decided again and `recheck`ed
+    before anything is written there. Raises the ModelError of a refused switch; a failed
+    prefetch is returned, not raised, so the caller can still report it."""
+    fastembed = asked_fastembed(settings, venv, python, env, cache.configured)
+    if fastembed.own_cache != cache.followed:
+        cache = decide_cache(settings, env, fastembed.own_cache)
+        if recheck is not None:
+            recheck(cache.location)
+    options = prefetch_options(settings, env, cache.location, fastembed.specs, download=download)
+    result, switch = prefetch_and_settle(settings, options, environment)
+    return ModelStep(result, switch, cache.location)
 
 
 def prefetch_and_settle(
-    settings: Any, options: PrefetchOptions, environment: dict[str, Any] | None = None
+    settings: Settings, options: PrefetchOptions, environment: dict[str, Any] | None = None
 ) -> tuple[PrefetchResult, ModelSwitch | None]:
-    """Prefetch, then (when it did not fail) record the model against the previous runs'.
-
-    Raises the ModelError of a refused switch (`allow_model_switch = false`); a failed prefetch
-    is returned, not raised, so the caller can still report it."""
+    """Prefetch, then (when it did not fail) record the model against the previous runs'."""
     from launcher.models.fetch import prefetch
 
     before = last_used_model(settings.status_file)

@@ -1,8 +1,10 @@
-"""Settings: built-in defaults < `[tool.robo-backend]` < `ROBO_BACKEND_*` env < flags.
+"""Settings: defaults < the backend's code < `[tool.robo-backend]` < `ROBO_BACKEND_*` env < flags.
 
-Every resolved value remembers where it came from, so `doctor` and `--verbose` can say
-"port = 9000 (from ROBO_BACKEND_PORT)". Nothing here reads the environment at import time:
-`resolve_settings` takes the environment as a parameter.
+`Settings` is frozen and typed, one field per setting. Every value remembers its origin: the
+layer it came from (`Source`) and the text people read ("ROBO_BACKEND_PORT", "code: main.py:12"),
+so `doctor` and `--verbose` can say "port = 9000 (ROBO_BACKEND_PORT)". The code layer is what
+adoption (`discover/adopt.py`) read from the backend's code; it is merged here, never written
+from outside. Nothing here reads the environment at import time: `resolve_settings` takes it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 
 from launcher.errors import ProjectError, SettingsError
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, DEFAULT_MODEL_BUDGET
@@ -28,26 +31,18 @@ ENV_PREFIX = "ROBO_BACKEND_"
 STATE_DIR = ".robo-backend"
 MAX_SECONDS = 86_400.0  # a day: any wait longer than that is a typo, not a setting
 MAX_RETRIES = 100
-INSTALL_MODES = ("auto", "always", "never")
-ACTIVATIONS = ("auto", "direct", "powershell", "cmd", "wsl", "posix")
+InstallMode = Literal["auto", "always", "never"]
+Activation = Literal["auto", "direct", "powershell", "cmd", "wsl", "posix"]
 
 
-def _port(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("expected a port number")
-    port = int(str(value).strip())
-    if not 0 <= port <= 65535:
-        raise ValueError("a port is a number from 0 to 65535")
-    return port
+def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = None if isinstance(value, bool) else int(str(value).strip())
+        if number is None or not low <= number <= high:
+            raise ValueError(f"expected {what} from {low} to {high}")
+        return number
 
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("expected a whole number")
-    number = int(str(value).strip())
-    if not 1 <= number <= MAX_RETRIES:
-        raise ValueError(f"expected a whole number from 1 to {MAX_RETRIES}")
-    return number
+    return parse
 
 
 def _seconds(value: Any) -> float:
@@ -99,6 +94,63 @@ def _health_path(value: Any) -> str:
     return text
 
 
+class Source(Enum):
+    """The layer a value came from, lowest first: a higher layer wins."""
+
+    DEFAULT = "default"
+    CODE = "code"  # what the backend's code hard-wires (discover/adopt.py)
+    PYPROJECT = "pyproject"
+    ENV = "env"
+    FLAG = "flag"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: its layer, and the text people read (`detail`)."""
+
+    source: Source
+    detail: str  # "default", "code: main.py:12", "pyproject.toml", "ROBO_BACKEND_PORT", "--port"
+
+
+DEFAULT_ORIGIN = Origin(Source.DEFAULT, "default")
+
+
+@dataclass(frozen=True)
+class CodeValue:
+    """A value the backend's code hard-wires, and where it was read (`src/config.py:8`)."""
+
+    value: str
+    where: str
+
+
+class Flags(TypedDict, total=False):
+    """Flag values as a command read them; None (or a missing key) means "not given"."""
+
+    app: str | None
+    host: str | None
+    port: int | None
+    reload: bool | None
+    venv: str | None
+    state_dir: str | None
+    python: str | None
+    model: str | None
+    fallback_model: str | None
+    cache_dir: str | None
+    retries: int | None
+    retry_delay: float | None
+    stall_timeout: float | None
+    model_budget: float | None
+    ready_timeout: float | None
+    health_path: str | None
+    install: str | None
+    offline: bool | None
+    prefetch: bool | None
+    require_model: bool | None
+    allow_model_switch: bool | None
+    shell: str | None
+    activation: str | None
+
+
 @dataclass(frozen=True)
 class Spec:
     """One setting: its default, how to parse a raw value, and its help text."""
@@ -109,102 +161,143 @@ class Spec:
     help: str
 
 
-SPECS: tuple[Spec, ...] = (
-    Spec("app", None, _app, "ASGI app as module:attr (discovered when unset)"),
-    Spec("host", "127.0.0.1", _text, "interface uvicorn binds"),
-    Spec("port", 8000, _port, "port uvicorn listens on (0 picks a free one)"),
-    Spec("reload", False, parse_bool, "run uvicorn with --reload"),
-    Spec("venv", ".venv", _text, "venv folder, relative to the project"),
-    Spec(
-        "state_dir",
-        STATE_DIR,
-        _text,
-        "launcher state folder (status file, run file, locks), relative to the project",
-    ),
-    Spec("python", None, _optional_text, "interpreter used to create the venv"),
-    Spec("model", DEFAULT_MODEL, _text, "embedding model to prefetch"),
-    Spec(
-        "fallback_model", DEFAULT_FALLBACK_MODEL, _optional_text, "model used when the first fails"
-    ),
-    Spec("cache_dir", None, _optional_text, "model cache folder (persistent default)"),
-    Spec("retries", 3, _positive_int, "download attempts per model"),
-    Spec("retry_delay", 10.0, _seconds, "seconds between download attempts"),
-    Spec("stall_timeout", 30.0, _seconds, "seconds without a byte before an attempt is ended"),
-    Spec(
-        "model_budget",
-        DEFAULT_MODEL_BUDGET,
-        _seconds,
-        "seconds the model step may go without a byte before starting degraded (0: no limit)",
-    ),
-    Spec("ready_timeout", 60.0, _seconds, "seconds to wait for the health endpoint"),
-    Spec("health_path", "/health", _health_path, "path polled until it answers 200"),
-    Spec("install", "auto", _choice(INSTALL_MODES), "dependency install: auto, always or never"),
-    Spec("offline", False, parse_bool, "never touch the network; use the cache only"),
-    Spec("prefetch", True, parse_bool, "prefetch the model before starting the server"),
-    Spec("require_model", False, parse_bool, "fail instead of running degraded without a model"),
-    Spec(
-        "allow_model_switch",
-        True,
-        parse_bool,
-        "let a run use another model than the last run (false: refuse, stored vectors differ)",
-    ),
-    Spec("shell", None, _optional_text, "override shell detection"),
-    Spec("activation", "auto", _choice(ACTIVATIONS), "force an activation strategy"),
-)
-SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+def _setting(default: Any, parse: Callable[[Any], Any], help: str) -> Any:
+    """A field of `Settings` that is a setting (its spec rides in the field's metadata)."""
+    return field(default=default, metadata={"parse": parse, "help": help})
 
 
 @dataclass(frozen=True)
-class Value:
-    value: Any
-    source: str  # "default", "pyproject.toml", "ROBO_BACKEND_PORT", "--port"
-
-
-@dataclass
 class Settings:
-    """The resolved settings of one backend project."""
+    """The resolved settings of one backend project: one typed field per setting, with its
+    built-in default, its parser and its help text (`SPECS` lists them)."""
 
     project: Path
-    values: dict[str, Value] = field(default_factory=dict)
+    app: str | None = _setting(None, _app, "ASGI app as module:attr (discovered when unset)")
+    host: str = _setting("127.0.0.1", _text, "interface uvicorn binds")
+    port: int = _setting(
+        8000, _whole(0, 65535, "a port number"), "port uvicorn listens on (0 picks a free one)"
+    )
+    reload: bool = _setting(False, parse_bool, "run uvicorn with --reload")
+    venv: str = _setting(".venv", _text, "venv folder, relative to the project")
+    state_dir: str = _setting(
+        STATE_DIR,
+        _text,
+        "launcher state folder (status file, run file, locks), relative to the project",
+    )
+    python: str | None = _setting(None, _optional_text, "interpreter used to create the venv")
+    model: str = _setting(DEFAULT_MODEL, _text, "embedding model to prefetch")
+    fallback_model: str | None = _setting(
+        DEFAULT_FALLBACK_MODEL, _optional_text, "model used when the first fails"
+    )
+    cache_dir: str | None = _setting(
+        None, _optional_text, "model cache folder (persistent default)"
+    )
+    retries: int = _setting(
+        3, _whole(1, MAX_RETRIES, "a whole number"), "download attempts per model"
+    )
+    retry_delay: float = _setting(10.0, _seconds, "seconds between download attempts")
+    stall_timeout: float = _setting(
+        30.0, _seconds, "seconds without a byte before an attempt is ended"
+    )
+    model_budget: float = _setting(
+        DEFAULT_MODEL_BUDGET,
+        _seconds,
+        "seconds the model step may go without a byte before starting degraded (0: no limit)",
+    )
+    ready_timeout: float = _setting(60.0, _seconds, "seconds to wait for the health endpoint")
+    health_path: str = _setting("/health", _health_path, "path polled until it answers 200")
+    install: InstallMode = _setting(
+        "auto", _choice(get_args(InstallMode)), "dependency install: auto, always or never"
+    )
+    offline: bool = _setting(False, parse_bool, "never touch the network; use the cache only")
+    prefetch: bool = _setting(True, parse_bool, "prefetch the model before starting the server")
+    require_model: bool = _setting(
+        False, parse_bool, "fail instead of running degraded without a model"
+    )
+    allow_model_switch: bool = _setting(
+        True,
+        parse_bool,
+        "let a run use another model than the last run (false: refuse, stored vectors differ)",
+    )
+    shell: str | None = _setting(None, _optional_text, "override shell detection")
+    activation: Activation = _setting(
+        "auto", _choice(get_args(Activation)), "force an activation strategy"
+    )
+    origins: Mapping[str, Origin] = field(default_factory=dict, repr=False)
 
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values", {})
-        if name in values:
-            return values[name].value
-        raise AttributeError(name)
+    def origin(self, name: str) -> Origin:
+        """Where setting `name` came from (KeyError for a name that is no setting)."""
+        return self.origins.get(SPEC_BY_NAME[name].name, DEFAULT_ORIGIN)
 
-    def source(self, name: str) -> str:
-        return self.values[name].source
+    def source(self, name: str) -> Source:
+        return self.origin(name).source
 
     @property
     def venv_path(self) -> Path:
-        venv = Path(self.values["venv"].value)
+        venv = Path(self.venv)
         return venv if venv.is_absolute() else self.project / venv
 
     @property
-    def state_dir(self) -> Path:
+    def state_path(self) -> Path:
         """Per-project launcher state: status file, run file, dependency stamp, locks."""
-        value = self.values.get("state_dir")
-        folder = Path(value.value if value is not None else STATE_DIR).expanduser()
+        folder = Path(self.state_dir).expanduser()
         return folder if folder.is_absolute() else self.project / folder
 
     @property
     def status_file(self) -> Path:
-        return self.state_dir / "status.json"
+        return self.state_path / "status.json"
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The `cache_dir` setting as a folder: a relative path from pyproject.toml (or the
+        code) is taken relative to the project, like `venv`; one from a flag or the
+        environment relative to the current folder."""
+        if not self.cache_dir:
+            return None
+        path = Path(self.cache_dir).expanduser()
+        if path.is_absolute():
+            return path
+        relative_to_project = self.source("cache_dir") in (Source.PYPROJECT, Source.CODE)
+        return (self.project if relative_to_project else Path.cwd()) / path
+
+    def with_code(self, code: Mapping[str, CodeValue]) -> Settings:
+        """These settings with the code layer merged in: a hard-wired value replaces a built-in
+        default only (defaults < code < pyproject < env < flags)."""
+        changes: dict[str, Any] = {}
+        origins = dict(self.origins)
+        for name, found in code.items():
+            spec = _spec(name, "code")
+            if self.source(name) is not Source.DEFAULT:
+                continue
+            try:
+                changes[name] = spec.parse(found.value)
+            except (ValueError, TypeError):
+                continue  # the code's value is not one the setting takes: the default stays
+            origins[name] = Origin(Source.CODE, f"code: {found.where}")
+        return replace(self, origins=origins, **changes)
 
     def as_table(self) -> list[tuple[str, Any, str]]:
-        return [(name, v.value, v.source) for name, v in self.values.items()]
+        """(name, value, where it came from) of every setting, for people."""
+        return [(s.name, getattr(self, s.name), self.origin(s.name).detail) for s in SPECS]
 
     def to_json(self) -> dict[str, dict[str, Any]]:
-        return {name: {"value": v.value, "source": v.source} for name, v in self.values.items()}
+        return {name: {"value": value, "source": detail} for name, value, detail in self.as_table()}
 
 
-def flag_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
+SPECS: tuple[Spec, ...] = tuple(
+    Spec(f.name, f.default, f.metadata["parse"], f.metadata["help"])
+    for f in fields(Settings)
+    if "parse" in f.metadata
+)
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
-def env_name(name: str) -> str:
-    return ENV_PREFIX + name.upper()
+def _spec(name: str, layer: str) -> Spec:
+    """The spec of `name`; a name that is no setting is a bug of the caller (a lost typo)."""
+    spec = SPEC_BY_NAME.get(name)
+    if spec is None:
+        raise TypeError(f"unknown setting {name!r} in the {layer} layer")
+    return spec
 
 
 def read_pyproject(project: Path) -> dict[str, Any]:
@@ -253,10 +346,14 @@ def check_project(project: Path) -> Path:
 
 def resolve_settings(
     project: Path,
-    flags: Mapping[str, Any] | None = None,
+    flags: Flags | None = None,
     env: Mapping[str, str] | None = None,
+    code: Mapping[str, CodeValue] | None = None,
 ) -> Settings:
-    """Resolve every setting for `project`; flags whose value is None are 'not given'."""
+    """Resolve every setting for `project`: defaults < `code` < pyproject < `env` < `flags`.
+
+    A flag whose value is None is "not given". A key of `flags` or `code` that names no
+    setting is a TypeError: a bug in the caller, never a value silently dropped."""
     root = check_project(project)
     environ = os.environ if env is None else env
     config = load_project_config(root)
@@ -266,29 +363,32 @@ def resolve_settings(
             f"unknown key {unknown[0]!r} in [tool.robo-backend] of {root / 'pyproject.toml'}",
             "Known keys: " + ", ".join(spec.name for spec in SPECS) + ".",
         )
-    given = {k: v for k, v in (flags or {}).items() if v is not None}
-    settings = Settings(project=root)
+    given = {_spec(k, "flags").name: v for k, v in (flags or {}).items()}
+    values: dict[str, Any] = {}
+    origins: dict[str, Origin] = {}
     for spec in SPECS:
-        layers: list[tuple[Any, str, str]] = [(spec.default, "default", "")]
-        if spec.name in config:
-            layers.append(
-                (config[spec.name], "pyproject.toml", f"{spec.name} in [tool.robo-backend]")
-            )
-        env_key = env_name(spec.name)
-        if env_key in environ:
-            layers.append((environ[env_key], env_key, env_key))
-        if spec.name in given:
-            layers.append((given[spec.name], flag_name(spec.name), flag_name(spec.name)))
-        raw, source, label = layers[-1]
-        if source == "default":
-            settings.values[spec.name] = Value(raw, source)
+        env_key = ENV_PREFIX + spec.name.upper()
+        if given.get(spec.name) is not None:
+            raw, origin = given[spec.name], Origin(Source.FLAG, "--" + spec.name.replace("_", "-"))
+        elif env_key in environ:
+            raw, origin = environ[env_key], Origin(Source.ENV, env_key)
+        elif spec.name in config:
+            raw, origin = config[spec.name], Origin(Source.PYPROJECT, "pyproject.toml")
+        else:
             continue
-        try:
-            parsed = spec.parse(raw)
-        except (ValueError, TypeError) as exc:
-            raise SettingsError(
-                f"{label} = {raw!r} is not valid: {exc}",
-                f"Set {spec.name} to a valid value ({spec.help}).",
-            ) from None
-        settings.values[spec.name] = Value(parsed, source)
-    return settings
+        values[spec.name] = _parse(spec, raw, origin)
+        origins[spec.name] = origin
+    return Settings(project=root, origins=origins, **values).with_code(code or {})
+
+
+def _parse(spec: Spec, raw: Any, origin: Origin) -> Any:
+    try:
+        return spec.parse(raw)
+    except (ValueError, TypeError) as exc:
+        label = origin.detail
+        if origin.source is Source.PYPROJECT:
+            label = f"{spec.name} in [tool.robo-backend]"
+        raise SettingsError(
+            f"{label} = {raw!r} is not valid: {exc}",
+            f"Set {spec.name} to a valid value ({spec.help}).",
+        ) from None

@@ -169,7 +169,7 @@ def test_help_shows_each_setting_default() -> None:
 
 
 def test_the_degraded_step_says_a_restart_is_needed_after_prefetch() -> None:
-    from launcher.up.pipeline import model_summary
+    from launcher.up.view import model_summary
 
     text = model_summary(None, "degraded")
     assert "DEGRADED" in text and "robo-backend prefetch" in text and "restart `up`" in text

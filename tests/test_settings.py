@@ -1,13 +1,23 @@
-"""Settings precedence and validation: defaults < pyproject < env < flags, each with its source."""
+"""Settings precedence and validation: defaults < code < pyproject < env < flags, each with its
+source (the layer, and the text people read)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from launcher.errors import ProjectError, SettingsError
-from launcher.settings import DEFAULT_MODEL, SPECS, resolve_settings
+from launcher.settings import (
+    DEFAULT_MODEL,
+    SPECS,
+    CodeValue,
+    Flags,
+    Settings,
+    Source,
+    resolve_settings,
+)
 
 
 def write_pyproject(project: Path, body: str) -> None:
@@ -22,7 +32,8 @@ def test_defaults_when_nothing_is_configured(tmp_path: Path) -> None:
     assert settings.model == DEFAULT_MODEL
     assert settings.retries == 3
     assert settings.retry_delay == 10.0
-    assert all(settings.source(spec.name) == "default" for spec in SPECS)
+    assert all(settings.source(spec.name) is Source.DEFAULT for spec in SPECS)
+    assert all(settings.origin(spec.name).detail == "default" for spec in SPECS)
     assert settings.venv_path == tmp_path.resolve() / ".venv"
     assert settings.status_file == tmp_path.resolve() / ".robo-backend" / "status.json"
 
@@ -31,10 +42,59 @@ def test_each_layer_overrides_the_one_below_and_says_so(tmp_path: Path) -> None:
     write_pyproject(tmp_path, '[tool.robo-backend]\nport = 9001\nretries = 5\nhost = "0.0.0.0"\n')
     env = {"ROBO_BACKEND_PORT": "9002", "ROBO_BACKEND_RETRIES": "7"}
     settings = resolve_settings(tmp_path, {"port": 9003, "reload": None}, env)
-    assert (settings.port, settings.source("port")) == (9003, "--port")
-    assert (settings.retries, settings.source("retries")) == (7, "ROBO_BACKEND_RETRIES")
-    assert (settings.host, settings.source("host")) == ("0.0.0.0", "pyproject.toml")
-    assert (settings.reload, settings.source("reload")) == (False, "default")
+    assert (settings.port, settings.source("port")) == (9003, Source.FLAG)
+    assert (settings.retries, settings.source("retries")) == (7, Source.ENV)
+    assert (settings.host, settings.source("host")) == ("0.0.0.0", Source.PYPROJECT)
+    assert (settings.reload, settings.source("reload")) == (False, Source.DEFAULT)
+    shown = {name: detail for name, _value, detail in settings.as_table()}
+    assert shown["port"] == "--port"
+    assert shown["retries"] == "ROBO_BACKEND_RETRIES"
+    assert shown["host"] == "pyproject.toml"
+    assert shown["reload"] == "default"
+
+
+def test_the_code_layer_sits_between_the_defaults_and_pyproject(tmp_path: Path) -> None:
+    code = {
+        "model": CodeValue("sentence-transformers/all-MiniLM-L6-v2", "config.py:3"),
+        "cache_dir": CodeValue("models", "main.py:9"),
+    }
+    settings = resolve_settings(tmp_path, {}, {}, code=code)
+    assert settings.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert settings.origin("model").detail == "code: config.py:3"
+    assert settings.source("model") is Source.CODE
+    assert settings.cache_path == tmp_path.resolve() / "models"  # relative to the project
+
+    write_pyproject(tmp_path, '[tool.robo-backend]\nmodel = "BAAI/bge-small-en-v1.5"\n')
+    explicit = resolve_settings(tmp_path, {}, {"ROBO_BACKEND_CACHE_DIR": "/srv/m"}, code=code)
+    assert (explicit.model, explicit.source("model")) == (
+        "BAAI/bge-small-en-v1.5",
+        Source.PYPROJECT,
+    )
+    assert (explicit.cache_dir, explicit.source("cache_dir")) == ("/srv/m", Source.ENV)
+
+
+def test_a_flag_or_code_key_that_names_no_setting_is_a_bug_not_a_lost_value(
+    tmp_path: Path,
+) -> None:
+    typo: Flags = {"prot": 9000}  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(TypeError, match="'prot'"):
+        resolve_settings(tmp_path, typo, {})
+    unset: Flags = {"prot": None}  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(TypeError, match="'prot'"):
+        resolve_settings(tmp_path, unset, {})
+    with pytest.raises(TypeError, match="'modle'"):
+        resolve_settings(tmp_path, {}, {}, code={"modle": CodeValue("x/y", "main.py:1")})
+
+
+def test_flags_name_exactly_the_settings() -> None:
+    assert set(Flags.__annotations__) == {spec.name for spec in SPECS}
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = resolve_settings(tmp_path, {}, {})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.port = 1  # type: ignore[misc]
+    assert Settings(project=tmp_path).port == 8000
 
 
 def test_dashed_keys_in_pyproject_are_accepted(tmp_path: Path) -> None:
@@ -120,10 +180,10 @@ def test_a_byte_order_mark_in_pyproject_is_accepted(tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "pyproject.toml").write_bytes("\ufeff[tool.robo-backend]\nport = 9005\n".encode())
     settings = resolve_settings(tmp_path, {}, {})
-    assert (settings.port, settings.source("port")) == (9005, "pyproject.toml")
+    assert (settings.port, settings.source("port")) == (9005, Source.PYPROJECT)
 
 
 def test_the_state_folder_can_be_moved(tmp_path: Path) -> None:
     settings = resolve_settings(tmp_path, {}, {"ROBO_BACKEND_STATE_DIR": "var/state"})
-    assert settings.state_dir == tmp_path.resolve() / "var" / "state"
+    assert settings.state_path == tmp_path.resolve() / "var" / "state"
     assert settings.status_file == tmp_path.resolve() / "var" / "state" / "status.json"

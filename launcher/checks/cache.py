@@ -56,7 +56,7 @@ def _model_state(ctx: DoctorContext, name: str) -> Any:
     names = [settings.model, settings.fallback_model]
 
     def inspect() -> Any:
-        with described(remembered_specs(settings.venv_path, settings.state_dir, names)):
+        with described(remembered_specs(settings.venv_path, settings.state_path, names)):
             return inspect_model(root, name)
 
     return ctx.memo("model:" + name, inspect)
@@ -207,7 +207,7 @@ def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) ->
             return Check(
                 check_id,
                 "fail",
-                f"{role} {name} ({ctx.settings.source(setting)}): {exc.message}",
+                f"{role} {name} ({ctx.settings.origin(setting).detail}): {exc.message}",
                 exc.hint,
                 {"model": name, "known": False},
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from launcher.checks.core import Check, DoctorContext
+from launcher.settings import Source
 
 
 def check_settings(ctx: DoctorContext) -> list[Check]:
@@ -13,9 +14,9 @@ def check_settings(ctx: DoctorContext) -> list[Check]:
             Check("settings", "fail", ctx.settings_error.message, ctx.settings_error.hint, details)
         ]
     changed = [
-        f"{name}={value!r} ({source})"
-        for name, value, source in settings.as_table()
-        if source != "default"
+        f"{name}={value!r} ({detail})"
+        for name, value, detail in settings.as_table()
+        if settings.source(name) is not Source.DEFAULT
     ]
     summary = f"settings of {settings.project}: " + (
         ", ".join(changed) if changed else "all defaults"

@@ -25,7 +25,7 @@ from launcher.checks.probes import (
     probe_hub,
 )
 from launcher.errors import LauncherError
-from launcher.settings import SPECS, Settings, Value
+from launcher.settings import Flags, Settings
 from launcher.values import truthy
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class DoctorContext:
         cls,
         project: Path,
         *,
-        flags: Mapping[str, Any] | None = None,
+        flags: Flags | None = None,
         env: Mapping[str, str] | None = None,
         facts: PlatformFacts | None = None,
         **probes: Any,
@@ -97,7 +97,7 @@ class DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
         from launcher.discover.adopt import adopt_hardwired
-        from launcher.model_step import settings_cache_dir
+        from launcher.model_step import decide_cache, remembered_cache
         from launcher.settings import check_project, resolve_settings
         from launcher.shells.detect import PlatformFacts
 
@@ -105,15 +105,16 @@ class DoctorContext:
         root = check_project(project)  # a missing project folder stays a usage error (exit 2)
         settings_error: LauncherError | None = None
         try:
-            settings = resolve_settings(root, flags, environ)
-            adopt_hardwired(settings)  # the model and cache_dir the backend's code hard-wires
+            explicit = resolve_settings(root, flags, environ)
+            settings = adopt_hardwired(explicit)  # with the model and cache_dir the code names
         except LauncherError as exc:
             settings_error = exc
             settings = default_settings(root)
         cache: CacheLocation | None = None
         cache_error: LauncherError | None = None
-        try:
-            cache = settings_cache_dir(settings, environ)
+        try:  # the folder `up` would use, as far as files tell (the venv's fastembed not asked)
+            own_cache = remembered_cache(settings, settings.venv_path)
+            cache = decide_cache(settings, environ, own_cache).location
         except LauncherError as exc:
             cache_error = exc
         return cls(
@@ -121,7 +122,7 @@ class DoctorContext:
             facts=facts or PlatformFacts.current(),
             env=environ,
             cache=cache,
-            port=int(settings.port),
+            port=settings.port,
             settings_error=settings_error,
             cache_error=cache_error,
             **probes,
@@ -142,9 +143,9 @@ class DoctorContext:
 
     @property
     def offline(self) -> bool:
-        return bool(self.settings.offline) or truthy(self.env.get("HF_HUB_OFFLINE"))
+        return self.settings.offline or truthy(self.env.get("HF_HUB_OFFLINE"))
 
 
 def default_settings(project: Path) -> Settings:
     """Every setting at its built-in default (doctor's stand-in when the real ones are invalid)."""
-    return Settings(project=project, values={s.name: Value(s.default, "default") for s in SPECS})
+    return Settings(project=project)

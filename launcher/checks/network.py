@@ -46,7 +46,7 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
         why = (
             "HF_HUB_OFFLINE"
             if truthy(ctx.env.get("HF_HUB_OFFLINE"))
-            else (f"offline = true ({ctx.settings.source('offline')})")
+            else (f"offline = true ({ctx.settings.origin('offline').detail})")
         )
         return [
             Check(
@@ -129,7 +129,7 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
 def check_port(ctx: DoctorContext) -> list[Check]:
     host = ctx.settings.host
     details: dict[str, Any] = {"host": host, "port": ctx.port, "holder": None}
-    source = ctx.settings.source("port")
+    source = ctx.settings.origin("port").detail
     if ctx.port == 0:
         return [Check("port", "ok", "port 0: `up` picks a free port when it starts", "", details)]
     try:

@@ -10,6 +10,7 @@ from typing import Any
 from launcher.checks.core import Check, DoctorContext
 from launcher.checks.probes import existing_ancestor, write_probe_in
 from launcher.errors import LauncherError
+from launcher.settings import Source
 
 MOVE_STATE_HINT = (
     "Move the state folder with state_dir in [tool.robo-backend] or ROBO_BACKEND_STATE_DIR "
@@ -28,7 +29,7 @@ def check_app(ctx: DoctorContext) -> list[Check]:
             settings.project,
             settings.app,
             venv_interpreter(settings),
-            source=settings.source("app"),
+            source=settings.origin("app").detail,
         )
     except LauncherError as exc:
         return [Check("app", "fail", exc.message, exc.hint, {"configured": settings.app})]
@@ -64,9 +65,10 @@ def check_health_path(ctx: DoctorContext) -> list[Check]:
     """A health path someone set must be a route of the app, or `up` waits out ready_timeout."""
     settings = ctx.settings
     path = str(settings.health_path)
-    source = settings.source("health_path")
+    origin = settings.origin("health_path")
+    source = origin.detail
     details: dict[str, Any] = {"path": path, "source": source}
-    if source == "default":
+    if origin.source is Source.DEFAULT:
         summary = f"health path {path} (when the app has none, `up` finds its route itself)"
         return [Check("health-path", "ok", summary, "", details)]
     route = path.split("?", 1)[0]
@@ -90,8 +92,8 @@ def check_health_path(ctx: DoctorContext) -> list[Check]:
 def check_state_dir(ctx: DoctorContext) -> list[Check]:
     """The state folder (status file, run file, locks) must be writable before `up` installs."""
     settings = ctx.settings
-    folder = settings.state_dir
-    details: dict[str, Any] = {"path": str(folder), "source": settings.source("state_dir")}
+    folder = settings.state_path
+    details: dict[str, Any] = {"path": str(folder), "source": settings.origin("state_dir").detail}
     if os.path.lexists(folder) and not folder.is_dir():
         return [
             Check(
@@ -122,7 +124,7 @@ def check_running(ctx: DoctorContext) -> list[Check]:
     """Is this project's backend already running (the run file of an earlier `up`)?"""
     from launcher.server.runfile import RunState, inspect_run, read_run, run_file
 
-    state_dir = ctx.settings.state_dir
+    state_dir = ctx.settings.state_path
     record = read_run(state_dir)
     state = inspect_run(record)
     details: dict[str, Any] = {"run_file": str(run_file(state_dir)), "state": state.value}

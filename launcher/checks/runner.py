@@ -122,11 +122,12 @@ def preflight(
     port: int,
     facts: PlatformFacts,
     env: Mapping[str, str] | None = None,
+    only: Collection[str] = PREFLIGHT_IDS,
     **probes: Any,
 ) -> list[Check]:
-    """`up`'s pre-flight: raise PreflightError (exit 1) with the first failing check's finding
-    and fix; return the checks (warnings included) when nothing fails. No network, no venv
-    creation, nothing `up` repairs by itself."""
+    """`up`'s pre-flight (the checks `only` names): raise PreflightError (exit 1) with the first
+    failing check's finding and fix; return the checks (warnings included) when nothing fails.
+    No network, no venv creation, nothing `up` repairs by itself."""
     context = DoctorContext(
         settings=settings,
         facts=facts,
@@ -136,7 +137,7 @@ def preflight(
         quick=True,
         **probes,
     )
-    checks = run_checks(context, only=PREFLIGHT_IDS)
+    checks = run_checks(context, only=only)
     for check in checks:
         if check.status == "fail":
             raise PreflightError(check.summary, check.hint)

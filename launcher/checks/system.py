@@ -44,7 +44,7 @@ def check_os(ctx: DoctorContext) -> list[Check]:
 def _shell(ctx: DoctorContext) -> Any:
     from launcher.shells.detect import detect_shell
 
-    source = ctx.settings.source("shell")
+    source = ctx.settings.origin("shell").detail
     return ctx.memo("shell", lambda: detect_shell(ctx.facts, ctx.settings.shell, source=source))
 
 

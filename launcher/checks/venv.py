@@ -152,7 +152,7 @@ def check_venv(ctx: DoctorContext) -> list[Check]:
 def _lock_check(ctx: DoctorContext) -> Check | None:
     from launcher.venvs.project_lock import lock_is_held, read_holder, stale_holder
 
-    state = ctx.settings.state_dir
+    state = ctx.settings.state_path
     stale = stale_holder(state)
     if stale is not None:
         return Check(
@@ -219,7 +219,7 @@ def _deps_check(ctx: DoctorContext, health: Any, name: str, details: dict[str, A
 
     try:
         source = detect_source(ctx.settings.project, ctx.env)
-        deps = stamp_state(ctx.settings.project, health.python, ctx.settings.state_dir, source)
+        deps = stamp_state(ctx.settings.project, health.python, ctx.settings.state_path, source)
     except LauncherError as exc:
         details["deps"] = "error"
         return Check("venv", "fail", f"venv {name} is fine, but {exc.message}", exc.hint, details)

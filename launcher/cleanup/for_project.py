@@ -27,12 +27,11 @@ def cache_root(settings: Settings, env: Mapping[str, str]) -> CacheRoot:
     for a fallback: clearing a folder they did not name would be a surprise. Without one, the
     same resolution as `up` (platformdirs default, with its fallbacks).
     """
-    from launcher.model_step import configured_cache_dir
     from launcher.models.location import resolve_cache_dir
 
-    configured = configured_cache_dir(settings)
-    if configured:
-        return CacheRoot(_absolute(configured), settings.source("cache_dir"))
+    configured = settings.cache_path
+    if configured is not None:
+        return CacheRoot(_absolute(str(configured)), settings.origin("cache_dir").detail)
     named = env.get("FASTEMBED_CACHE_PATH", "").strip()
     if named:
         return CacheRoot(_absolute(named), "FASTEMBED_CACHE_PATH")
@@ -48,7 +47,7 @@ def stamp_files(settings: Settings) -> list[Path]:
     """The project's dependency stamp, which `--all` deletes too."""
     from launcher.deps import STAMP_FILE
 
-    return [settings.state_dir / STAMP_FILE]
+    return [settings.state_path / STAMP_FILE]
 
 
 def plan_for_project(

@@ -37,7 +37,7 @@ def command(ctx: typer.Context, project: Project = Path("."), shell: Shell = Non
     started = start(ctx, project)
     settings = resolve_settings(project, {"shell": shell}, started.env)
     facts = PlatformFacts.current()
-    detected = detect_shell(facts, settings.shell, source=settings.source("shell"))
+    detected = detect_shell(facts, settings.shell, source=settings.origin("shell").detail)
     logger.debug(f"shell: {detected.label} ({detected.reason})")
     venv = ensure_venv(settings.project, settings.venv_path, settings.python, facts, create=False)
     logger.debug(f"venv: {venv.path} ({venv.method})")

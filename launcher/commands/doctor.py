@@ -25,8 +25,9 @@ def command(
     from launcher.ui import console
 
     started = start(ctx, project)
-    flags = {"cache_dir": path_flag(cache_dir)}
-    context = DoctorContext.build(project, flags=flags, env=started.env)
+    context = DoctorContext.build(
+        project, flags={"cache_dir": path_flag(cache_dir)}, env=started.env
+    )
     checks = run_checks(context)
     if json_output:
         console.emit_json(document(checks))

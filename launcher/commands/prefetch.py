@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from launcher.commands.params import (
     Retries,
     RetryDelay,
 )
+
+if TYPE_CHECKING:
+    from launcher.settings import Flags
 
 
 def command(
@@ -34,12 +37,12 @@ def command(
 ) -> None:
     from launcher.commands.startup import path_flag, start
     from launcher.discover.adopt import adopt_hardwired, existing_venv_python
-    from launcher.model_step import lay_out_as_backend, prefetch_and_settle, prefetch_options
+    from launcher.model_step import decide_cache, make_model_ready, remembered_cache
     from launcher.settings import resolve_settings
     from launcher.ui import console
 
     started = start(ctx, project)
-    flags: dict[str, Any] = {
+    flags: Flags = {
         "model": model,
         "fallback_model": fallback_model,
         "cache_dir": path_flag(cache_dir),
@@ -49,16 +52,15 @@ def command(
         "require_model": require_model,
     }
     env = started.env
-    settings = resolve_settings(project, flags, env)
-    adopt_hardwired(settings)  # the model and cache_dir the backend's code hard-wires
-    options = prefetch_options(settings, env)
-    # the layout the venv's fastembed opens (no venv yet: the built-in table)
-    lay_out_as_backend(
-        settings, options, settings.venv_path, existing_venv_python(settings.venv_path), env
-    )
-    result, switch = prefetch_and_settle(settings, options)
-    if switch is not None:
-        console.warn(switch.warning())
+    # with the model and cache_dir the backend's code hard-wires
+    settings = adopt_hardwired(resolve_settings(project, flags, env))
+    venv = settings.venv_path
+    cache = decide_cache(settings, env, remembered_cache(settings, venv))
+    # laid out as the venv's fastembed names the models (no venv yet: the built-in table)
+    ready = make_model_ready(settings, env, cache, venv, existing_venv_python(venv))
+    result = ready.result
+    if ready.switch is not None:
+        console.warn(ready.switch.warning())
     if json_output:  # the status file's model object (settled: changed_from, last_used)
         from launcher.models.statusfile import read_status
 

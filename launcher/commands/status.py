@@ -26,7 +26,7 @@ def command(ctx: typer.Context, project: Project = Path("."), json_output: Json 
     started = start(ctx, project)
     settings = resolve_settings(project, {}, started.env)
     report = backend_status(
-        settings.project, settings.state_dir, settings.status_file, settings.health_path
+        settings.project, settings.state_path, settings.status_file, settings.health_path
     )
     if json_output:
         console.emit_json(report.to_json())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from launcher.commands.params import (
     RetryDelay,
     Shell,
 )
+
+if TYPE_CHECKING:
+    from launcher.settings import Flags
 
 
 def command(
@@ -82,7 +85,7 @@ def command(
     from launcher.up.pipeline import UpRequest, run_up
 
     started = start(ctx, project)
-    flags: dict[str, Any] = {
+    flags: Flags = {
         "app": app,
         "host": host,
         "port": port,

@@ -1,9 +1,9 @@
-"""Let what the backend's code hard-wires fill the settings nobody set explicitly.
+"""Read what the backend's code hard-wires as the settings' code layer (explicit ones win).
 
-Explicit settings (pyproject.toml, ROBO_BACKEND_*, flags) always win; a hard-wired value only
-replaces a built-in default, and its source says where it was read (`src/config.py:8`).
-A hard-wired cache_dir also beats FASTEMBED_CACHE_PATH, because the backend's own code ignores
-that variable once it passes `cache_dir=`.
+The layer sits above the built-in defaults and below everything the user sets (pyproject.toml,
+ROBO_BACKEND_*, flags); `Settings.with_code` merges it, and a value's origin says where it was
+read (`code: src/config.py:8`). A hard-wired cache_dir also beats FASTEMBED_CACHE_PATH, because
+the backend's own code ignores that variable once it passes `cache_dir=`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from loguru import logger
 
 from launcher.discover.hardwired import Found, Hardwired, find_hardwired
 from launcher.discover.source import Interpreter
-from launcher.settings import Settings, Value
+from launcher.settings import CodeValue, Settings, Source
 
 
 def venv_interpreter(settings: Settings) -> Callable[[], Path | None]:
@@ -62,29 +62,35 @@ def existing_venv_python(venv: Path) -> Path | None:
     return python if python.is_file() else None
 
 
-def code_source(found: Found) -> str:
-    """The source label of a hard-wired setting: `code: src/config.py:8`."""
-    return f"code: {found.where}"
+def adopt_hardwired(settings: Settings, interpreter: Interpreter = None) -> Settings:
+    """`settings` (the explicit ones) with the code layer: what the backend's code hard-wires
+    fills `model` and `cache_dir` where nobody set them."""
+    code = read_code(settings, interpreter or venv_interpreter(settings))
+    return settings.with_code(code)
 
 
-def adopt_hardwired(settings: Settings, interpreter: Interpreter = None) -> Hardwired:
-    """Read the backend's code and fill `model` and `cache_dir` where they are defaults.
+def read_code(settings: Settings, interpreter: Interpreter) -> dict[str, CodeValue]:
+    """The model and cache_dir the backend's code hard-wires, as a layer of settings.
 
-    Returns what was found, adopted or not (doctor and `up -v` show both). A value the code
-    hard-wires that an explicit setting overrides is logged as a warning: the backend will
-    still read its own value. So is a model the code loads that cannot be prefetched.
+    `settings` are the explicit ones. A hard-wired value that an explicit setting overrides is
+    logged as a warning: the backend will still read its own value. So is a model the code
+    loads that cannot be prefetched.
     """
-    found = find_hardwired(settings.project, interpreter or venv_interpreter(settings))
+    found = find_hardwired(settings.project, interpreter)
     known, unknown = _by_prefetchability(found)
-    _adopt(settings, "model", known[0] if known else None)
-    _adopt(settings, "cache_dir", found.cache_dir)
+    layer: dict[str, CodeValue] = {}
+    for name, value in (("model", known[0] if known else None), ("cache_dir", found.cache_dir)):
+        if value is not None:
+            layer[name] = CodeValue(value.value, value.where)
+            _tell(settings, name, value)
+    prefetched = layer["model"].value if "model" in layer else settings.model
     for candidate in unknown:
         logger.warning(
             f"{candidate.where}: the backend loads the model {candidate.value!r} "
             f"({candidate.how}), which robo-backend cannot prefetch (fastembed does not list "
-            f"it); prefetching {settings.model!r} instead, which the backend may not use"
+            f"it); prefetching {prefetched!r} instead, which the backend may not use"
         )
-    return found
+    return layer
 
 
 def _by_prefetchability(found: Hardwired) -> tuple[list[Found], list[Found]]:
@@ -112,27 +118,22 @@ def _by_prefetchability(found: Hardwired) -> tuple[list[Found], list[Found]]:
     return known, unknown
 
 
-def _adopt(settings: Settings, name: str, found: Found | None) -> None:
-    if found is None:
-        return
-    source = settings.source(name)
-    if source == "default":
-        settings.values[name] = Value(found.value, code_source(found))
+def _tell(settings: Settings, name: str, found: Found) -> None:
+    origin = settings.origin(name)
+    if origin.source is Source.DEFAULT:
         logger.debug(found.describe(name))
         return
-    current = settings.values[name].value
-    if not _same(settings, name, str(current), found.value):
+    if not _same(settings, name, found.value):
+        current = getattr(settings, name)
         logger.warning(
-            f"{name} = {current!r} ({source}) wins, but the backend's code reads "
+            f"{name} = {current!r} ({origin.detail}) wins, but the backend's code reads "
             f"{found.value!r} ({found.where}); the backend may not find what was prefetched"
         )
 
 
-def _same(settings: Settings, name: str, current: str, hardwired: str) -> bool:
+def _same(settings: Settings, name: str, hardwired: str) -> bool:
     if name == "model":
-        return current.lower() == hardwired.lower()
-    path = Path(current).expanduser()
-    if not path.is_absolute():
-        base = settings.project if settings.source(name) == "pyproject.toml" else Path.cwd()
-        path = base / path
-    return path.resolve() == Path(hardwired).resolve()
+        return settings.model.lower() == hardwired.lower()
+    return settings.cache_path is not None and (
+        settings.cache_path.resolve() == Path(hardwired).resolve()
+    )

@@ -1,7 +1,9 @@
 """The `up` pipeline: settings → pre-flight → venv → dependencies → activation → model → server.
 
-Each stage is one function and one step line with a mark and its duration; the stages
-themselves live in their own modules, this file only sequences them and builds the backend's
+Straight-line: each step is one function and one step line with a mark and its duration; it
+takes the typed values the earlier steps returned and returns its own (`Resolved`, the port,
+`VenvInfo`, `ActivationResult`, `ModelStep`, `ServerPlan`), changing none of them. The stages
+themselves live in their own modules; this file only sequences them and builds the backend's
 environment (the launcher-to-backend contract).
 """
 
@@ -11,60 +13,65 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from launcher.settings import Settings, resolve_settings
+from launcher.settings import Flags, Settings, Source, resolve_settings
 from launcher.ui import console
 
 if TYPE_CHECKING:
+    from subprocess import Popen
+
     from launcher.discover import AppTarget
-    from launcher.models.fetch import PrefetchResult
+    from launcher.model_step import CacheChoice, ModelStep
     from launcher.models.location import CacheLocation
     from launcher.platform import PlatformFacts
+    from launcher.server.guard import Guard
     from launcher.shells.detect import ShellInfo
     from launcher.shells.strategies import ActivationResult
     from launcher.up.early import EarlyStart, Launch
     from launcher.venvs import VenvInfo
 
 
-@dataclass
+@dataclass(frozen=True)
 class UpRequest:
     project: Path
-    flags: dict[str, Any]
+    flags: Flags
     env: dict[str, str]
     verbose: bool = False
     quiet: bool = False
 
 
-@dataclass
-class UpRun:
-    """What the steps have found so far; each step reads the earlier ones' results."""
+@dataclass(frozen=True)
+class Resolved:
+    """Step 1's answer, which every later step reads: settings (with the code layer), the app,
+    the machine, the shell and the cache folder."""
 
-    request: UpRequest
     settings: Settings
+    env: dict[str, str]
     app: AppTarget
     facts: PlatformFacts
     shell: ShellInfo
-    cache: CacheLocation
-    port: int = 0
-    venv: VenvInfo | None = None
-    activation: ActivationResult | None = None
-    model: PrefetchResult | None = None
-    early: EarlyStart | None = None  # a backend started before the checks (early_start.py)
-    early_key: str | None = None  # this command line's early-start record key (None: none)
+    cache: CacheChoice
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """What the server step starts, once every other step has answered."""
+
+    resolved: Resolved
+    port: int
+    venv: VenvInfo
+    model: ModelStep
+    launch: Launch  # command line, environment, folder, address
+    own_listener: bool = True  # the listening socket is visible as our child's (not via WSL)
 
     @property
     def url(self) -> str:
-        host = self.settings.host
+        host = self.resolved.settings.host
         url_host = f"[{host}]" if ":" in host else host
         return f"http://{url_host}:{self.port}"
-
-
-def show_settings(settings: Settings) -> None:
-    for name, value, source in settings.as_table():
-        console.info(f"  {name} = {value!r}  ({source})")
 
 
 def backend_env(
@@ -92,56 +99,51 @@ def backend_env(
     return env
 
 
-def model_summary(resolved: str | None, state: str) -> str:
-    if state == "degraded" or not resolved:
-        return (
-            "no model: the backend runs DEGRADED, search answers 503; once "
-            "`robo-backend prefetch` succeeds, restart `up`: the model is loaded at start"
-        )
-    return f"{resolved} ({state})"
-
-
-def resolve(request: UpRequest) -> UpRun:
-    """Step 1: settings, the app to serve, the platform facts, the shell, the cache."""
+def resolve(request: UpRequest) -> Resolved:
+    """Step 1: settings (the code layer included), the app to serve, the platform facts, the
+    shell, and the cache folder as the venv's fastembed last said it looks (no process)."""
     from launcher.discover import discover_app
     from launcher.discover.adopt import adopt_hardwired, venv_interpreter
-    from launcher.model_step import settings_cache_dir
+    from launcher.model_step import decide_cache, remembered_cache
     from launcher.platform import PlatformFacts
     from launcher.shells.detect import detect_shell
+    from launcher.up.view import show_settings
 
     with console.step("settings", "settings resolved") as current:
-        settings = resolve_settings(request.project, request.flags, request.env)
-        interpreter = venv_interpreter(settings)  # parses what the launcher's Python cannot
-        adopt_hardwired(settings, interpreter)
+        explicit = resolve_settings(request.project, request.flags, request.env)
+        interpreter = venv_interpreter(explicit)  # parses what the launcher's Python cannot
+        settings = adopt_hardwired(explicit, interpreter)
         app = discover_app(
-            settings.project, settings.app, interpreter, source=settings.source("app")
+            settings.project, settings.app, interpreter, source=settings.origin("app").detail
         )
         current.detail = f"{settings.project}, app {app.described}"
     if request.verbose:
-        show_settings(settings)
+        show_settings(settings)  # every value with where it came from
     facts = PlatformFacts.current()
-    shell = detect_shell(facts, settings.shell, source=settings.source("shell"))
-    cache = settings_cache_dir(settings, request.env)
-    return UpRun(request, settings, app, facts, shell, cache)
+    shell = detect_shell(facts, settings.shell, source=settings.origin("shell").detail)
+    own_cache = remembered_cache(settings, settings.venv_path)  # as the venv's fastembed last said
+    cache = decide_cache(settings, request.env, own_cache)
+    return Resolved(settings, request.env, app, facts, shell, cache)
 
 
-def check(run: UpRun) -> None:
-    """Step 2: the pre-flight checks and the port."""
+def check(resolved: Resolved, early: EarlyStart | None) -> int:
+    """Step 2: the pre-flight checks and the port; returns the port the server listens on."""
     from launcher.checks import preflight
     from launcher.server import check_port, pick_free_port
 
-    settings = run.settings
+    settings = resolved.settings
     with console.step("pre-flight checks", "pre-flight checks passed") as current:
-        previous_run(run)
-        run.port = settings.port or pick_free_port(settings.host)
-        preflight(settings, cache=run.cache, port=run.port, facts=run.facts)
-        if run.early is None:  # else the early start found it free and its backend binds it
-            check_port(settings.host, run.port)
-        wsl = " (WSL)" if run.shell.wsl else ""
-        current.detail = f"shell {run.shell.name}{wsl}, port {run.port} free"
+        previous_run(resolved)
+        port = settings.port or pick_free_port(settings.host)
+        preflight(settings, cache=resolved.cache.location, port=port, facts=resolved.facts)
+        if early is None:  # else the early start found it free and its backend binds it
+            check_port(settings.host, port)
+        wsl = " (WSL)" if resolved.shell.wsl else ""
+        current.detail = f"shell {resolved.shell.name}{wsl}, port {port} free"
+    return port
 
 
-def previous_run(run: UpRun) -> None:
+def previous_run(resolved: Resolved) -> None:
     """Take the project's claim (another `up` holding it: refuse, naming it), then look at the
     run file left by an earlier `up`: still running (refuse), an orphan whose launcher is gone
     (stop it, it is ours), or stale (forget it)."""
@@ -149,157 +151,171 @@ def previous_run(run: UpRun) -> None:
     from launcher.server.claim import already_running, claim_project, release
     from launcher.server.runfile import RunState, inspect_run, read_run, remove_run
 
-    state_dir = run.settings.state_dir
-    claim_project(state_dir, windows=run.facts.windows)
+    state_dir, windows = resolved.settings.state_path, resolved.facts.windows
+    claim_project(state_dir, windows=windows)
     record = read_run(state_dir)
     state = inspect_run(record)
     if record is None or state is RunState.NONE:
         return
     if state is RunState.RUNNING:  # a launcher that takes no claim (an older version)
         release(state_dir)
-        raise already_running(record, windows=run.facts.windows)
+        raise already_running(record, windows=windows)
     if state is RunState.ORPHAN:
         console.warn(
             f"the backend of an earlier `up` is still running at {record.url} (pid "
             f"{record.backend_pid}) but its launcher (pid {record.launcher_pid}) is gone: "
             "stopping it"
         )
-        kill_tree(record.backend_pid, windows=run.facts.windows)
+        kill_tree(record.backend_pid, windows=windows)
     remove_run(state_dir)
 
 
-def make_venv(run: UpRun) -> None:
+def make_venv(resolved: Resolved) -> VenvInfo:
     """Step 3: find or create the venv."""
     from launcher.venvs import ensure_venv
 
-    settings = run.settings
+    settings = resolved.settings
     with console.step("venv", "venv ready") as current:
-        run.venv = ensure_venv(
+        venv = ensure_venv(
             settings.project,
             settings.venv_path,
             settings.python,
-            run.facts,
-            state_dir=settings.state_dir,  # its lock lives in the (movable) state folder
+            resolved.facts,
+            state_dir=settings.state_path,  # its lock lives in the (movable) state folder
         )
-        current.detail = run.venv.method
+        current.detail = venv.method
+    return venv
 
 
-def sync(run: UpRun) -> None:
+def sync(resolved: Resolved, venv: VenvInfo) -> None:
     """Step 4: the project's dependencies in the venv."""
     from launcher.deps import sync_dependencies
 
-    assert run.venv is not None
-    settings = run.settings
+    settings = resolved.settings
     with console.step("dependencies", "dependencies in sync") as current:
         deps = sync_dependencies(
-            settings.project, run.venv.python, settings.install, settings.state_dir, run.request.env
+            settings.project, venv.python, settings.install, settings.state_path, resolved.env
         )
         current.detail = deps.reason
 
 
-def activate(run: UpRun) -> None:
+def activate(resolved: Resolved, venv: VenvInfo) -> ActivationResult:
     """Step 5: how the server is launched inside the venv."""
     from launcher.shells.strategies import choose_activation
 
-    assert run.venv is not None
+    forced = resolved.settings.activation
     with console.step("activation", "venv activated") as current:
-        forced = None if run.settings.activation == "auto" else run.settings.activation
-        run.activation = choose_activation(run.venv, run.shell, run.facts, forced)
-        current.detail = f"{run.activation.strategy} strategy"
+        activation = choose_activation(
+            venv, resolved.shell, resolved.facts, None if forced == "auto" else forced
+        )
+        current.detail = f"{activation.strategy} strategy"
+    return activation
 
 
-def fetch_model(run: UpRun) -> None:
+def fetch_model(resolved: Resolved, venv: VenvInfo, activation: ActivationResult) -> ModelStep:
     """Step 6: the embedding model in the cache (or a degraded start)."""
-    from launcher.model_step import lay_out_as_backend, prefetch_and_settle, prefetch_options
-    from launcher.models.location import CacheLocation
+    from launcher.checks import preflight
+    from launcher.model_step import make_model_ready
+    from launcher.up.view import model_summary
 
-    assert run.activation is not None and run.venv is not None
-    settings = run.settings
-    options = prefetch_options(settings, env=run.request.env, cache=run.cache)
-    if not settings.prefetch:
-        options.offline = True
+    settings, facts = resolved.settings, resolved.facts
+
+    def recheck(cache: CacheLocation) -> None:  # the pre-flight's check, on a folder decided since
+        preflight(settings, cache=cache, port=settings.port, facts=facts, only=["cache-dir"])
+
     with console.step("model", "model ready") as current:
-        # laid out the way the venv's own fastembed names the models (remembered per install)
-        lay_out_as_backend(settings, options, run.venv.path, run.venv.python, run.request.env)
-        if isinstance(options.cache, CacheLocation):
-            run.cache = options.cache
-        result, switch = prefetch_and_settle(settings, options, run.activation.to_json())
+        model = make_model_ready(
+            settings,
+            resolved.env,
+            resolved.cache,
+            venv.path,
+            venv.python,
+            download=settings.prefetch,
+            environment=activation.to_json(),
+            recheck=recheck,
+        )
+        result = model.result
         current.detail = model_summary(result.resolved, result.state)
         error = result.error()
         if error is not None:
             raise error
-        if result.state == "degraded" or switch is not None:
+        if result.state == "degraded" or model.switch is not None:
             current.status = "warn"
-    if switch is not None:
-        console.warn(switch.warning())
-    run.model = result
+    if model.switch is not None:
+        console.warn(model.switch.warning())
+    return model
 
 
-def server_argv(run: UpRun) -> list[str]:
-    """uvicorn's command line, wrapped by the activation strategy."""
-    from launcher.shells.strategies import wrap_argv
-
-    assert run.venv is not None and run.activation is not None
-    settings = run.settings
-    argv = [str(run.venv.python), "-m", "uvicorn", *run.app.uvicorn_args()]
-    argv += ["--host", settings.host, "--port", str(run.port)]
-    if settings.reload:
-        argv.append("--reload")
-    return wrap_argv(run.activation, argv)
-
-
-def server_env(run: UpRun) -> dict[str, str]:
-    """The backend's environment: the activated venv plus the launcher's contract."""
-    from launcher.shells.strategies import run_env
+def plan_server(
+    resolved: Resolved,
+    port: int,
+    venv: VenvInfo,
+    activation: ActivationResult,
+    model: ModelStep,
+) -> ServerPlan:
+    """uvicorn's command line, wrapped by the activation strategy, and the backend's
+    environment: the activated venv plus the launcher's contract."""
+    from launcher.shells.strategies import run_env, wrap_argv
+    from launcher.up.early import Launch
     from launcher.venvs import activated_env
 
-    assert run.venv is not None and run.activation is not None and run.model is not None
+    settings = resolved.settings
+    argv = [str(venv.python), "-m", "uvicorn", *resolved.app.uvicorn_args()]
+    argv += ["--host", settings.host, "--port", str(port)]
+    if settings.reload:
+        argv.append("--reload")
     base = backend_env(
-        activated_env(run.venv, run.request.env),
-        cache_dir=run.cache.path,
-        model=run.model.resolved,
-        status_file=run.settings.status_file,
+        activated_env(venv, resolved.env),
+        cache_dir=model.cache.path,
+        model=model.result.resolved,
+        status_file=settings.status_file,
     )
-    return run_env(run.activation, base)
+    launch = Launch(
+        wrap_argv(activation, argv),
+        run_env(activation, base),
+        str(settings.project),
+        settings.host,
+        port,
+    )
+    own = activation.strategy != "wsl"
+    return ServerPlan(resolved, port, venv, model, launch, own_listener=own)
 
 
-def start_server(run: UpRun) -> int:
-    """Step 7: the supervised server, until it exits or the launcher is told to stop; the
-    run file says which launcher runs it while it runs."""
+def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) -> int:
+    """Step 7: the supervised server (the early one when the steps confirmed it), until it
+    exits or the launcher is told to stop; the run file says which launcher runs it, and the
+    project's claim is released only after it is gone."""
     from launcher.redact import redact
     from launcher.server import ServeTarget, serve
     from launcher.server.claim import release, remove_own_run
     from launcher.server.runfile import make_record, write_run
     from launcher.up.view import ConsoleEvents
 
-    settings = run.settings
-    argv = server_argv(run)
-    env = server_env(run)
-    launch = _launch(run, argv, env)
-    started, guard = _adopt_early(run, launch)
+    started, guard = _adopt_early(early, plan.launch)
+    settings, launch = plan.resolved.settings, plan.launch
     target = ServeTarget(
-        url=run.url,
-        health_url=run.url + settings.health_path,
+        url=plan.url,
+        health_url=plan.url + settings.health_path,
         ready_timeout=settings.ready_timeout,
-        bind=(settings.host, run.port),
-        discover_health=settings.source("health_path") == "default",
-        own_listener=run.activation is None or run.activation.strategy != "wsl",
+        bind=(settings.host, plan.port),
+        discover_health=settings.source("health_path") is Source.DEFAULT,
+        own_listener=plan.own_listener,
     )
-    command = [redact(arg) for arg in argv]
+    command = [redact(arg) for arg in launch.argv]
 
     def record(pid: int, health_url: str = "") -> None:
-        entry = make_record(pid, run.url, run.port, command)
+        entry = make_record(pid, plan.url, plan.port, command)
         if health_url:
             entry = replace(entry, health_url=health_url)
-        write_run(settings.state_dir, entry)
+        write_run(settings.state_path, entry)
 
     view = ConsoleEvents(also_started=[record])
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
-    view.also_ready.append(lambda url, pid: _remember_launch(run, launch))
+    view.also_ready.append(lambda url, pid: _remember_launch(plan, key))
     try:
         return serve(
-            argv,
-            env=env,
+            launch.argv,
+            env=launch.env,
             cwd=settings.project,
             target=target,
             events=view.events(),
@@ -307,8 +323,8 @@ def start_server(run: UpRun) -> int:
             started=started,
         )
     finally:
-        remove_own_run(settings.state_dir)
-        release(settings.state_dir)
+        remove_own_run(settings.state_path)
+        release(settings.state_path)
 
 
 def run_up(request: UpRequest) -> int:
@@ -316,35 +332,32 @@ def run_up(request: UpRequest) -> int:
 
     The caller (`commands/up.py`, through `commands/startup.start`) has already wired logging
     and registered the project's `.env` values as secrets. A backend the entry point started
-    early (early_start.py) is confirmed by these steps, or stopped."""
+    early (up/early.py) is confirmed by these steps, or stopped."""
     from launcher.up.early import take
 
     key, early = take()
     if early is not None:
         logger.debug(f"early start: the backend (pid {early.popen.pid}) loads while the checks run")
-    run: UpRun | None = None
     try:
-        run = resolve(request)
-        run.early, run.early_key, early = early, key, None
-        for step in (check, make_venv, sync, activate, fetch_model):
-            step(run)
-        return start_server(run)
-    finally:
-        for leftover in (early, run.early if run is not None else None):
-            if leftover is not None:  # the checks failed or were interrupted: stop it
-                leftover.abandon()
+        resolved = resolve(request)
+        port = check(resolved, early)
+        venv = make_venv(resolved)
+        sync(resolved, venv)
+        activation = activate(resolved, venv)
+        model = fetch_model(resolved, venv, activation)
+        plan = plan_server(resolved, port, venv, activation, model)
+    except BaseException:
+        if early is not None:  # the checks failed or were interrupted: stop it
+            early.abandon()
+        raise
+    return start_server(plan, early, key)
 
 
-def _launch(run: UpRun, argv: list[str], env: dict[str, str]) -> Launch:
-    from launcher.up.early import Launch
-
-    return Launch(argv, env, str(run.settings.project), run.settings.host, run.port)
-
-
-def _adopt_early(run: UpRun, launch: Launch) -> tuple[Any, Any]:
-    """(the early backend, its guard) when the checks decided exactly what it runs; else the
+def _adopt_early(
+    early: EarlyStart | None, launch: Launch
+) -> tuple[Popen[bytes] | None, Guard | None]:
+    """(the early backend, its guard) when the steps decided exactly what it runs; else the
     early backend is stopped and (None, None): serve() starts the right one."""
-    early, run.early = run.early, None
     if early is None:
         return None, None
     if early.confirmed(launch):
@@ -355,32 +368,32 @@ def _adopt_early(run: UpRun, launch: Launch) -> tuple[Any, Any]:
     return None, None
 
 
-def _remember_launch(run: UpRun, launch: Launch) -> None:
+def _remember_launch(plan: ServerPlan, key: str | None) -> None:
     """After a healthy start with the model in place and a fixed port: what the next `up` of
     the same command may start early, and the files whose change would make it wrong."""
     from launcher.up.early import forget, remember
 
-    settings, model, key = run.settings, run.model, run.early_key
+    settings, result = plan.resolved.settings, plan.model.result
     if key is None:
         return  # not started through the entry point: nothing to key a record on
-    if model is None or model.state == "degraded" or not model.path or not settings.port:
-        forget(settings.state_dir)
+    if result.state == "degraded" or not result.path or not settings.port:
+        forget(settings.state_path)
         return
-    remember(settings.state_dir, key, launch, run.request.env, _depended_on(run, model.path))
+    paths = _depended_on(settings, plan.venv, result.path)
+    remember(settings.state_path, key, plan.launch, plan.resolved.env, paths)
 
 
-def _depended_on(run: UpRun, model_path: str) -> list[str]:
+def _depended_on(settings: Settings, venv: VenvInfo, model_path: str) -> list[str]:
     """The files a warm start's checks read to decide: project and dependency files, the
     venv's config and interpreter, the stamps, the model's files."""
     from launcher.deps.stamp import stamp_path
     from launcher.fastembed.probe import ANSWER_FILE
 
-    assert run.venv is not None
-    project, state = run.settings.project, run.settings.state_dir
+    project, state = settings.project, settings.state_path
     names = ("pyproject.toml", ".env", "uv.lock", "pylock.toml", "poetry.lock")
     paths = [project / name for name in names]
     paths += sorted(project.glob("requirements*.txt"))
-    paths += [run.venv.path / "pyvenv.cfg", run.venv.python]
+    paths += [venv.path / "pyvenv.cfg", venv.python]
     paths += [stamp_path(state), state / ANSWER_FILE, Path(model_path)]
     with contextlib.suppress(OSError):
         paths += sorted(Path(model_path).iterdir())

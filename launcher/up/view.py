@@ -1,4 +1,5 @@
-"""How `up` shows what serve() reports: the backend's output, the ready line, the stop, the exit.
+"""How `up` shows what it does: the settings (`-v`), the model step's outcome, and what serve()
+reports (the backend's output, the ready line, the stop, the exit).
 
 A console that can no longer be written to (a closed terminal or pipe) raises OSError from
 here; serve() takes that as a hangup and stops the tree quietly.
@@ -8,11 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from launcher.redact import redact
 from launcher.server import ServeEvents
 from launcher.server.health import Readiness
 from launcher.ui import console
+
+if TYPE_CHECKING:
+    from launcher.settings import Settings
+
+
+def show_settings(settings: Settings) -> None:
+    """`up -v`: every setting with its value and where it came from."""
+    for name, value, source in settings.as_table():
+        console.info(f"  {name} = {value!r}  ({source})")
+
+
+def model_summary(resolved: str | None, state: str) -> str:
+    """The model step's detail: the model and its state, or what a degraded start means."""
+    if state == "degraded" or not resolved:
+        return (
+            "no model: the backend runs DEGRADED, search answers 503; once "
+            "`robo-backend prefetch` succeeds, restart `up`: the model is loaded at start"
+        )
+    return f"{resolved} ({state})"
 
 
 def _print_raw(text: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from launcher.discover import find_hardwired
 from launcher.discover.adopt import adopt_hardwired
-from launcher.settings import resolve_settings
+from launcher.settings import Origin, Source, resolve_settings
 
 CONFIG = """from pydantic_settings import BaseSettings
 
@@ -69,19 +69,18 @@ def test_settings_default_and_literal_cache_dir(seed: Path) -> None:
 
 
 def test_adopted_only_where_settings_are_defaults(seed: Path) -> None:
-    settings = resolve_settings(seed, {}, {})
-    adopt_hardwired(settings)
+    settings = adopt_hardwired(resolve_settings(seed, {}, {}))
     assert settings.model == "BAAI/bge-small-en-v1.5"
-    assert settings.source("model") == "code: src/config.py:6"
+    assert settings.origin("model") == Origin(Source.CODE, "code: src/config.py:6")
     assert settings.cache_dir == str(seed / "cache" / "models")
-    assert settings.source("cache_dir") == "code: src/services/embeddings.py:8"
+    assert settings.origin("cache_dir").detail == "code: src/services/embeddings.py:8"
 
     explicit = resolve_settings(seed, {"cache_dir": "/elsewhere"}, {"ROBO_BACKEND_MODEL": "x/y"})
-    adopt_hardwired(explicit)
+    explicit = adopt_hardwired(explicit)
     assert explicit.cache_dir == "/elsewhere"
-    assert explicit.source("cache_dir") == "--cache-dir"
+    assert explicit.origin("cache_dir") == Origin(Source.FLAG, "--cache-dir")
     assert explicit.model == "x/y"
-    assert explicit.source("model") == "ROBO_BACKEND_MODEL"
+    assert explicit.origin("model") == Origin(Source.ENV, "ROBO_BACKEND_MODEL")
 
 
 def test_qdrant_client_document_model(tmp_path: Path) -> None:
@@ -144,11 +143,11 @@ def test_only_a_model_fastembed_can_prefetch_is_adopted(tmp_path: Path) -> None:
         "    embedding_model: str = 'sentence-transformers/all-MiniLM-L6-v2'\n",
     )
     write(tmp_path, "pyproject.toml", '[project]\nname = "p"\nversion = "0"\n')
-    settings = resolve_settings(tmp_path, {}, {})
-    found = adopt_hardwired(settings)
+    found = find_hardwired(tmp_path)
     assert found.model is not None and found.model.value == "openai/gpt-4o-mini"
+    settings = adopt_hardwired(resolve_settings(tmp_path, {}, {}))
     assert settings.model == "sentence-transformers/all-MiniLM-L6-v2"
-    assert settings.source("model") == "code: config.py:3"
+    assert settings.origin("model").detail == "code: config.py:3"
 
 
 def test_an_explicit_setting_that_differs_from_the_code_is_warned_about(seed: Path) -> None:
@@ -157,8 +156,7 @@ def test_an_explicit_setting_that_differs_from_the_code_is_warned_about(seed: Pa
     messages: list[str] = []
     handler = logger.add(messages.append, level="WARNING", format="{message}")
     try:
-        settings = resolve_settings(seed, {"cache_dir": str(seed / "elsewhere")}, {})
-        adopt_hardwired(settings)
+        adopt_hardwired(resolve_settings(seed, {"cache_dir": str(seed / "elsewhere")}, {}))
     finally:
         logger.remove(handler)
     text = "".join(messages)

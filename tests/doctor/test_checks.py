@@ -49,15 +49,14 @@ def test_os_is_ok_and_names_the_platform(build: Builder) -> None:
 
 def test_os_warns_about_a_wsl_project_on_a_windows_drive(project: Path) -> None:
     facts = LINUX.__class__(platform="linux", env={"WSL_DISTRO_NAME": "Ubuntu"}, parents=("bash",))
+    # The project path is only read as text: a Windows drive as WSL mounts it.
     context = DoctorContext(
-        settings=default_settings(project),
+        settings=default_settings(Path("/mnt/c/Users/me/backend")),
         facts=facts,
         env={},
         cache=None,
         port=8000,
     )
-    # The project path is only read as text: a Windows drive as WSL mounts it.
-    context.settings.project = Path("/mnt/c/Users/me/backend")
     check = only(context, "os")
     assert check.status == "warn"
     assert "(WSL)" in check.summary and "/mnt/c" in check.summary

@@ -100,7 +100,7 @@ def test_venv_healthy_with_dependencies_in_sync_and_then_changed(
 
     settings = resolve_settings(project, {}, {})
     stamp, inputs = compute_stamp(project, venv / "bin" / "python")
-    _write_stamp(settings.state_dir, stamp, inputs, "uv")
+    _write_stamp(settings.state_path, stamp, inputs, "uv")
     assert only(build(), "venv").details["deps"] == "in-sync"
 
     (project / "pyproject.toml").write_text(

@@ -52,11 +52,11 @@ def test_a_constant_in_config_py_is_the_model(tmp_path: Path) -> None:
             "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
         },
     )
-    settings = resolve_settings(project, {}, {})
-    found = adopt_hardwired(settings)
+    settings = adopt_hardwired(resolve_settings(project, {}, {}))
+    found = find_hardwired(project, env={})
     assert found.model is not None and found.model.loaded
     assert settings.model == MINILM
-    assert settings.source("model") == "code: config.py:3"
+    assert settings.origin("model").detail == "code: config.py:3"
     assert found.model.describe("model") == (
         "model from config.py:3 (default of NEURAL_ENCODER, the model of TextEmbedding(...) "
         "at services/search.py:5)"
@@ -193,9 +193,10 @@ def test_a_model_the_code_loads_that_cannot_be_prefetched_is_a_warning(tmp_path:
             "model = TextEmbedding(model_name=CUSTOM)\n",
         },
     )
-    settings = resolve_settings(project, {}, {})
-    warned = warnings_while(lambda: adopt_hardwired(settings))
-    assert settings.source("model") == "default"
+    explicit = resolve_settings(project, {}, {})
+    adopted = []
+    warned = warnings_while(lambda: adopted.append(adopt_hardwired(explicit)))
+    assert adopted[0].origin("model").detail == "default"
     assert warned == [
         "config.py:1: the backend loads the model 'acme/custom-embeddings-v3' (default of "
         "CUSTOM, the model of TextEmbedding(...) at embed.py:4), which robo-backend cannot "
@@ -209,9 +210,10 @@ def test_a_model_only_guessed_from_a_field_name_is_not_warned_about(tmp_path: Pa
         tmp_path,
         {"pyproject.toml": PYPROJECT, "config.py": "llm_model_name = 'openai/gpt-4o-mini'\n"},
     )
-    settings = resolve_settings(project, {}, {})
-    assert warnings_while(lambda: adopt_hardwired(settings)) == []
-    assert settings.source("model") == "default"
+    explicit = resolve_settings(project, {}, {})
+    adopted = []
+    assert warnings_while(lambda: adopted.append(adopt_hardwired(explicit))) == []
+    assert adopted[0].origin("model").detail == "default"
 
 
 def test_imports_never_leave_the_project(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from launcher.fastembed.offline import OFFLINE, HubAccess
 from launcher.settings import Settings, resolve_settings
 from launcher.ui import console
 
@@ -73,23 +74,24 @@ def backend_env(
     cache_dir: Path,
     model: str | None,
     status_file: Path,
+    hub: HubAccess | None = None,
 ) -> dict[str, str]:
-    """The launcher-to-backend contract (on top of the activated venv env).
+    """The launcher-to-backend contract (on top of the activated venv env); HF_HUB_OFFLINE as
+    `hub` decided for the backend's fastembed (fastembed/offline.py; None: offline).
 
-    HF_HUB_DISABLE_PROGRESS_BARS is deliberately not set: the backend runs offline, so it has no
-    bars to show, and fastembed's `enable_progress_bars()` warns at every load when it is set.
+    HF_HUB_DISABLE_PROGRESS_BARS is deliberately not set: the backend loads a cached model, so it
+    has no bars to show, and fastembed's `enable_progress_bars()` warns at every load when set.
     """
     env = dict(base)
     env.update(
         {
             "FASTEMBED_CACHE_PATH": str(cache_dir),
-            "HF_HUB_OFFLINE": "1",
             "ROBO_BACKEND_MODEL": model or "",
             "ROBO_BACKEND_STATUS_FILE": str(status_file),
             "PYTHONUNBUFFERED": "1",
         }
     )
-    return env
+    return (hub or OFFLINE).apply(env)
 
 
 def model_summary(resolved: str | None, state: str) -> str:
@@ -252,15 +254,20 @@ def server_argv(run: UpRun) -> list[str]:
 
 def server_env(run: UpRun) -> dict[str, str]:
     """The backend's environment: the activated venv plus the launcher's contract."""
+    from launcher.fastembed.offline import hub_access_for
     from launcher.shells.strategies import run_env
     from launcher.venvs import activated_env
 
     assert run.venv is not None and run.activation is not None and run.model is not None
+    hub = hub_access_for(run.venv.path, run.model.resolved, run.request.env, run.settings.offline)
+    if hub.warning:  # a fastembed that cannot load the model here: said before it starts
+        console.warn(hub.warning, hub.hint)
     base = backend_env(
         activated_env(run.venv, run.request.env),
         cache_dir=run.cache.path,
         model=run.model.resolved,
         status_file=run.settings.status_file,
+        hub=hub,
     )
     return run_env(run.activation, base)
 
@@ -273,6 +280,7 @@ def start_server(run: UpRun) -> int:
     from launcher.redact import redact
     from launcher.server import ServeTarget, serve
     from launcher.server.runfile import make_record, remove_run, write_run
+    from launcher.up.loadcheck import after_ready
     from launcher.up.view import ConsoleEvents
 
     settings = run.settings
@@ -298,6 +306,8 @@ def start_server(run: UpRun) -> int:
     view = ConsoleEvents(also_started=[record])
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
     view.also_ready.append(lambda url, pid: _remember_launch(run, launch))
+    load_check = after_ready(run, env)  # the model, loaded as the backend will (up/loadcheck.py)
+    view.also_ready.append(load_check.on_ready)
     try:
         return serve(
             argv,
@@ -309,6 +319,7 @@ def start_server(run: UpRun) -> int:
             started=started,
         )
     finally:
+        load_check.stop()
         remove_run(settings.state_dir, os.getpid())
 
 

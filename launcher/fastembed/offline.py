@@ -29,6 +29,7 @@ FIXED_IN = HUB_FIRST[1]
 HUB_TIMEOUT = 3.0  # seconds for the one request that tells whether the hub answers
 DEFAULT_ENDPOINT = "https://huggingface.co"
 ST_PREFIX = "sentence-transformers:"  # a model loaded by sentence-transformers, not fastembed
+_RELEASE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 _DIST_INFO = re.compile(r"^fastembed-(?P<version>[^-]+)\.dist-info$", re.IGNORECASE)
 
 
@@ -59,23 +60,22 @@ class HubAccess:
 OFFLINE = HubAccess()  # the backend without fastembed, or one that loads from its cache
 
 
-def _release(version: str) -> Any:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version)
-    except InvalidVersion:
+def _release(version: str | None) -> tuple[int, int, int] | None:
+    """The release numbers a version starts with (`0.7.3.post1` → (0, 7, 3)); None: unreadable."""
+    found = _RELEASE.match(version.strip()) if version else None
+    if found is None:
         return None
+    major, minor, micro = found.groups()
+    return int(major), int(minor), int(micro or 0)
 
 
 def asks_hub_first(version: str | None) -> bool:
-    """Does this fastembed ask the hub before its cache (0.6.0 to 0.7.3, pre-releases of 0.7.4
-    included)? An unknown or unreadable version is taken as a current one: no."""
-    release = _release(version) if version else None
-    if release is None:
-        return False
+    """Does this fastembed ask the hub before its cache (0.6.0 to 0.7.3)? An unknown or
+    unreadable version is taken as a current one: no."""
+    release = _release(version)
     low, high = (_release(bound) for bound in HUB_FIRST)
-    return bool(low <= release and release.release < high.release)
+    assert low is not None and high is not None
+    return release is not None and low <= release < high
 
 
 def decide(
@@ -93,8 +93,8 @@ def decide(
     reason = f" ({why})" if why else ""
     warning = (
         f"fastembed {version} in the backend's venv cannot load {model} without the hub{reason}: "
-        "fastembed 0.6.0 to 0.7.3 ask the hub before their cache, so the backend fails after "
-        "about 40 s of retries although the model is cached"
+        "fastembed 0.6.0 to 0.7.3 ask the hub before their cache, so every load fails (after "
+        "about 40 s of retries) although the model is cached"
     )
     hint = (
         f'fastembed {FIXED_IN} or newer loads the cached model offline: require "fastembed>='

@@ -155,7 +155,15 @@ class NoLoadCheck:
 def after_ready(run: UpRun, env: Mapping[str, str]) -> ModelLoadCheck | NoLoadCheck:
     """The check for this run's backend (`env`: exactly its environment); a `NoLoadCheck` when
     there is nothing to check (no model, no fastembed in the venv, a backend run inside WSL) or
-    the same load already worked."""
+    the same load already worked. Never raises: the check must not stand in the backend's way."""
+    try:
+        return _after_ready(run, env)
+    except Exception as exc:
+        logger.debug(f"model load check not prepared: {type(exc).__name__}: {exc}")
+        return NoLoadCheck()
+
+
+def _after_ready(run: UpRun, env: Mapping[str, str]) -> ModelLoadCheck | NoLoadCheck:
     from launcher.fastembed.offline import ST_PREFIX, venv_fastembed_version
     from launcher.fastembed.trial import load_key, remembered_ok
 
@@ -166,14 +174,17 @@ def after_ready(run: UpRun, env: Mapping[str, str]) -> ModelLoadCheck | NoLoadCh
         return NoLoadCheck()  # the venv's python runs on the Linux side: not ours to start
     if venv_fastembed_version(venv.path) is None:
         return NoLoadCheck()
-    key = load_key(venv.path, model.resolved, model.path, env)
+    name = model.resolved
+    if model.state == "fallback" and run.settings.source("model").startswith("code:"):
+        name = run.settings.model  # its code names the model it loads, not the fallback
+    key = load_key(venv.path, name, model.path, env)
     state_dir = run.settings.state_dir
     if remembered_ok(state_dir, key):
-        logger.debug(f"model check: {model.resolved} loaded before with the same fastembed and env")
+        logger.debug(f"model check: {name} loaded before with the same fastembed and env")
         return NoLoadCheck()
     return ModelLoadCheck(
         python=venv.python,
-        model=model.resolved,
+        model=name,
         env=env,
         cwd=run.settings.project,
         state_dir=state_dir,

@@ -29,6 +29,8 @@ from tests.fakehub.server import FakeHub
         ("0.6.1", True),
         ("0.7.0", True),
         ("0.7.3", True),
+        ("0.7.3.post1", True),
+        ("0.7.4rc1", False),
         ("0.7.4", False),
         ("0.8.1", False),
         ("0.9.1", False),

@@ -50,7 +50,7 @@ class Seed:
                 "--port", str(port)]  # fmt: skip
 
     def by_hand_env(self) -> dict[str, str]:
-        from launcher.up.pipeline import backend_env
+        from launcher.up.contract import backend_env
 
         venv = self.project / ".venv"
         base = dict(self.env, VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}:{self.env['PATH']}")

@@ -13,6 +13,7 @@ from loguru import logger
 from launcher.checks.cache import check_cache_dir, check_legacy_cache, check_models
 from launcher.checks.configuration import check_settings
 from launcher.checks.core import Check, DoctorContext, PreflightError
+from launcher.checks.model_load import check_model_load
 from launcher.checks.model_switch import check_model_switch
 from launcher.checks.network import check_hub, check_port
 from launcher.checks.project import (
@@ -61,6 +62,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("model", check_models),
     CheckSpec("legacy-cache", check_legacy_cache),
     CheckSpec("model-switch", check_model_switch),
+    CheckSpec("model-load", check_model_load),
     CheckSpec("hub", check_hub),
     CheckSpec("port", check_port),
     CheckSpec("settings", check_settings),

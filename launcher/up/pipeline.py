@@ -10,7 +10,6 @@ environment (the launcher-to-backend contract).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,31 +71,6 @@ class ServerPlan:
         host = self.resolved.settings.host
         url_host = f"[{host}]" if ":" in host else host
         return f"http://{url_host}:{self.port}"
-
-
-def backend_env(
-    base: Mapping[str, str],
-    *,
-    cache_dir: Path,
-    model: str | None,
-    status_file: Path,
-) -> dict[str, str]:
-    """The launcher-to-backend contract (on top of the activated venv env).
-
-    HF_HUB_DISABLE_PROGRESS_BARS is deliberately not set: the backend runs offline, so it has no
-    bars to show, and fastembed's `enable_progress_bars()` warns at every load when it is set.
-    """
-    env = dict(base)
-    env.update(
-        {
-            "FASTEMBED_CACHE_PATH": str(cache_dir),
-            "HF_HUB_OFFLINE": "1",
-            "ROBO_BACKEND_MODEL": model or "",
-            "ROBO_BACKEND_STATUS_FILE": str(status_file),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
 
 
 def resolve(request: UpRequest) -> Resolved:
@@ -256,6 +230,7 @@ def plan_server(
     """uvicorn's command line, wrapped by the activation strategy, and the backend's
     environment: the activated venv plus the launcher's contract."""
     from launcher.shells.strategies import run_env, wrap_argv
+    from launcher.up.contract import backend_env, backend_hub
     from launcher.up.early import Launch
     from launcher.venvs import activated_env
 
@@ -264,11 +239,13 @@ def plan_server(
     argv += ["--host", settings.host, "--port", str(port)]
     if settings.reload:
         argv.append("--reload")
+    hub = backend_hub(venv, model.result.resolved, resolved.env, settings.offline)
     base = backend_env(
         activated_env(venv, resolved.env),
         cache_dir=model.cache.path,
         model=model.result.resolved,
         status_file=settings.status_file,
+        hub=hub,
     )
     launch = Launch(
         wrap_argv(activation, argv),
@@ -289,6 +266,7 @@ def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) ->
     from launcher.server import ServeTarget, serve
     from launcher.server.claim import release, remove_own_run
     from launcher.server.runfile import make_record, write_run
+    from launcher.up.loadcheck import after_ready
     from launcher.up.view import ConsoleEvents
 
     started, guard = _adopt_early(early, plan.launch)
@@ -312,6 +290,8 @@ def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) ->
     view = ConsoleEvents(also_started=[record])
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
     view.also_ready.append(lambda url, pid: _remember_launch(plan, key))
+    load_check = after_ready(plan)  # the model, loaded as the backend will (up/loadcheck.py)
+    view.also_ready.append(load_check.on_ready)
     try:
         return serve(
             launch.argv,
@@ -323,6 +303,7 @@ def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) ->
             started=started,
         )
     finally:
+        load_check.stop()
         remove_own_run(settings.state_path)
         release(settings.state_path)
 

@@ -296,3 +296,64 @@ def dockerfile_package_backend(root: Path, fastembed: str = "fastembed==0.7.4") 
             "pkg/service.py": STATED_SERVICE,
         },
     )
+
+
+LAZY_QDRANT_MAIN = f"""from fastapi import FastAPI
+from qdrant_client import QdrantClient, models
+
+COLLECTION = "passages"
+EMBEDDING_MODEL = "BAAI/bge-small-en-v1.5"
+PASSAGES = {list(PASSAGES)!r}
+
+client = QdrantClient(":memory:")
+app = FastAPI()
+
+
+def collection() -> str:
+    if not client.collection_exists(COLLECTION):  # the model loads here, on the first query
+        client.create_collection(
+            COLLECTION,
+            vectors_config=models.VectorParams(
+                size=client.get_embedding_size(EMBEDDING_MODEL), distance=models.Distance.COSINE
+            ),
+        )
+        client.upsert(
+            COLLECTION,
+            points=[
+                models.PointStruct(
+                    id=i,
+                    vector=models.Document(text=text, model=EMBEDDING_MODEL),
+                    payload={{"text": text}},
+                )
+                for i, text in enumerate(PASSAGES)
+            ],
+        )
+    return COLLECTION
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {{"status": "ok"}}
+
+
+@app.get("/search")
+def search(q: str) -> dict[str, object]:
+    hits = client.query_points(
+        collection(), query=models.Document(text=q, model=EMBEDDING_MODEL), limit=1
+    ).points
+    return {{"top": hits[0].payload["text"]}}
+"""
+
+
+def lazy_qdrant_backend(root: Path, fastembed: str = "fastembed==0.7.3") -> Path:
+    """qdrant-client's fastembed integration, loading the model only on the first search: its
+    health route answers before the model was ever opened."""
+    return write_tree(
+        root,
+        {
+            "pyproject.toml": pyproject(
+                "lazy-qdrant", "fastapi", "uvicorn", "qdrant-client", fastembed
+            ),
+            "main.py": LAZY_QDRANT_MAIN,
+        },
+    )

@@ -1,0 +1,99 @@
+"""Load one embedding model with this Python's fastembed, as the backend will, and say how it went.
+
+Run by the backend venv's python (standard library plus the installed fastembed, Python
+3.8-compatible) in the backend's folder with the environment `up` gives the backend:
+`<venv python> -c "runpy.run_path(load_model.py)" MODEL PARENT_PID DEADLINE`. It calls
+`TextEmbedding(model_name=MODEL)` (the cache folder from FASTEMBED_CACHE_PATH, the hub access
+from HF_HUB_OFFLINE/HF_ENDPOINT, exactly as the backend's own call), embeds one sentence and
+prints one JSON line: {"ok", "fastembed", "model", "dim", "error", "cause", "seconds"}.
+
+Only the pauses between fastembed's own download retries (3 + 9 + 27 s) are skipped: a model
+that cannot load fails the same way, 40 s sooner. The process ends by itself when its parent
+is gone or its deadline has passed, so it never outlives the launcher that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+
+class _NoPause:
+    """fastembed's `time` module without `sleep` (used only between its retries)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        return None
+
+
+def _watch(parent: int, deadline: float) -> None:
+    """End this process when the launcher is gone or the deadline has passed."""
+    end = time.monotonic() + deadline
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.25)
+            if os.getppid() != parent or time.monotonic() > end:
+                os._exit(124)
+
+    threading.Thread(target=watch, name="load-model-watch", daemon=True).start()
+
+
+def _errors_logged() -> list[str]:
+    """What fastembed logs at error level while it loads (its reason for giving up)."""
+    found: list[str] = []
+    try:
+        from loguru import logger
+    except Exception:
+        return found
+    logger.add(lambda message: found.append(str(message.record["message"])), level="ERROR")
+    return found
+
+
+def _without_pauses() -> None:
+    try:
+        from fastembed.common import model_management
+    except Exception:
+        return
+    if hasattr(model_management, "time"):
+        model_management.time = _NoPause()  # type: ignore[assignment]
+
+
+def load(model: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ok": False,
+        "fastembed": None,
+        "model": model,
+        "dim": None,
+        "error": None,
+    }
+    started = time.monotonic()
+    logged = _errors_logged()
+    try:
+        import fastembed
+        from fastembed import TextEmbedding
+
+        out["fastembed"] = getattr(fastembed, "__version__", None)
+        _without_pauses()
+        embedder = TextEmbedding(model_name=model)
+        vector = next(iter(embedder.embed(["a humanoid robot keeps its balance"])))
+        out["dim"] = len(vector)
+        out["ok"] = True
+    except Exception as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}".strip()
+    out["cause"] = logged[0] if logged and not out["ok"] else None
+    out["seconds"] = round(time.monotonic() - started, 2)
+    return out
+
+
+if __name__ == "__main__":
+    _watch(int(sys.argv[2]), float(sys.argv[3]))
+    sys.stdout.write(json.dumps(load(sys.argv[1])) + "\n")
+    sys.stdout.flush()

@@ -188,14 +188,12 @@ def make_venv(run: UpRun) -> None:
 
 def sync(run: UpRun) -> None:
     """Step 4: the project's dependencies in the venv."""
-    from launcher.deps import sync_dependencies
+    from launcher.deps import sync_for_up
 
     assert run.venv is not None
-    settings = run.settings
     with console.step("dependencies", "dependencies in sync") as current:
-        deps = sync_dependencies(
-            settings.project, run.venv.python, settings.install, settings.state_dir, run.request.env
-        )
+        # may name a missing uvicorn, and may remake the venv on another Python (no wheels)
+        run.venv, deps = sync_for_up(run.settings, run.venv, run.facts, run.request.env)
         current.detail = deps.reason
 
 

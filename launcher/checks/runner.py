@@ -22,6 +22,7 @@ from launcher.checks.project import (
     check_running,
     check_state_dir,
 )
+from launcher.checks.server_packages import check_server_packages
 from launcher.checks.system import (
     check_long_paths,
     check_os,
@@ -55,6 +56,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("shell", check_shell),
     CheckSpec("python", check_python),
     CheckSpec("venv", check_venv),
+    CheckSpec("server-packages", check_server_packages),
     CheckSpec("uv", check_uv),
     CheckSpec("powershell-policy", check_powershell_policy, windows_only=True),
     CheckSpec("long-paths", check_long_paths, windows_only=True),

@@ -1,8 +1,10 @@
 """Install the backend's dependencies into its venv from the source the user's tool would read.
 
 The modules: `sources` (uv.lock > pylock.toml > poetry.lock > requirements*.txt > pyproject),
-`stamp` (skip the install when nothing changed), `installer` (the command lines, run
-interruptibly), `sync` (what `up` calls, under the project's environment lock).
+`poetry_spec` and `poetry_lock` (poetry's formats, read without poetry), `stamp` (skip the
+install when nothing changed), `installer` (the command lines, run interruptibly), `sync` (the
+install under the project's environment lock), `declared` (are uvicorn and fastapi among the
+dependencies), `wheels` (an install that failed for lack of wheels), `step` (what `up` calls).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from launcher.deps.sources import (
 )
 from launcher.deps.stamp import STAMP_FILE, STAMP_SCHEMA, compute_stamp, stamp_state
 from launcher.deps.stamp import write_stamp as _write_stamp
-from launcher.deps.sync import MODES, DepsResult, sync_dependencies
+from launcher.deps.step import sync_for_up
+from launcher.deps.sync import MODES, DepsResult, InstallFailed, sync_dependencies
 
 __all__ = [
     "INSTALL_TIMEOUT",
@@ -29,6 +32,7 @@ __all__ = [
     "DependencyInputs",
     "DependencySource",
     "DepsResult",
+    "InstallFailed",
     "_write_stamp",
     "compute_stamp",
     "detect_source",
@@ -37,4 +41,5 @@ __all__ = [
     "read_inputs",
     "stamp_state",
     "sync_dependencies",
+    "sync_for_up",
 ]

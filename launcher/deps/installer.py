@@ -1,15 +1,15 @@
 """Run the installer: the command line for each dependency source, interruptible and marked.
 
 `uv sync` for uv.lock (into the launcher's venv through UV_PROJECT_ENVIRONMENT), `uv pip install
--r pylock.toml`, `poetry install` inside the venv, `uv pip install` (or the venv's pip) for
-requirements and pyproject dependencies. The installer runs in its own process group; Ctrl-C,
+-r pylock.toml`, `uv pip install -r <pins> -c <lock>` for what poetry.lock pins (no poetry
+needed), `uv pip install` (or the venv's pip) for requirements and pyproject dependencies.
+The installer runs in its own process group; Ctrl-C,
 SIGTERM or a hangup stop its whole process tree before the launcher exits (130, 143, 129), and
 a marker in the venv says an install is under way until it has finished.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -35,7 +35,6 @@ class InstallPlan:
     tool: str
     argv: list[str]
     env: dict[str, str]
-    path_first: str | None = None  # a folder put first on PATH (the venv's scripts)
 
 
 def install_argv(
@@ -66,13 +65,14 @@ def plan_install(
     source: DependencySource,
     venv_python: Path,
     uv: str | None,
-    poetry: str | None,
     *,
     frozen: bool = False,
     reinstall: bool = False,
+    pinned: tuple[Path, Path] | None = None,
 ) -> InstallPlan:
     """What to run for `source`. uv.lock: `uv sync --locked` (`--frozen` once the lock is
-    known to be stale: the locked versions are still what gets installed)."""
+    known to be stale: the locked versions are still what gets installed). poetry.lock:
+    `pinned` is the (requirements, constraints) pair poetry_lock.py wrote for this venv."""
     venv = venv_python.parent.parent
     again = ["--reinstall"] if reinstall else []
     if source.kind == "uv.lock" and uv:
@@ -82,11 +82,14 @@ def plan_install(
     if source.kind == "pylock.toml" and uv and source.lock:
         argv = [uv, "pip", "install", "--python", str(venv_python), *again, "-r", str(source.lock)]
         return InstallPlan("uv", argv, {})
-    if source.kind == "poetry.lock" and poetry:
-        scripts = str(venv_python.parent)
-        env = {"VIRTUAL_ENV": str(venv), "POETRY_VIRTUALENVS_CREATE": "false"}
-        argv = [poetry, "install", "--no-interaction", "--no-root"]
-        return InstallPlan("poetry", argv, env, path_first=scripts)
+    if source.kind == "poetry.lock" and pinned is not None:
+        files = ["-r", str(pinned[0]), "-c", str(pinned[1])]
+        if uv:
+            argv = [uv, "pip", "install", "--python", str(venv_python), *again, *files]
+            return InstallPlan("uv", argv, {})
+        pip_again = ["--force-reinstall"] if reinstall else []
+        argv = [str(venv_python), "-m", "pip", "install", "--disable-pip-version-check"]
+        return InstallPlan("pip", [*argv, "--no-input", *pip_again, *files], {})
     tool, argv = install_argv(source, venv_python, uv, reinstall=reinstall)
     return InstallPlan(tool, argv, {})
 
@@ -99,9 +102,6 @@ def run_plan(plan: InstallPlan, env: Mapping[str, str], cwd: Path, venv: Path) -
     """
     child = dict(env)
     child.update(plan.env)
-    if plan.path_first:
-        key = next((k for k in child if k.upper() == "PATH"), "PATH")
-        child[key] = plan.path_first + os.pathsep + child.get(key, "")
     child.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     child.setdefault("UV_NO_PROGRESS", "1")
     write_marker(venv, plan.tool)

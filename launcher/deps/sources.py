@@ -2,9 +2,10 @@
 
 The order is the one the user's own tool reads: `uv.lock` (the exact locked versions, as
 `uv sync --frozen` installs them, the project itself included when it is a package, default
-groups included); `pylock.toml` (PEP 751); `poetry.lock` through poetry when it is installed,
-else the pyproject dependencies with a warning that the lock is not honoured;
-`requirements*.txt` (with the pyproject dependencies); the pyproject dependencies alone.
+groups included); `pylock.toml` (PEP 751); `poetry.lock` (read without poetry: the locked
+versions `poetry install` would install, see poetry_lock.py); `requirements*.txt` (with the
+pyproject dependencies); the pyproject dependencies alone: `[project].dependencies`, or
+poetry's `[tool.poetry.dependencies]` and groups when the project is poetry's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher.deps.poetry_spec import dependency_lines, is_poetry_project
 from launcher.errors import ProjectError
 from launcher.settings import read_pyproject
 
@@ -28,6 +30,7 @@ class DependencyInputs:
     dependencies: tuple[str, ...]
     requirements: Path | None
     files: tuple[Path, ...]  # every file whose bytes go into the stamp (requirements + includes)
+    origin: str = "[project].dependencies"  # the table `dependencies` were read from
 
     @property
     def empty(self) -> bool:
@@ -60,9 +63,9 @@ class DependencySource:
         return {
             "uv.lock": "uv.lock (the locked versions, uv sync)",
             "pylock.toml": f"{self.lock.name if self.lock else 'pylock.toml'} (PEP 751 lock)",
-            "poetry.lock": "poetry.lock (through poetry)",
-            "requirements": f"{_name(self.inputs.requirements)} + [project].dependencies",
-            "pyproject": "[project].dependencies of pyproject.toml",
+            "poetry.lock": "poetry.lock (the locked versions, read without poetry)",
+            "requirements": f"{_name(self.inputs.requirements)} + {self.inputs.origin}",
+            "pyproject": f"{self.inputs.origin} of pyproject.toml",
         }.get(self.kind, "nothing to install")
 
 
@@ -71,21 +74,42 @@ def _name(path: Path | None) -> str:
 
 
 def read_inputs(project: Path) -> DependencyInputs:
-    """Collect `[project].dependencies` and requirements.txt (plus files it includes)."""
+    """Collect the pyproject dependencies and requirements.txt (plus files it includes).
+
+    The pyproject dependencies are `[project].dependencies`, or for a poetry project what
+    `poetry install` installs: its main group (`[tool.poetry.dependencies]`, or
+    `[project].dependencies` in poetry 2's layout) and every group not marked optional.
+    """
     dependencies: tuple[str, ...] = ()
+    origin = "[project].dependencies"
     pyproject = project / "pyproject.toml"
     if pyproject.is_file():
-        raw = read_pyproject(project).get("project", {}).get("dependencies", [])
+        data = read_pyproject(project)
+        raw = data.get("project", {}).get("dependencies", [])
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
             raise ProjectError(
                 f"[project].dependencies in {pyproject} is not a list of strings",
                 'Write it as dependencies = ["fastapi>=0.110", "uvicorn>=0.29"].',
             )
         dependencies = tuple(item.strip() for item in raw if item.strip())
+        if is_poetry_project(data):
+            dependencies = tuple(_poetry_lines(data, project, pyproject))
+            origin = "[tool.poetry.dependencies]" if not raw else "[project].dependencies + groups"
     requirements = _requirements_file(project)
     if requirements is None:
-        return DependencyInputs(dependencies, None, ())
-    return DependencyInputs(dependencies, requirements, tuple(_requirement_files(requirements)))
+        return DependencyInputs(dependencies, None, (), origin)
+    files = tuple(_requirement_files(requirements))
+    return DependencyInputs(dependencies, requirements, files, origin)
+
+
+def _poetry_lines(data: dict[str, object], project: Path, pyproject: Path) -> list[str]:
+    try:
+        return dependency_lines(data, project)
+    except ValueError as exc:
+        raise ProjectError(
+            f"[tool.poetry.dependencies] in {pyproject}: {exc}",
+            'Write versions as poetry does: "^1.2", "~1.2.3", ">=1,<2", "1.2.*" or "*".',
+        ) from None
 
 
 def _requirements_file(project: Path) -> Path | None:
@@ -132,11 +156,12 @@ def detect_source(project: Path, env: Mapping[str, str] | None = None) -> Depend
     from launcher.platform import PlatformFacts, find_uv
 
     facts = PlatformFacts.local(os.environ if env is None else env)
-    return find_source(project, uv=find_uv(facts) is not None, poetry=bool(facts.which("poetry")))
+    return find_source(project, uv=find_uv(facts) is not None)
 
 
-def find_source(project: Path, *, uv: bool, poetry: bool) -> DependencySource:
-    """The source that decides the install here; `uv`/`poetry`: can those tools run."""
+def find_source(project: Path, *, uv: bool) -> DependencySource:
+    """The source that decides the install here; `uv`: can uv run (uv.lock and pylock.toml
+    need it; poetry.lock needs no poetry, uv or pip installs what it pins)."""
     inputs = read_inputs(project)
     skipped: list[str] = []
     if (project / "uv.lock").is_file():
@@ -149,17 +174,17 @@ def find_source(project: Path, *, uv: bool, poetry: bool) -> DependencySource:
             return DependencySource("pylock.toml", pylock, inputs)
         skipped.append(f"{pylock.name} (uv cannot run here)")
     if (project / "poetry.lock").is_file():
-        if poetry:
-            return DependencySource("poetry.lock", project / "poetry.lock", inputs)
-        skipped.append("poetry.lock (poetry is not installed)")
-    warning = ""
-    if skipped:
-        warning = (
-            f"{', '.join(skipped)} is not honoured: installing the pyproject dependencies "
-            "instead, so versions may differ from the lock"
-        )
-    if inputs.requirements is not None:
-        return DependencySource("requirements", None, inputs, warning)
-    if inputs.dependencies:
-        return DependencySource("pyproject", None, inputs, warning)
-    return DependencySource("none", None, inputs, warning)
+        chosen = DependencySource("poetry.lock", project / "poetry.lock", inputs)
+    elif inputs.requirements is not None:
+        chosen = DependencySource("requirements", None, inputs)
+    elif inputs.dependencies:
+        chosen = DependencySource("pyproject", None, inputs)
+    else:
+        chosen = DependencySource("none", None, inputs)
+    if not skipped:
+        return chosen
+    warning = (
+        f"{', '.join(skipped)} is not honoured: installing from {chosen.label} instead, so "
+        "versions may differ from the lock"
+    )
+    return DependencySource(chosen.kind, chosen.lock, inputs, warning)

@@ -7,7 +7,7 @@ repairs a half-installed venv by reinstalling, and reports a stale uv.lock the w
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +15,10 @@ from loguru import logger
 
 from launcher import proc
 from launcher.deps.installer import plan_install, run_plan
+from launcher.deps.poetry_lock import write_pinned
 from launcher.deps.sources import DependencySource, find_source
 from launcher.deps.stamp import compute_stamp, read_stamp, stamp_state, write_stamp
+from launcher.deps.wheels import MissingWheel, missing_wheel
 from launcher.errors import DependencyError
 from launcher.platform import PlatformFacts, find_uv
 from launcher.venvs.marker import UV_BROKEN_METADATA, interrupted_install
@@ -31,14 +33,23 @@ STALE_LOCK = "needs to be updated"
 @dataclass(frozen=True)
 class DepsResult:
     """What the sync did: `installed` (an installer ran and succeeded), with which `tool`
-    ("uv", "pip" or "poetry", None when nothing ran), a human `reason`, how long it took, and
-    the dependency `source` label (for `doctor`/-v)."""
+    ("uv" or "pip", None when nothing ran), a human `reason`, how long it took, and the
+    dependency `source` label (for `doctor`/-v)."""
 
     installed: bool
     tool: str | None
     reason: str
     seconds: float = 0.0
     source: str = ""
+
+
+class InstallFailed(DependencyError):
+    """The installer ran and failed; `missing` names the package it found no wheel for (when
+    that is why), so `up` can try once more on another Python."""
+
+    def __init__(self, message: str, hint: str, missing: MissingWheel | None) -> None:
+        super().__init__(message, hint)
+        self.missing = missing
 
 
 def sync_dependencies(
@@ -49,15 +60,17 @@ def sync_dependencies(
     env: Mapping[str, str],
     *,
     installer: str = "auto",
+    before_install: Callable[[DependencySource], None] | None = None,
 ) -> DepsResult:
     """Make the venv hold the project's dependencies; `mode` is auto, always or never.
 
-    `installer` is "auto" (uv when available, else pip), "uv" or "pip".
+    `installer` is "auto" (uv when available, else pip), "uv" or "pip". `before_install` is
+    called (under the lock) just before an installer runs, never when nothing is installed.
 
     auto installs only when the stamp differs (or the venv is half-installed); always
     installs; never skips (and says whether the stamp was in sync). Raises DependencyError
     (exit 1) with the installer's last lines when the install fails; the stamp is then left
-    untouched, so the next run tries again.
+    untouched, so the next run tries again; InstallFailed says when a wheel was missing.
     """
     if mode not in MODES:
         raise ValueError(f"unknown install mode {mode!r}")
@@ -70,15 +83,15 @@ def sync_dependencies(
             "uv was asked for but is not installed",
             "Install it (pip install uv) or let the launcher use pip.",
         )
-    poetry = facts.which("poetry")
-    source = find_source(project, uv=uv is not None, poetry=poetry is not None)
-    job = _Job(project, venv_python, state_dir, env, source, uv, poetry, time.perf_counter())
+    source = find_source(project, uv=uv is not None)
+    job = _Job(project, venv_python, state_dir, env, source, uv, time.perf_counter())
+    job.before_install = before_install
     if source.empty:
         return job.done(
             False,
             None,
-            "no dependencies declared (no [project].dependencies in pyproject.toml, "
-            "no requirements.txt, no lock file): nothing to install",
+            "no dependencies declared (no [project].dependencies or [tool.poetry.dependencies] "
+            "in pyproject.toml, no requirements*.txt, no lock file): nothing to install",
         )
     if mode == "never":
         state = stamp_state(project, venv_python, state_dir, source)
@@ -95,12 +108,8 @@ class _Job:
     env: Mapping[str, str]
     source: DependencySource
     uv: str | None
-    poetry: str | None
     started: float
-
-    @property
-    def tools(self) -> tuple[DependencySource, Path, str | None, str | None]:
-        return self.source, self.venv_python, self.uv, self.poetry
+    before_install: Callable[[DependencySource], None] | None = None
 
     @property
     def venv(self) -> Path:
@@ -125,6 +134,8 @@ class _Job:
             why = "install = always"
         else:
             why = "first install" if stored is None else "dependencies changed"
+        if self.before_install is not None:
+            self.before_install(self.source)
         tool, note = self.install(reinstall=half is not None)
         write_stamp(self.state_dir, stamp, described, tool)
         origin = f" from {self.source.lock.name}" if self.source.lock else ""
@@ -133,7 +144,14 @@ class _Job:
     def install(self, *, reinstall: bool) -> tuple[str, str]:
         """Run the installer (once more with --reinstall after uv's broken-metadata error);
         (the tool, a note for the reason)."""
-        plan = plan_install(*self.tools, reinstall=reinstall)
+        pinned = None
+        if self.source.kind == "poetry.lock":
+            pinned = write_pinned(
+                self.project, self.source, self.venv_python, self.env, self.state_dir, self.uv
+            )
+        plan = plan_install(
+            self.source, self.venv_python, self.uv, reinstall=reinstall, pinned=pinned
+        )
         if plan.tool == "pip":
             _ensure_pip(self.venv_python, self.env, self.project)
         logger.debug(f"installing dependencies from {self.source.label} with {plan.tool}")
@@ -143,12 +161,7 @@ class _Job:
             logger.warning(_stale_lock_warning(result.tail(6)))
             note = "; uv.lock is out of date: run `uv lock`"
             plan = plan_install(
-                self.source,
-                self.venv_python,
-                self.uv,
-                self.poetry,
-                frozen=True,
-                reinstall=reinstall,
+                self.source, self.venv_python, self.uv, frozen=True, reinstall=reinstall
             )
             result = run_plan(plan, self.env, self.project, self.venv)
         if not result.ok and UV_BROKEN_METADATA in result.tail(60).lower() and not reinstall:
@@ -158,10 +171,11 @@ class _Job:
             )
             return self.install(reinstall=True)
         if not result.ok:
-            raise DependencyError(
+            raise InstallFailed(
                 f"installing dependencies with {plan.tool} failed (exit {result.returncode}):\n"
                 + _indent(result.tail(TAIL_LINES)),
                 _hint(result.tail(60), self.source),
+                missing_wheel(result.tail(200)),
             )
         return plan.tool, note
 

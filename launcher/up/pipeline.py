@@ -161,16 +161,16 @@ def make_venv(resolved: Resolved) -> VenvInfo:
     return venv
 
 
-def sync(resolved: Resolved, venv: VenvInfo) -> None:
-    """Step 4: the project's dependencies in the venv."""
-    from launcher.deps import sync_dependencies
+def sync(resolved: Resolved, venv: VenvInfo) -> VenvInfo:
+    """Step 4: the project's dependencies in the venv; returns the venv that holds them (a
+    missing uvicorn is named before anything is installed, and an install that fails for lack
+    of wheels remakes the venv once on another Python that fits)."""
+    from launcher.deps import sync_for_up
 
-    settings = resolved.settings
     with console.step("dependencies", "dependencies in sync") as current:
-        deps = sync_dependencies(
-            settings.project, venv.python, settings.install, settings.state_path, resolved.env
-        )
+        venv, deps = sync_for_up(resolved.settings, venv, resolved.facts, resolved.env)
         current.detail = deps.reason
+    return venv
 
 
 def activate(resolved: Resolved, venv: VenvInfo) -> ActivationResult:
@@ -323,7 +323,7 @@ def run_up(request: UpRequest) -> int:
         resolved = resolve(request)
         port = check(resolved, early)
         venv = make_venv(resolved)
-        sync(resolved, venv)
+        venv = sync(resolved, venv)
         activation = activate(resolved, venv)
         model = fetch_model(resolved, venv, activation)
         plan = plan_server(resolved, port, venv, activation, model)

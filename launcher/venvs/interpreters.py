@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +260,36 @@ def _probe_interpreter(
     version = marker(result.stdout, "ROBO_VERSION=") or "?"
     logger.debug(f"interpreter {exe} (Python {version}, {source})")
     return Interpreter(exe, version, source)
+
+
+def installed_python(
+    minor: str,
+    facts: PlatformFacts,
+    *,
+    requires: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = VALIDATE_TIMEOUT,
+) -> Interpreter | None:
+    """An installed Python `minor` ("3.10") that fits `requires`, or None: `python3.10` on
+    PATH, what `uv python find` finds, the `py` launcher's list, pyenv's versions folder."""
+    env = scrubbed_env(facts.env)
+    seen: set[str] = set()
+    errors: list[str] = []
+    for argv, source in _installed_candidates(minor, facts, cwd):
+        found = _probe_new(argv, source, env, timeout, errors, seen)
+        if found and found.version.startswith(minor + ".") and satisfies(found.version, requires):
+            return found
+    return None
+
+
+def _installed_candidates(
+    minor: str, facts: PlatformFacts, cwd: Path | None
+) -> Iterator[tuple[list[str], str]]:
+    """Where a Python `minor` may be, the places that cost nothing to list first (uv's search
+    asks every Python on PATH, so it comes last and only when nothing else had one)."""
+    for path in pyenv_interpreters(facts):
+        if f"{os.sep}{minor}." in path:
+            yield [path], "pyenv"
+    yield from (([p], "the py launcher") for p in py_launcher_list(facts))
+    yield from (([p], f"python{minor} on PATH") for p in facts.which_all(f"python{minor}"))
+    yield from (([p], "uv python find") for p in uv_python_find(f"=={minor}.*", facts, cwd))

@@ -1,5 +1,8 @@
 """The project's `requires-python` and the interpreters that satisfy it.
 
+A poetry project states it as `python = "^3.10"` in `[tool.poetry.dependencies]`; that is read
+(as `>=3.10,<4.0`) when `[project].requires-python` is not set.
+
 Where a fitting interpreter is looked for, after the explicit `python` setting and the Pythons
 on PATH: what `uv python find` finds, the Windows `py` launcher's list (`py -0p`), and pyenv's
 versions folder (pyenv's shims only answer for the selected version, so the folder is read).
@@ -22,14 +25,17 @@ FIND_TIMEOUT = 10.0
 
 
 def requires_python(project: Path) -> str | None:
-    """`[project].requires-python` of the project's pyproject.toml (None when unset)."""
+    """`[project].requires-python` of the project's pyproject.toml, else poetry's
+    `[tool.poetry.dependencies].python` written as PEP 440 (None when neither is set)."""
+    from launcher.deps.poetry_spec import poetry_python
     from launcher.settings import read_pyproject
 
     if not (project / "pyproject.toml").is_file():
         return None
-    value = read_pyproject(project).get("project", {}).get("requires-python")
+    data = read_pyproject(project)
+    value = data.get("project", {}).get("requires-python")
     if value is None:
-        return None
+        return poetry_python(data)
     text = str(value).strip()
     if not text:
         return None
@@ -133,3 +139,18 @@ def install_hint(spec: str) -> str:
         f"Install one: `uv python install {wanted}` (or on Windows `py install {wanted}`, or "
         f"python.org), or pass --python with an interpreter that fits."
     )
+
+
+def fitting_minors(spec: str | None, current: str) -> list[str]:
+    """The Python versions ("3.10") that fit `spec`, nearest older than `current` first, then
+    the newer ones: a lock that has no wheels for `current` was usually made for an older one."""
+    try:
+        now = int(current.split(".")[1])
+    except (IndexError, ValueError):
+        return []
+    fit = [m for m in range(6, max(now, 13) + 3) if m != now and _minor_fits(m, spec)]
+    return [f"3.{m}" for m in sorted(m for m in fit if m < now)[::-1] + [m for m in fit if m > now]]
+
+
+def _minor_fits(minor: int, spec: str | None) -> bool:
+    return any(satisfies(f"3.{minor}.{patch}", spec) for patch in (0, 99))

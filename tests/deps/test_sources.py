@@ -136,19 +136,21 @@ def offline(tmp_path: Path) -> dict[str, str]:
     return dict(os.environ, UV_OFFLINE="1", UV_FIND_LINKS=str(wheels), PATH=path)
 
 
-def test_poetry_lock_without_poetry_installs_pyproject_deps_with_a_warning(
+def test_a_poetry_lock_that_misses_what_pyproject_asks_for_installs_it_with_a_warning(
     tmp_path: Path, offline: dict[str, str], log_messages: list[str]
 ) -> None:
+    """A stale lock (pyproject.toml names a package poetry.lock does not lock): the locked
+    versions, the missing one as pyproject.toml says, and a warning that says `poetry lock`."""
     project = tmp_path / "app"
     write_pyproject(project, ["tinydep==1.0"])
-    (project / "poetry.lock").write_text("# poetry lock\n")
+    (project / "poetry.lock").write_text('[metadata]\nlock-version = "2.1"\n')
     env = dict(offline, PATH=str(tmp_path / "empty-bin"))  # no poetry anywhere
     python = make_venv(tmp_path / "venv")
     result = sync_dependencies(project, python, "auto", tmp_path / "state", env)
-    assert result.installed and result.source == "[project].dependencies of pyproject.toml"
+    assert result.installed and result.source.startswith("poetry.lock")
     assert version_of(python, "tinydep") == "1.0"
     assert any(
-        m.startswith("WARNING: poetry.lock (poetry is not installed) is not honoured")
+        m.startswith("WARNING: poetry.lock does not lock tinydep==1.0") and "`poetry lock`" in m
         for m in log_messages
     )
 

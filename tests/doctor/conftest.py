@@ -24,7 +24,8 @@ def project(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
+        '[project]\nname = "demo"\nversion = "0"\ndependencies = ["fastapi", "uvicorn"]\n',
+        encoding="utf-8",
     )
     (folder / "main.py").write_text(
         "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n"

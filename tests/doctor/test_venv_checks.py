@@ -86,6 +86,9 @@ def test_venv_missing_is_a_warning(build: Builder) -> None:
 def test_venv_healthy_with_dependencies_in_sync_and_then_changed(
     build: Builder, project: Path
 ) -> None:
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
+    )
     venv = make_venv(project / ".venv")
     check = only(build(), "venv")
     assert check.status == "ok", check  # no dependencies declared: nothing to install

@@ -32,7 +32,7 @@ def prepare(project: Path, env: dict[str, str]) -> tuple[Settings, VenvInfo, Pla
     settings = resolve_settings(project, {}, env)
     facts = PlatformFacts.local(env)
     venv = ensure_venv(
-        project, settings.venv_path, base_python(), facts, state_dir=settings.state_dir
+        project, settings.venv_path, base_python(), facts, state_dir=settings.state_path
     )
     return settings, venv, facts
 

@@ -75,7 +75,7 @@ def first_venv(
     """The venv `up`'s venv step made with `python` (the interpreter it found first)."""
     settings = resolve_settings(project, flags or {}, env)
     facts = PlatformFacts.local(env)
-    state = settings.state_dir
+    state = settings.state_path
     venv = ensure_venv(project, settings.venv_path, python.path, facts, state_dir=state)
     assert venv.version.startswith("3.11.")
     return venv, facts

@@ -20,6 +20,8 @@ from launcher.server.report import backend_status
 from launcher.server.runfile import (
     RunRecord,
     RunState,
+    cmdline_digest,
+    identity,
     inspect_run,
     make_record,
     read_run,
@@ -41,14 +43,23 @@ def sleeper() -> Iterator[psutil.Process]:
         child.wait(timeout=10)
 
 
-def gone_process() -> tuple[int, float]:
+Who = tuple[int, float, str]  # pid, start time, command line digest
+
+
+def gone_process() -> Who:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     started = psutil.Process(child.pid).create_time()
     child.wait(timeout=10)
-    return child.pid, started
+    return child.pid, started, cmdline_digest([sys.executable, "-c", "pass"])
 
 
-def record(launcher: tuple[int, float], backend: tuple[int, float]) -> RunRecord:
+def who(pid: int) -> Who:
+    found = identity(pid)
+    assert found is not None
+    return pid, found[0], found[1]
+
+
+def record(launcher: Who, backend: Who) -> RunRecord:
     return RunRecord(
         launcher_pid=launcher[0],
         launcher_started=launcher[1],
@@ -58,6 +69,8 @@ def record(launcher: tuple[int, float], backend: tuple[int, float]) -> RunRecord
         port=8123,
         started_at=1_700_000_000.0,
         command=["python", "-m", "uvicorn", "main:app"],
+        launcher_cmdline=launcher[2],
+        backend_cmdline=backend[2],
     )
 
 
@@ -67,27 +80,30 @@ def test_round_trip_and_what_is_not_a_run_file(tmp_path: Path, sleeper: psutil.P
     assert read_run(tmp_path / "state") == written
     assert written.launcher_pid == os.getpid()
     assert written.backend_started == sleeper.create_time()
-    for text in ("{not json", json.dumps({"schema": 99}), json.dumps({"schema": 1})):
+    for text in ("{not json", json.dumps({"schema": 99}), json.dumps({"schema": 2})):
         run_file(tmp_path / "state").write_text(text)
         assert read_run(tmp_path / "state") is None
     assert read_run(tmp_path / "nowhere") is None
 
 
 def test_the_four_situations(sleeper: psutil.Process) -> None:
-    me = (os.getpid(), psutil.Process().create_time())
-    backend = (sleeper.pid, sleeper.create_time())
+    me = who(os.getpid())
+    backend = who(sleeper.pid)
     gone = gone_process()
     assert inspect_run(None) is RunState.NONE
     assert inspect_run(record(me, backend)) is RunState.RUNNING
     assert inspect_run(record(gone, backend)) is RunState.ORPHAN
     assert inspect_run(record(gone, gone)) is RunState.STALE
     # a pid that runs, but is not the process recorded (the system reused the number)
-    reused = (sleeper.pid, sleeper.create_time() - 100)
+    reused = (sleeper.pid, sleeper.create_time() - 100, backend[2])
     assert inspect_run(record(gone, reused)) is RunState.STALE
+    # the pid and start time match, the command line does not: not provably ours either
+    renamed = (sleeper.pid, backend[1], cmdline_digest(["uvicorn", "main:app"]))
+    assert inspect_run(record(gone, renamed)) is RunState.STALE
 
 
 def test_a_launcher_removes_only_its_own_run_file(tmp_path: Path) -> None:
-    other = record((os.getpid() + 1, 0.0), (1, 0.0))
+    other = record((os.getpid() + 1, 0.0, ""), (1, 0.0, ""))
     write_run(tmp_path, other)
     remove_run(tmp_path, os.getpid())
     assert read_run(tmp_path) == other
@@ -97,7 +113,7 @@ def test_a_launcher_removes_only_its_own_run_file(tmp_path: Path) -> None:
 
 def test_status_of_an_orphan_with_no_health_answer(tmp_path: Path, sleeper: psutil.Process) -> None:
     write_run(
-        tmp_path / ".robo-backend", record(gone_process(), (sleeper.pid, sleeper.create_time()))
+        tmp_path / ".robo-backend", record(gone_process(), who(sleeper.pid))
     )
     report = backend_status(
         tmp_path, tmp_path / ".robo-backend", tmp_path / ".robo-backend" / "status.json", "/health"

@@ -112,9 +112,7 @@ def test_a_launcher_removes_only_its_own_run_file(tmp_path: Path) -> None:
 
 
 def test_status_of_an_orphan_with_no_health_answer(tmp_path: Path, sleeper: psutil.Process) -> None:
-    write_run(
-        tmp_path / ".robo-backend", record(gone_process(), who(sleeper.pid))
-    )
+    write_run(tmp_path / ".robo-backend", record(gone_process(), who(sleeper.pid)))
     report = backend_status(
         tmp_path, tmp_path / ".robo-backend", tmp_path / ".robo-backend" / "status.json", "/health"
     )

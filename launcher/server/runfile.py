@@ -31,7 +31,7 @@ from loguru import logger
 from launcher.fileops import atomic_write_text, read_state_json, state_pid, state_time
 
 RUN_FILE = "run.json"
-SCHEMA = 2  # 2: each process's command line digest recorded (schema 1 is not trusted)
+SCHEMA = 1
 START_TOLERANCE = 0.01  # seconds: psutil's create_time as recorded and as read back
 
 
@@ -106,8 +106,9 @@ class RunRecord:
                 started_at=_time(data["started_at"]),
                 command=[_text(arg) for arg in command],
                 health_url=_text(data.get("health_url") or ""),
-                launcher_cmdline=_text(data["launcher_cmdline"]),
-                backend_cmdline=_text(data["backend_cmdline"]),
+                # absent in records of older launchers: such a record proves nothing (stale)
+                launcher_cmdline=_text(data.get("launcher_cmdline", "")),
+                backend_cmdline=_text(data.get("backend_cmdline", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None

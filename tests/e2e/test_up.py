@@ -444,7 +444,7 @@ def test_an_orphaned_backend_of_this_project_is_stopped_then_up_proceeds(
                     break
             time.sleep(0.1)
         record = {
-            "schema": 2,
+            "schema": 1,
             "launcher_pid": gone.pid,
             "launcher_started": gone_started,
             "launcher_cmdline": cmdline_digest([sys.executable, "-c", "pass"]),

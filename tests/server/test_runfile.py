@@ -80,7 +80,7 @@ def test_round_trip_and_what_is_not_a_run_file(tmp_path: Path, sleeper: psutil.P
     assert read_run(tmp_path / "state") == written
     assert written.launcher_pid == os.getpid()
     assert written.backend_started == sleeper.create_time()
-    for text in ("{not json", json.dumps({"schema": 99}), json.dumps({"schema": 2})):
+    for text in ("{not json", json.dumps({"schema": 99}), json.dumps({"schema": 1})):
         run_file(tmp_path / "state").write_text(text)
         assert read_run(tmp_path / "state") is None
     assert read_run(tmp_path / "nowhere") is None

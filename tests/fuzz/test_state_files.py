@@ -152,17 +152,18 @@ NEEDS_PRISTINE = ("status.json", "deps-stamp.json", "fastembed-probe.json", "ver
 NEEDS_PRISTINE += ("metadata.json", "refs/main", "pyvenv.cfg")
 
 
-def _numbers(value: Any, damage: str, key: str = "") -> Any:
-    """`value` with every number replaced as `damage` says (a pid stays the sentinel's for NaN:
-    a foreign pid next to a start time that is no time)."""
+def _numbers(value: Any, damage: str) -> Any:
+    """`value` with its numbers replaced as `damage` says: NaN for every float (the integers,
+    the sentinel's pid among them, stay: a foreign pid next to a start time that is no time),
+    -1 for every number, or huge ones."""
     if isinstance(value, dict):
-        return {k: _numbers(v, damage, k) for k, v in value.items()}
+        return {k: _numbers(v, damage) for k, v in value.items()}
     if isinstance(value, list):
-        return [_numbers(v, damage, key) for v in value]
+        return [_numbers(v, damage) for v in value]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
     if damage == "nan":
-        return value if key.endswith("pid") else math.nan
+        return math.nan if isinstance(value, float) else value
     if damage == "negative":
         return -1
     return HUGE_INT if isinstance(value, int) else HUGE_FLOAT
@@ -296,3 +297,24 @@ def test_a_venv_without_a_readable_pyvenv_cfg_is_refused_in_plain_words(
         assert (ready.venv / "bin").is_dir()  # refused, never deleted
     finally:
         restore(ready, [PYVENV_CFG])
+
+
+@pytest.mark.parametrize("name", ["status.json", "deps-stamp.json", "env.lock"])
+def test_a_folder_with_files_where_a_state_file_belongs_is_named_not_deleted(
+    ready: Prepared, name: str
+) -> None:
+    """An empty folder in a state file's place is replaced (the fuzz above); one with something
+    in it may be someone's: `up` stops, names it and says what to do, and leaves it alone."""
+    path = ready.state / name
+    remove(path)
+    path.mkdir()
+    (path / "keep.txt").write_text("mine", encoding="utf-8")
+    try:
+        up = check(ready, ready.up(offline=True), "up")
+        assert f"{path} is a folder, where robo-backend keeps a file of its own" in up.stderr
+        assert "hint: Move that folder away" in up.stderr, up.output
+        assert (path / "keep.txt").read_text(encoding="utf-8") == "mine"
+    finally:
+        remove(path)
+        if path in ready.pristine:
+            path.write_bytes(ready.pristine[path])

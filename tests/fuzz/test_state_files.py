@@ -148,8 +148,15 @@ PYVENV_CFG = StateFile(
 )
 FILES.append(PYVENV_CFG)
 FILES_BY_NAME[PYVENV_CFG.name] = PYVENV_CFG
-NEEDS_PRISTINE = ("status.json", "deps-stamp.json", "fastembed-probe.json", "verified.json")
-NEEDS_PRISTINE += ("metadata.json", "refs/main", "pyvenv.cfg")
+NEEDS_PRISTINE = [  # the files the cold `up` wrote, kept as they were
+    "status.json",
+    "deps-stamp.json",
+    "fastembed-probe.json",
+    "verified.json",
+    "metadata.json",
+    "refs/main",
+    "pyvenv.cfg",
+]
 
 
 def _numbers(value: Any, damage: str) -> Any:
@@ -179,8 +186,9 @@ def damaged_bytes(file: StateFile, ready: Prepared, damage: str) -> bytes:
     if damage == "deep":
         return DEEP
     if damage == "not-utf8":
-        text = json.dumps(original) if file.is_json else original
-        return b"\xff\xfe" + text.encode("utf-8") if not file.is_json else _bad_byte(text)
+        if file.is_json:
+            return _bad_byte(json.dumps(original))
+        return b"\xff\xfe" + original.encode("utf-8")
     if file.is_json:
         return json.dumps(_numbers(original, damage)).encode("utf-8")  # NaN is written as NaN
     return {"nan": b"NaN\n", "negative": b"-1\n", "huge": f"{HUGE_INT}\n".encode()}[damage]

@@ -174,3 +174,78 @@ def test_status_command_reports_on_stdout_and_exits_1_when_not_running(tmp_path:
     assert as_json.returncode == 1
     assert document["running"] is False and document["state"] == "none"
     assert document["model"]["state"] == "fallback"
+
+
+GOOD = {
+    "schema": 1,
+    "launcher_pid": 4242,
+    "launcher_started": 1_700_000_000.5,
+    "backend_pid": 4243,
+    "backend_started": 1_700_000_001.0,
+    "url": "http://127.0.0.1:8123",
+    "port": 8123,
+    "started_at": 1_700_000_002.0,
+    "command": ["python", "-m", "uvicorn", "main:app"],
+    "launcher_cmdline": "a" * 64,
+    "backend_cmdline": "b" * 64,
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("launcher_pid", -5),
+        ("backend_pid", 0),
+        ("backend_pid", 2**64),
+        ("backend_pid", True),
+        ("backend_pid", "4243"),
+        ("backend_pid", 4243.0),
+        ("launcher_started", float("nan")),
+        ("backend_started", float("inf")),
+        ("backend_started", -1.0),
+        ("started_at", 1e308),
+        ("started_at", "yesterday"),
+        ("port", 70000),
+        ("port", "8123"),
+        ("command", "python -m uvicorn"),
+        ("command", [1, 2]),
+        ("url", None),
+        ("backend_cmdline", 7),
+    ],
+)
+def test_a_record_with_any_value_not_of_our_form_is_no_record(key: str, value: object) -> None:
+    assert RunRecord.from_json(GOOD) is not None
+    assert RunRecord.from_json({**GOOD, key: value}) is None
+
+
+def test_what_is_not_a_regular_run_file_reads_as_none_and_never_blocks(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    path = run_file(state)
+    path.write_text(json.dumps(GOOD).replace("1700000000.5", "NaN"))
+    assert read_run(state) is None  # NaN is not JSON
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert read_run(state) is None  # nested past any depth
+    path.write_bytes(b"\xff" + json.dumps(GOOD).encode())
+    assert read_run(state) is None  # not UTF-8
+    path.unlink()
+    path.mkdir()
+    assert read_run(state) is None
+    remove_run(state)  # a folder where the file was: left, no error
+    path.rmdir()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(path)  # reading a FIFO would wait for a writer forever
+        assert read_run(state) is None
+        path.unlink()
+    (tmp_path / "elsewhere.json").write_text(json.dumps(GOOD))
+    path.symlink_to(tmp_path / "elsewhere.json")
+    assert read_run(state) is None  # a state file is never read through a symlink
+
+
+def test_a_record_without_command_lines_proves_nothing(sleeper: psutil.Process) -> None:
+    """A record as an older launcher wrote it (pid and start time only) names a live process:
+    without its command line it is not provably ours, so it is stale, never an orphan."""
+    old = record(gone_process(), who(sleeper.pid))
+    assert inspect_run(old) is RunState.ORPHAN
+    bare = RunRecord.from_json({k: v for k, v in old.to_json().items() if "cmdline" not in k})
+    assert bare is not None and inspect_run(bare) is RunState.STALE

@@ -43,6 +43,10 @@ class SettingsError(UsageError):
     """A setting has a value that cannot be used; the message names where it came from."""
 
 
+class StateFileError(LauncherError):
+    """A file the launcher keeps (status file, stamps, locks) cannot be written or taken."""
+
+
 class VenvError(LauncherError):
     """No usable virtual environment could be found or created."""
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
+
+def _debug(text: str) -> None:
+    """A debug line; loguru is imported on use, so the early start can read state files
+    without paying for it."""
+    from loguru import logger
+
+    logger.debug(text)
 
 
 @dataclass
@@ -40,7 +46,7 @@ class FileOps:
             except PermissionError as exc:
                 if attempt == self.tries:
                     raise
-                logger.debug(f"{what} failed ({exc}); retrying in {delay:.2f} s")
+                _debug(f"{what} failed ({exc}); retrying in {delay:.2f} s")
                 self.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
@@ -69,9 +75,19 @@ class FileOps:
 DEFAULT_FILE_OPS = FileOps()
 
 
+def clear_empty_dir(path: Path) -> None:
+    """An empty folder in the place of a file we are about to write is removed (nothing is lost);
+    anything else there is left for the write to replace or to fail on."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+            _debug(f"removed the empty folder {path} where a file belongs")
+
+
 def atomic_write_bytes(path: Path, data: bytes, ops: FileOps = DEFAULT_FILE_OPS) -> None:
     """Write `data` to a temp file next to `path`, fsync it, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    clear_empty_dir(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temp, "wb") as handle:
@@ -87,6 +103,31 @@ def atomic_write_bytes(path: Path, data: bytes, ops: FileOps = DEFAULT_FILE_OPS)
 def atomic_write_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> None:
     """`atomic_write_bytes` of UTF-8 text with `\\n` line ends."""
     atomic_write_bytes(path, text.encode("utf-8"), ops)
+
+
+def write_problem(path: Path, exc: OSError) -> tuple[str, str]:
+    """Why a file of ours could not be written at `path`, and what to do: (message, hint)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        return (
+            f"{path} is a folder, where robo-backend keeps a file of its own",
+            "Move that folder away (or delete it) and run the command again.",
+        )
+    reason = exc.strerror or str(exc)
+    return (
+        f"cannot write {path}: {reason}",
+        "Check that the folder is writable and the disk has free space, then run it again.",
+    )
+
+
+def write_state_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> None:
+    """`atomic_write_text` of a state file; a failure is a StateFileError in plain words (a
+    folder in the file's place, no permission, a full disk), never an internal error."""
+    from launcher.errors import StateFileError
+
+    try:
+        atomic_write_text(path, text, ops)
+    except OSError as exc:
+        raise StateFileError(*write_problem(path, exc)) from None
 
 
 # ----------------------------------------------------------------------------- state files
@@ -177,3 +218,23 @@ def read_state_json(path: Path, limit: int = STATE_FILE_LIMIT) -> Any:
     still check the schema of what they get."""
     text = read_state_text(path, limit)
     return None if text is None else parse_state_json(text)
+
+
+# The values state files hold, checked for the form we write them in.
+
+PID_LIMIT = 1 << 32  # no OS hands out a pid this large
+TIME_LIMIT = 1e10  # epoch seconds (the year 2286): a time beyond it is not one we wrote
+
+
+def state_pid(value: Any) -> int | None:
+    """`value` when it is a pid as we write it (a positive integer an OS could hand out)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < PID_LIMIT:
+        return None
+    return value
+
+
+def state_time(value: Any) -> float | None:
+    """`value` as a float when it is an epoch time as we write it (finite, 0 up to TIME_LIMIT)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and 0 <= value < TIME_LIMIT else None

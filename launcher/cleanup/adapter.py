@@ -78,15 +78,14 @@ def lock_pid(lock: Path) -> int | None:
     """The pid of a live holder of the file lock at `lock` (-1: held, pid unknown), or None."""
     from filelock import FileLock, Timeout
 
+    from launcher.models.lock import read_pid_file
+
     probe = FileLock(str(lock), timeout=0)
     try:
         probe.acquire(timeout=0)
     except Timeout:
-        try:
-            pid = int(Path(str(lock) + ".pid").read_text(encoding="utf-8").split()[0])
-        except (OSError, ValueError, IndexError):
-            return -1
-        return pid
+        pid = read_pid_file(Path(str(lock) + ".pid"))
+        return -1 if pid is None else pid
     except OSError:
         return None
     probe.release()

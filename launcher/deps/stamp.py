@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from launcher import proc
 from launcher.deps.sources import DependencySource, detect_source
-from launcher.fileops import atomic_write_text
+from launcher.fileops import read_state_json, write_state_text
 from launcher.settings import read_pyproject
 from launcher.venvs.pyvenv import pyvenv_version
 
@@ -87,18 +89,23 @@ def stamp_path(state_dir: Path) -> Path:
 
 
 def read_stamp(state_dir: Path) -> str | None:
-    try:
-        data = json.loads(stamp_path(state_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("schema") != STAMP_SCHEMA:
-        return None
+    """The stamp hash recorded, or None when there is none or the file is not one we could have
+    written (untrusted, like every state file: the next sync replaces it)."""
+    path = stamp_path(state_dir)
+    data = read_state_json(path)
+    if not isinstance(data, dict):
+        data = {}
     stamp = data.get("stamp")
-    return stamp if isinstance(stamp, str) else None
+    if data.get("schema") != STAMP_SCHEMA or not isinstance(stamp, str):
+        if os.path.lexists(path):
+            logger.debug(f"ignoring the dependency stamp {path}: it is not one robo-backend wrote")
+        return None
+    return stamp
 
 
 def write_stamp(state_dir: Path, stamp: str, inputs: dict[str, Any], tool: str) -> None:
-    """Write the stamp atomically (fsynced temp file + rename): a crash never leaves half a one."""
+    """Write the stamp atomically (fsynced temp file + rename): a crash never leaves half a one.
+    A stamp that cannot be written (a folder in its place, a full disk) is a StateFileError."""
     document = {
         "schema": STAMP_SCHEMA,
         "stamp": stamp,
@@ -106,7 +113,7 @@ def write_stamp(state_dir: Path, stamp: str, inputs: dict[str, Any], tool: str) 
         "installed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "inputs": inputs,
     }
-    atomic_write_text(stamp_path(state_dir), json.dumps(document, indent=2))
+    write_state_text(stamp_path(state_dir), json.dumps(document, indent=2))
 
 
 def stamp_state(

@@ -29,7 +29,7 @@ from loguru import logger
 
 from launcher import proc
 from launcher.fastembed.static import read_source_answer
-from launcher.fileops import atomic_write_text
+from launcher.fileops import atomic_write_text, read_state_json
 from launcher.models.registry import ModelSpec, described_spec
 
 ANSWER_FILE = "fastembed-probe.json"
@@ -222,13 +222,13 @@ def _parse(result: proc.Result) -> dict[str, Any] | None:
 
 
 def _remembered(state_dir: Path, key: dict[str, Any]) -> FastembedAnswer | None:
-    try:
-        data = json.loads((state_dir / ANSWER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = read_state_json(state_dir / ANSWER_FILE)  # untrusted: anything but ours is None
     if not isinstance(data, dict) or data.get("schema") != ANSWER_SCHEMA or data.get("key") != key:
         return None
-    answer = _answer_from_json(data.get("answer") or {})
+    try:
+        answer = _answer_from_json(data.get("answer") or {})
+    except (AttributeError, KeyError, TypeError, ValueError):  # not an answer we wrote
+        return None
     answer.cached = True
     return answer
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from launcher.fileops import read_state_text
@@ -192,8 +193,14 @@ def _check_metadata(state: ModelCacheState, folder: Path, expected: dict[str, in
 
 
 def _stat_file(state: ModelCacheState, path: Path, rel: str) -> os.stat_result | None:
+    """The file's stat through its symlink, when it is a regular file (a FIFO, a device or a
+    folder in its place is corrupt, and is never opened: reading a FIFO would hang)."""
     try:
-        return os.stat(path)
+        info = os.stat(path)
+        if not S_ISREG(info.st_mode):
+            state.corrupt(f"{rel} is not a regular file")
+            return None
+        return info
     except FileNotFoundError:
         if os.path.islink(path):
             state.partial(f"{rel} is a dangling symlink (its blob was deleted)")

@@ -6,11 +6,21 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from launcher.errors import ModelError
-from launcher.fileops import atomic_write_text
+from launcher.fileops import (
+    atomic_write_text,
+    clear_empty_dir,
+    read_state_text,
+    state_pid,
+    write_problem,
+)
 from launcher.models.layout import repo_folder_name
 from launcher.models.registry import lookup
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 LOCK_DIR = ".locks"
 DEFAULT_LOCK_WAIT = 600.0
@@ -29,11 +39,15 @@ def _pid_alive(pid: int) -> bool:
     return bool(psutil.pid_exists(pid))
 
 
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text(encoding="utf-8").split()[0])
-    except (OSError, ValueError, IndexError):
+def read_pid_file(path: Path) -> int | None:
+    """The pid a lock's `.pid` sidecar names, or None when it is not one we could have written
+    (untrusted like every state file: any bytes, a FIFO, a folder; only ever shown, never
+    signalled)."""
+    text = read_state_text(path, limit=64)
+    words = text.split() if text else []
+    if len(words) != 1 or not words[0].isascii() or not words[0].isdigit():
         return None
+    return state_pid(int(words[0]))
 
 
 def _pid_file(lock: Path) -> Path:
@@ -56,12 +70,26 @@ def lock_holder(cache_root: Path, name: str) -> int | None:
     try:
         probe.acquire(timeout=0)
     except Timeout:
-        pid = _read_pid(_pid_file(path))
+        pid = read_pid_file(_pid_file(path))
         return pid if pid is not None and _pid_alive(pid) else -1
     except OSError:
         return None
     probe.release()
     return None
+
+
+def _take(lock: FileLock, path: Path, timeout: float) -> bool:
+    """Take the OS lock within `timeout` s (False: another holds it); a lock file that cannot be
+    opened (a folder in its place, no permission) is a ModelError in plain words."""
+    from filelock import Timeout
+
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        return False
+    except OSError as exc:
+        raise ModelError(*write_problem(path, exc)) from None
+    return True
 
 
 @contextlib.contextmanager
@@ -77,31 +105,31 @@ def model_lock(
     A second process waits (calling `on_wait(pid)` once, so it can say who it waits for), up to
     `timeout` seconds, then gets a ModelError. A lock whose holder died is free at once.
     """
-    from filelock import FileLock, Timeout
+    from filelock import FileLock
 
     path = lock_path(Path(cache_root), name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        holder = _read_pid(_pid_file(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(*write_problem(path.parent, exc)) from None
+    clear_empty_dir(path)
+    lock = FileLock(str(path))
+    if not _take(lock, path, 0):
+        holder = read_pid_file(_pid_file(path))
         if on_wait is not None:
             on_wait(holder if holder is not None and _pid_alive(holder) else None)
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
+        if not _take(lock, path, timeout):
             raise ModelError(
                 f"another process (pid {holder or 'unknown'}) has been downloading {name} for "
                 f"more than {timeout:.0f} s",
                 f"Wait for it to finish, or stop it; the lock is {path}.",
-            ) from None
+            )
     try:
         with contextlib.suppress(OSError):
             atomic_write_text(_pid_file(path), f"{os.getpid()}\n")
         yield path
     finally:
         with contextlib.suppress(OSError):
-            if _read_pid(_pid_file(path)) == os.getpid():
+            if read_pid_file(_pid_file(path)) == os.getpid():
                 _pid_file(path).unlink()
         lock.release()

@@ -9,7 +9,7 @@ from typing import Any
 
 from loguru import logger
 
-from launcher.errors import ModelError
+from launcher.errors import ModelError, StateFileError
 from launcher.fileops import FileOps
 from launcher.models.location import CacheLocation
 
@@ -115,7 +115,7 @@ class RunLog:
                 environment=self.environment,
                 ops=self.ops,
             )
-        except OSError as exc:
+        except (OSError, StateFileError) as exc:
             if not self._status_warned:
                 self._status_warned = True
                 logger.warning(f"could not write the status file {self.status_file}: {exc}")

@@ -12,20 +12,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
-from launcher.models.verified import read_json
+from launcher.fileops import DEFAULT_FILE_OPS, FileOps, read_state_json, write_state_text
 from launcher.redact import redact
 
 SCHEMA = 1
 MODEL_STATES = ("ready", "fallback", "degraded", "failed")
 
 
+def _valid(data: Any) -> bool:
+    """A schema-1 document whose parts have the types we write (the values inside `model` and
+    `environment` are read by their users, who check what they take)."""
+    return (
+        isinstance(data, dict)
+        and data.get("schema") == SCHEMA
+        and isinstance(data.get("updated_at", ""), str)
+        and isinstance(data.get("model") or {}, dict)
+        and isinstance(data.get("environment") or {}, dict)
+    )
+
+
 def read_status(path: Path) -> dict[str, Any] | None:
-    """The status document, or None when the file is missing or is not a schema-1 document."""
-    data = read_json(Path(path))
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        return None
-    return data
+    """The status document, or None when the file is missing or is not one we could have written
+    (the state file is untrusted input: see `fileops.read_state_json`)."""
+    data = read_state_json(Path(path))
+    return data if _valid(data) else None
 
 
 def write_status(
@@ -38,7 +48,8 @@ def write_status(
     """Write the status file atomically and return the document written.
 
     A part given as None keeps what the file already holds (so prefetch can update `model`
-    without knowing the `environment` that `up` recorded, and the other way round).
+    without knowing the `environment` that `up` recorded, and the other way round). A file that
+    cannot be written (a folder in its place, a full disk) is a StateFileError.
     """
     target = Path(path)
     previous = read_status(target) or {}
@@ -51,5 +62,5 @@ def write_status(
     # No secret goes into the file: credentials in URLs (an endpoint's userinfo) and the
     # values of secret variables are masked as everywhere else.
     text = redact(json.dumps(document, indent=2, default=str))
-    atomic_write_text(target, text + "\n", ops)
+    write_state_text(target, text + "\n", ops)
     return document

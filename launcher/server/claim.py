@@ -56,10 +56,12 @@ class Holder:
         return datetime.fromtimestamp(self.since).strftime("%H:%M")
 
     def alive(self) -> bool:
-        """The holder still runs (the same process: pid and start time)."""
-        from launcher.server.runfile import is_alive
+        """The holder still runs (the same process: pid and start time). Only used to name it:
+        nothing is ever signalled on this evidence."""
+        from launcher.server.runfile import START_TOLERANCE, identity
 
-        return is_alive(self.pid, self.started)
+        found = identity(self.pid)
+        return found is not None and abs(found[0] - self.started) <= START_TOLERANCE
 
 
 def _lock_path(state_dir: Path) -> Path:

@@ -1,17 +1,23 @@
 """The run file: which launcher runs this project's backend, so a later `up` recognises it.
 
 `<project>/.robo-backend/run.json` is written (atomically) once the backend process exists and
-removed when the launcher stops it. It holds both processes' pids with their start times (so a
-reused pid is never mistaken for ours), the URL, the start time and the command. A later run
-reads it and finds one of four situations: nothing recorded, a stale record (nothing alive),
+removed when the launcher stops it. It holds both processes' identities (pid, start time and
+a digest of the command line), the URL, the start time and the command. A later run reads it
+and finds one of four situations: nothing recorded, a stale record (nothing alive),
 an orphan (the backend alive, its launcher gone: killed with -9 on a platform where the guard
 could not act), or a live launcher (the project is already running).
+
+The file is untrusted input like every state file: it is read through the one strict reader,
+every value is checked for its form (pids positive integers, times finite), and a process
+counts as ours only when pid, start time and command line all match what was recorded
+(`is_ours`). Anything else is a stale record: forgotten, never signalled.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import hashlib
 import json
 import os
 import time
@@ -22,10 +28,31 @@ from typing import Any
 
 from loguru import logger
 
-from launcher.fileops import atomic_write_text
+from launcher.fileops import atomic_write_text, read_state_json, state_pid, state_time
 
 RUN_FILE = "run.json"
 SCHEMA = 1
+START_TOLERANCE = 0.01  # seconds: psutil's create_time as recorded and as read back
+
+
+def _pid(value: Any) -> int:
+    pid = state_pid(value)
+    if pid is None:
+        raise ValueError(f"not a pid: {value!r}")
+    return pid
+
+
+def _time(value: Any) -> float:
+    when = state_time(value)
+    if when is None:
+        raise ValueError(f"not a time: {value!r}")
+    return when
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not text: {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,12 +68,17 @@ class RunRecord:
     started_at: float  # epoch seconds
     command: list[str]
     health_url: str = ""  # the route readiness was checked on, once known
+    launcher_cmdline: str = ""  # sha256 of the launcher's command line ("" when unknown)
+    backend_cmdline: str = ""  # sha256 of the backend's command line ("" when unknown)
     schema: int = SCHEMA
 
     @property
     def started_clock(self) -> str:
         """The local start time as HH:MM (with the date when it was not today)."""
-        when = datetime.fromtimestamp(self.started_at)
+        try:
+            when = datetime.fromtimestamp(self.started_at)
+        except (OverflowError, OSError, ValueError):  # a platform's own limits
+            return "an unknown time"
         if when.date() == datetime.now().date():
             return when.strftime("%H:%M")
         return when.strftime("%Y-%m-%d %H:%M")
@@ -56,19 +88,27 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: Any) -> RunRecord | None:
+        """The record in `data`, or None when any value is not of the form we write."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             return None
         try:
+            command = data["command"]
+            port = data["port"]
+            if not isinstance(command, list) or isinstance(port, bool) or port not in range(65536):
+                return None
             return cls(
-                launcher_pid=int(data["launcher_pid"]),
-                launcher_started=float(data["launcher_started"]),
-                backend_pid=int(data["backend_pid"]),
-                backend_started=float(data["backend_started"]),
-                url=str(data["url"]),
-                port=int(data["port"]),
-                started_at=float(data["started_at"]),
-                command=[str(arg) for arg in data["command"]],
-                health_url=str(data.get("health_url") or ""),
+                launcher_pid=_pid(data["launcher_pid"]),
+                launcher_started=_time(data["launcher_started"]),
+                backend_pid=_pid(data["backend_pid"]),
+                backend_started=_time(data["backend_started"]),
+                url=_text(data["url"]),
+                port=port,
+                started_at=_time(data["started_at"]),
+                command=[_text(arg) for arg in command],
+                health_url=_text(data.get("health_url") or ""),
+                # absent in records of older launchers: such a record proves nothing (stale)
+                launcher_cmdline=_text(data.get("launcher_cmdline", "")),
+                backend_cmdline=_text(data.get("backend_cmdline", "")),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -87,41 +127,52 @@ def run_file(state_dir: Path) -> Path:
     return Path(state_dir) / RUN_FILE
 
 
-def started_at(pid: int) -> float | None:
-    """The start time of process `pid` (psutil's create_time), or None when it is gone."""
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, OSError):
-        return None
+def cmdline_digest(cmdline: list[str]) -> str:
+    """A digest of a command line: enough to recognise it, nothing of it (secrets) on disk."""
+    return hashlib.sha256("\0".join(cmdline).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def is_alive(pid: int, created: float) -> bool:
-    """True when `pid` runs and is the process that started at `created` (not a reused pid)."""
+def identity(pid: int) -> tuple[float, str] | None:
+    """Process `pid`'s start time (psutil's create_time) and command line digest, or None when
+    it is gone, a zombie, or not ours to look at."""
     import psutil
 
     try:
         process = psutil.Process(pid)
-        if abs(process.create_time() - created) > 0.01:
-            return False
-        return bool(process.status() != psutil.STATUS_ZOMBIE)
-    except (psutil.Error, OSError):
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return float(process.create_time()), cmdline_digest(process.cmdline())
+    except (psutil.Error, OSError, ValueError):
+        return None
+
+
+def is_ours(pid: int, started: float, cmdline: str) -> bool:
+    """True only when `pid` runs and is provably the process recorded: same start time (not a
+    reused pid) and same command line. Nothing unproven is ever signalled."""
+    if not cmdline:
         return False
+    found = identity(pid)
+    if found is None:
+        return False
+    return abs(found[0] - started) <= START_TOLERANCE and found[1] == cmdline
 
 
 def make_record(backend_pid: int, url: str, port: int, command: list[str]) -> RunRecord:
     """The record of this launcher running `backend_pid`."""
-    me = os.getpid()
+    me = identity(os.getpid()) or (0.0, "")
+    backend = identity(backend_pid) or (0.0, "")
     return RunRecord(
-        launcher_pid=me,
-        launcher_started=started_at(me) or 0.0,
+        launcher_pid=os.getpid(),
+        launcher_started=me[0],
         backend_pid=backend_pid,
-        backend_started=started_at(backend_pid) or 0.0,
+        backend_started=backend[0],
         url=url,
         port=port,
         started_at=time.time(),
         command=list(command),
+        launcher_cmdline=me[1],
+        backend_cmdline=backend[1],
     )
 
 
@@ -135,14 +186,15 @@ def write_run(state_dir: Path, record: RunRecord) -> None:
 
 
 def read_run(state_dir: Path) -> RunRecord | None:
-    try:
-        text = run_file(state_dir).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    """The run record, or None when there is none or it is not one we could have written (then
+    it says nothing: a debug line names it, and the next `up` replaces it)."""
+    path = run_file(state_dir)
+    if not os.path.lexists(path):
         return None
-    try:
-        return RunRecord.from_json(json.loads(text))
-    except ValueError:
-        return None
+    record = RunRecord.from_json(read_state_json(path))
+    if record is None:
+        logger.debug(f"ignoring the run file {path}: it is not one robo-backend wrote")
+    return record
 
 
 def remove_run(state_dir: Path, launcher_pid: int | None = None) -> None:
@@ -158,8 +210,8 @@ def remove_run(state_dir: Path, launcher_pid: int | None = None) -> None:
 def inspect_run(record: RunRecord | None) -> RunState:
     if record is None:
         return RunState.NONE
-    if is_alive(record.launcher_pid, record.launcher_started):
+    if is_ours(record.launcher_pid, record.launcher_started, record.launcher_cmdline):
         return RunState.RUNNING
-    if is_alive(record.backend_pid, record.backend_started):
+    if is_ours(record.backend_pid, record.backend_started, record.backend_cmdline):
         return RunState.ORPHAN
     return RunState.STALE

@@ -183,10 +183,9 @@ def _plan(
 
     if base_env.get(SWITCH, "").strip().lower() in FALSE_WORDS - {""}:
         return None
-    try:
-        data = json.loads((state_dir / RECORD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    from launcher.fileops import read_state_json
+
+    data = read_state_json(state_dir / RECORD_FILE)  # untrusted: anything but ours is None
     if not isinstance(data, dict) or data.get("schema") != RECORD_SCHEMA or data.get("key") != key:
         return None
     signed = data.get("signature") or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 from loguru import logger
 
 from launcher.errors import VenvError
-from launcher.fileops import atomic_write_text
+from launcher.fileops import clear_empty_dir, read_state_text, write_state_text
 from launcher.platform import PlatformFacts, find_uv
 from launcher.venvs.creation import CREATE_TIMEOUT, create_venv, remove_venv
 from launcher.venvs.info import VenvInfo
@@ -145,7 +146,7 @@ def _ensure(
             f"cannot create the folder for the venv {plan.target}: {exc}",
             "Check the venv setting and that the project folder is writable.",
         ) from None
-    atomic_write_text(creating, str(plan.target))
+    write_state_text(creating, str(plan.target))
     info = create_venv(
         plan.target,
         interpreter,
@@ -165,15 +166,15 @@ def _ensure(
 def _discard_unfinished(plan: _Plan, creating: Path) -> None:
     """A creation was interrupted (the marker outlived its process, which held the lock):
     remove what it left at the target unless that is a working venv."""
-    try:
-        target = Path(creating.read_text(encoding="utf-8").strip())
-    except OSError:
-        target = plan.target
+    said = read_state_text(creating, limit=65536)  # untrusted: any bytes, a FIFO, a folder
+    target = Path(said.strip()) if said and "\0" not in said else plan.target
     unfinished = target == plan.target and os.path.lexists(target)
     if unfinished and not inspect_venv(target, plan.facts, timeout=plan.timeout).valid:
         logger.warning(f"{plan.name}: its creation was interrupted; making it again")
         shutil.rmtree(target, ignore_errors=True)
-    creating.unlink(missing_ok=True)
+    clear_empty_dir(creating)
+    with contextlib.suppress(OSError):  # a folder with things in it: the write below says so
+        creating.unlink(missing_ok=True)
 
 
 def _recreate_reason(plan: _Plan, health: VenvHealth, requires: str | None) -> str | None:

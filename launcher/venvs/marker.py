@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from launcher.fileops import atomic_write_text
+from launcher.fileops import atomic_write_text, read_state_json, state_pid
 from launcher.venvs.project_lock import pid_alive
 
 MARKER = ".robo-backend-installing"
@@ -57,16 +57,24 @@ def broken_packages(venv: Path, limit: int = 3) -> list[str]:
     return broken
 
 
+def _marker_says(marker: Path) -> tuple[int, str] | None:
+    """(pid, tool) from the install marker, or None when it is not one we could have written."""
+    data = read_state_json(marker)
+    if not isinstance(data, dict):
+        return None
+    pid = state_pid(data.get("pid"))
+    tool = data.get("tool", "the installer")
+    return (pid, tool) if pid is not None and isinstance(tool, str) else None
+
+
 def interrupted_install(venv: Path) -> str | None:
     """Why the venv looks half-installed (None when it does not), in words for the user."""
     marker = venv / MARKER
-    if marker.exists():
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-            pid = int(data.get("pid", 0))
-            tool = str(data.get("tool", "the installer"))
-        except (OSError, ValueError, TypeError):
+    if os.path.lexists(marker):
+        said = _marker_says(marker)
+        if said is None:
             return "an install into it was interrupted (its marker is unreadable)"
+        pid, tool = said
         if pid != os.getpid() and pid_alive(pid):
             return None  # another live process is installing (it holds the lock)
         return f"an install into it with {tool} was interrupted (pid {pid} is gone)"

@@ -22,7 +22,14 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from loguru import logger
 
-from launcher.fileops import atomic_write_text
+from launcher.fileops import (
+    atomic_write_text,
+    clear_empty_dir,
+    read_state_json,
+    state_pid,
+    state_time,
+    write_problem,
+)
 
 LOCK_FILE = "env.lock"
 HOLDER_FILE = "env.lock.holder.json"
@@ -59,15 +66,17 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_holder(state_dir: Path) -> LockHolder | None:
-    """The holder file, None when there is none or it cannot be read."""
-    try:
-        data = json.loads((state_dir / HOLDER_FILE).read_text(encoding="utf-8"))
-        pid = int(data["pid"])
-        return LockHolder(
-            pid, str(data.get("purpose", "")), float(data.get("since", 0)), pid_alive(pid)
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+    """The holder file, None when there is none or it is not one we could have written (it only
+    names the holder for people: the OS lock is the truth)."""
+    data = read_state_json(state_dir / HOLDER_FILE)
+    if not isinstance(data, dict):
         return None
+    pid = state_pid(data.get("pid"))
+    since = state_time(data.get("since", 0))
+    purpose = data.get("purpose", "")
+    if pid is None or since is None or not isinstance(purpose, str):
+        return None
+    return LockHolder(pid, purpose, since, pid_alive(pid))
 
 
 def lock_is_held(state_dir: Path) -> bool:
@@ -115,6 +124,7 @@ def env_lock(
         finally:
             _release(path)
         return
+    clear_empty_dir(path)
     lock = FileLock(str(path), thread_local=False)
     with _sigterm_as_error(purpose):
         _acquire(lock, state_dir, purpose, on_wait or _say_waiting, limit)
@@ -154,25 +164,35 @@ def _say_waiting(text: str) -> None:
     logger.info(text)
 
 
+def _take(lock: FileLock, timeout: float) -> bool:
+    """Take the OS lock within `timeout` s (False: another holds it); a lock file that cannot be
+    opened (a folder in its place, no permission) is a VenvError in plain words."""
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        return False
+    except OSError as exc:
+        from launcher.errors import VenvError
+
+        raise VenvError(*write_problem(Path(lock.lock_file), exc)) from None
+    return True
+
+
 def _acquire(
     lock: FileLock, state_dir: Path, purpose: str, on_wait: Callable[[str], None], limit: float
 ) -> None:
     started = time.monotonic()
-    try:
-        lock.acquire(timeout=WAIT_NOTICE)
-    except Timeout:
+    if not _take(lock, WAIT_NOTICE):
         holder = read_holder(state_dir)
         who = holder.describe() if holder else "another process"
         on_wait(f"waiting for {who}: it is setting up this project's venv")
-        try:
-            lock.acquire(timeout=max(0.0, limit - (time.monotonic() - started)))
-        except Timeout:
+        if not _take(lock, max(0.0, limit - (time.monotonic() - started))):
             from launcher.errors import VenvError
 
             raise VenvError(
                 f"the project's venv has been locked by {who} for over {limit:.0f} s",
                 f"If that process is stuck, stop it; the lock is {state_dir / LOCK_FILE}.",
-            ) from None
+            )
     previous = read_holder(state_dir)
     if previous is not None and not previous.alive and previous.pid != os.getpid():
         logger.info(f"taking over the lock left by pid {previous.pid}, which is no longer running")

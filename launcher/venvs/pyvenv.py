@@ -9,15 +9,17 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from launcher.fileops import read_state_bytes
 from launcher.platform import PlatformFacts, is_windows_path, windows_to_wsl
 
 
 def read_pyvenv_cfg(venv: Path) -> dict[str, str] | None:
-    """`pyvenv.cfg` as {key: value} (keys lower-case), None when there is none."""
-    try:
-        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    """`pyvenv.cfg` as {key: value} (keys lower-case), None when there is none or it is not a
+    regular file (read through a symlink, never blocking: a FIFO there cannot hang us)."""
+    data = read_state_bytes(Path(os.path.realpath(venv / "pyvenv.cfg")))
+    if data is None:
         return None
+    text = data.decode("utf-8", errors="replace")
     values: dict[str, str] = {}
     for raw in text.splitlines():
         key, sep, value = raw.partition("=")

@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
+from launcher.server.runfile import cmdline_digest
 from tests.fakehub.fixtures import BGE_FILE, BGE_REPO, build_standard_models, serve_standard_models
 from tests.fakehub.server import FakeHub
 from tests.helpers.up_run import UpRun as Launcher
@@ -446,8 +447,10 @@ def test_an_orphaned_backend_of_this_project_is_stopped_then_up_proceeds(
             "schema": 1,
             "launcher_pid": gone.pid,
             "launcher_started": gone_started,
+            "launcher_cmdline": cmdline_digest([sys.executable, "-c", "pass"]),
             "backend_pid": orphan.pid,
             "backend_started": psutil.Process(orphan.pid).create_time(),
+            "backend_cmdline": cmdline_digest(psutil.Process(orphan.pid).cmdline()),
             "url": f"http://127.0.0.1:{port}",
             "port": port,
             "started_at": time.time() - 60,

@@ -116,7 +116,7 @@ def _project(root: Path, cache: Path) -> Path:
     project.mkdir()
     (project / "pyproject.toml").write_text(
         '[project]\nname = "fuzzed"\nversion = "0"\n'
-        'dependencies = ["tinydep==1.0", "fastembed==0.7.4"]\n\n'
+        'dependencies = ["tinydep==1.0", "fastembed==0.7.4", "uvicorn==0.0.1", "fastapi==0.0.1"]\n\n'
         f"[tool.robo-backend]\ncache_dir = {str(cache)!r}\n",
         encoding="utf-8",
     )
@@ -155,6 +155,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prepared]:
     wheels.mkdir()
     make_wheel(wheels, "tinydep", "1.0")
     make_wheel(wheels, "fastembed", "0.7.4")  # imports, but is no fastembed: asked, remembered
+    for server in ("uvicorn", "fastapi"):  # present (the dependency check), but no server:
+        make_wheel(wheels, server, "0.0.1")  # `python -m uvicorn` exits 1 at once
     cache = root / "cache"
     outside = root / "outside"
     outside.mkdir()

@@ -116,7 +116,8 @@ def _project(root: Path, cache: Path) -> Path:
     project.mkdir()
     (project / "pyproject.toml").write_text(
         '[project]\nname = "fuzzed"\nversion = "0"\n'
-        'dependencies = ["tinydep==1.0", "fastembed==0.7.4", "uvicorn==0.0.1", "fastapi==0.0.1"]\n\n'
+        'dependencies = ["tinydep==1.0", "fastembed==0.7.4", "uvicorn==0.0.1",'
+        ' "fastapi==0.0.1"]\n\n'
         f"[tool.robo-backend]\ncache_dir = {str(cache)!r}\n",
         encoding="utf-8",
     )

@@ -64,6 +64,7 @@ def prefetch_options(
         retries=settings.retries,
         retry_delay=settings.retry_delay,
         stall_timeout=settings.stall_timeout,
+        min_rate=settings.min_download_rate,
         budget=settings.model_budget,
         offline=bool(settings.offline) or truthy(environ.get("HF_HUB_OFFLINE")),
         require_model=bool(settings.require_model),

@@ -17,7 +17,7 @@ from typing import Any
 
 from launcher.errors import ProjectError, SettingsError
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, DEFAULT_MODEL_BUDGET
-from launcher.values import parse_bool
+from launcher.values import parse_bool, parse_byte_rate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -130,6 +130,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("retries", 3, _positive_int, "download attempts per model"),
     Spec("retry_delay", 10.0, _seconds, "seconds between download attempts"),
     Spec("stall_timeout", 30.0, _seconds, "seconds without a byte before an attempt is ended"),
+    Spec(
+        "min_download_rate",
+        1024.0,
+        parse_byte_rate,
+        "bytes/s an attempt must average over a stall_timeout window, or it ends (0: no floor)",
+    ),
     Spec(
         "model_budget",
         DEFAULT_MODEL_BUDGET,

@@ -9,6 +9,7 @@ from typing import Any
 from launcher.checks.cache import model_specs
 from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
+from launcher.models.failures import proxy_for
 from launcher.redact import redact_url
 from launcher.values import truthy
 
@@ -69,13 +70,17 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
     )
     retry_note = "`up` retries and falls back, and a warm cache needs no hub."
     if answer.status is None:
+        proxy = proxy_for(endpoint)
+        details["proxy"] = proxy
+        through = f" through the proxy {proxy}" if proxy else ""
         return [
             Check(
                 "hub",
                 "warn",
-                f"hub {shown} unreachable: {answer.error}",
-                "Check the network, proxy (HTTPS_PROXY) or HF_ENDPOINT mirror; with the model "
-                "cached, run offline: ROBO_BACKEND_OFFLINE=1 (or --offline).",
+                f"hub {shown} unreachable{through}: {answer.error}",
+                "Check the network, proxy (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, NO_PROXY) or "
+                "HF_ENDPOINT mirror; with the model cached, run offline: ROBO_BACKEND_OFFLINE=1 "
+                "(or --offline).",
                 details,
             )
         ]

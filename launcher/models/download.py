@@ -7,8 +7,8 @@ lock; a retry, or the next run after a crash, sends `Range: bytes=<size>-` and a
 file is verified (sha256 for LFS files, the git blob sha1 for the others) BEFORE it is renamed
 into `blobs/<etag>`, so nothing unverified is ever visible to fastembed.
 
-One call of `download_model` is one attempt; the retry policy and the fallback chain live in
-`prefetch.py`, the failure kinds in `failures.py`, the HTTP client and metadata in `hub.py`.
+One call of `download_model` is one attempt; the retry policy lives in `attempts.py`, the chain
+in `fetch.py`, the failure kinds in `failures.py`, the HTTP client and metadata in `hub.py`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from launcher.models.failures import (
     classify,
     error_from_status,
 )
+from launcher.models.floor import Floor
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
 from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastembed_metadata
@@ -65,9 +66,8 @@ class DownloadStats:
 class _Tally:
     """Overall bytes for the model's progress bar, across files and restarts."""
 
-    def __init__(self, progress: Progress | None, completed: int) -> None:
-        self.progress = progress
-        self.completed = completed
+    def __init__(self, progress: Progress | None, completed: int, floor: Floor | None) -> None:
+        self.progress, self.completed, self.floor = progress, completed, floor
         self.received = 0  # network bytes, never rewound
 
     def advance(self, nbytes: int) -> None:
@@ -75,6 +75,8 @@ class _Tally:
         self.received += nbytes
         if self.progress is not None:
             self.progress.advance(nbytes)
+        if self.floor is not None:
+            self.floor.feed(nbytes)  # a trickle ends the attempt (TooSlow)
 
     def rewind(self, nbytes: int) -> None:
         self.completed -= nbytes
@@ -292,6 +294,7 @@ def download_model(
     ops: FileOps = DEFAULT_FILE_OPS,
     symlinks: bool = True,
     verified: dict[str, str] | None = None,
+    floor: Floor | None = None,
 ) -> DownloadStats:
     """One attempt: fetch what is missing of `remote` into `folder`, verify, then materialize the
     snapshot (symlinks or moved files), `refs/main`, fastembed's metadata and our stamp.
@@ -299,7 +302,8 @@ def download_model(
     Must be called under `lock.model_lock`. `verified` (etag → sha256) carries blobs already
     verified by an earlier attempt of the same run, so a retry does not re-hash them.
     `progress(label, total, completed)` opens the progress display; `shown` is the endpoint as
-    messages may name it (credentials masked). Raises DownloadError.
+    messages may name it (credentials masked). `floor` ends an attempt that receives too slowly
+    (floor.py). Raises DownloadError.
     """
     verified = {} if verified is None else verified
     blobs = folder / "blobs"
@@ -308,7 +312,7 @@ def download_model(
         confine(folder.parent, folder)
         confine(folder, blobs)
         return _download(
-            client, spec, remote, folder, endpoint, shown, progress, ops, symlinks, verified
+            client, spec, remote, folder, endpoint, shown, progress, ops, symlinks, verified, floor
         )
     except OutsideCache as exc:
         raise DownloadError(
@@ -329,6 +333,7 @@ def _download(
     ops: FileOps,
     symlinks: bool,
     verified: dict[str, str],
+    floor: Floor | None,
 ) -> DownloadStats:
     blobs = folder / "blobs"
     stats = DownloadStats()
@@ -346,18 +351,11 @@ def _download(
         opener = progress or _no_progress
         existing = existing_bytes(folder, remote)
         with opener(spec.label, remote.total, existing) as bar:
-            tally = _Tally(bar, existing)
+            tally = _Tally(bar, existing, floor)
             fetched = _fetch_all(
-                client,
-                remote,
-                todo,
-                folder,
-                what=spec.repo,
-                endpoint=endpoint,
-                shown=shown or endpoint,
-                tally=tally,
-                ops=ops,
-            )
+                client, remote, todo, folder, what=spec.repo, endpoint=endpoint,
+                shown=shown or endpoint, tally=tally, ops=ops,
+            )  # fmt: skip
             sha256s.update(fetched)
             verified.update(fetched)
             stats.bytes_received = tally.received

@@ -16,8 +16,16 @@ from loguru import logger
 
 from launcher.models.options import PrefetchOptions
 from tests.fakehub.server import FakeHub
+from tests.helpers import disks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 400 KB filesystem (tmpfs), so writes really fail with ENOSPC; root only."""
+    with disks.tiny_disk(tmp_path / "tiny-disk") as mount_point:
+        yield mount_point
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,24 +71,6 @@ def test_the_free_space_rule_asks_for_the_download_plus_a_margin_not_twice(
     assert "× 2" not in error
     monkeypatch.setattr(space, "disk_free", lambda path: total + margin)  # just enough
     assert prefetch(make_options(fallback_model=None)).state == "ready"
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 400 KB filesystem (tmpfs), so writes really fail with ENOSPC; root only."""
-    mount_point = tmp_path / "tiny-disk"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()}); needs root")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
 def test_disk_full_mid_download_cleans_partials(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.checks.core import Check, DoctorContext
-from launcher.checks.probes import existing_ancestor, write_probe_in
+from launcher.checks.probes import DISK_FULL, existing_ancestor, write_probe_in
 from launcher.errors import LauncherError
 
 MOVE_STATE_HINT = (
@@ -98,7 +98,9 @@ def check_state_dir(ctx: DoctorContext) -> list[Check]:
                 "state-dir",
                 "fail",
                 f"the state folder {folder} cannot be written ({probe_in}: {error})",
-                f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
+                f"Free some space on the drive of {probe_in}, or: {MOVE_STATE_HINT}"
+                if error.endswith(DISK_FULL)
+                else f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
                 details,
             )
         ]

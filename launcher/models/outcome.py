@@ -103,10 +103,11 @@ class RunLog:
         self._status_warned = False
 
     def checkpoint(self) -> None:
-        """Rewrite the status file (atomically); a failure to write it only warns."""
+        """Rewrite the status file (atomically). A failure to write it does not stop the
+        download: it is logged here, and said (once, as an error) when the step settles."""
         if self.status_file is None:
             return
-        from launcher.models.statusfile import write_status
+        from launcher.models.statusfile import StatusFileError, write_status
 
         try:
             write_status(
@@ -115,10 +116,10 @@ class RunLog:
                 environment=self.environment,
                 ops=self.ops,
             )
-        except OSError as exc:
+        except StatusFileError as exc:
             if not self._status_warned:
                 self._status_warned = True
-                logger.warning(f"could not write the status file {self.status_file}: {exc}")
+                logger.debug(exc.message)
 
     def budget_ran_out(self, reason: str) -> None:
         """The step's budget ran out: that is the reason to report, with how to change it."""

@@ -140,11 +140,14 @@ SPECS: tuple[Spec, ...] = (
         "model_budget",
         DEFAULT_MODEL_BUDGET,
         _seconds,
-        "seconds the model step may go without a byte before starting degraded (0: no limit)",
+        "seconds the model step may go without progress before starting degraded (0: no limit)",
     ),
     Spec("ready_timeout", 60.0, _seconds, "seconds to wait for the health endpoint"),
     Spec("health_path", "/health", _health_path, "path polled until it answers 200"),
     Spec("install", "auto", _choice(INSTALL_MODES), "dependency install: auto, always or never"),
+    Spec(
+        "install_timeout", 600.0, _seconds, "seconds an install may take, then it stops (0: none)"
+    ),
     Spec("offline", False, parse_bool, "never touch the network; use the cache only"),
     Spec("prefetch", True, parse_bool, "prefetch the model before starting the server"),
     Spec("require_model", False, parse_bool, "fail instead of running degraded without a model"),

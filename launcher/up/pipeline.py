@@ -194,7 +194,12 @@ def sync(run: UpRun) -> None:
     settings = run.settings
     with console.step("dependencies", "dependencies in sync") as current:
         deps = sync_dependencies(
-            settings.project, run.venv.python, settings.install, settings.state_dir, run.request.env
+            settings.project,
+            run.venv.python,
+            settings.install,
+            settings.state_dir,
+            run.request.env,
+            timeout=settings.install_timeout,
         )
         current.detail = deps.reason
 

@@ -124,15 +124,10 @@ def check_running(ctx: DoctorContext) -> list[Check]:
             "its launcher: `up` stops it before starting"
         )
         return [Check("running", "warn", summary, "", details)]
-    kill = "taskkill /PID" if ctx.windows else "kill"
-    return [
-        Check(
-            "running",
-            "fail",
-            f"this project's backend is already running at {record.url}, started "
-            f"{record.started_clock} by pid {record.launcher_pid}: `up` would stop here",
-            f"Use that one, or stop it first (Ctrl-C in its terminal, or "
-            f"`{kill} {record.launcher_pid}`); `robo-backend status` shows it.",
-            details,
-        )
-    ]
+    # Our own backend running is not a problem with the machine or the project: said as it is.
+    summary = (
+        f"this project's backend is running at {record.url} (pid {record.backend_pid}, started "
+        f"{record.started_clock} by pid {record.launcher_pid}); `robo-backend status` shows it, "
+        "and `up` says so instead of starting a second one"
+    )
+    return [Check("running", "ok", summary, "", details)]

@@ -219,6 +219,12 @@ def env_name(name: str) -> str:
 def read_pyproject(project: Path) -> dict[str, Any]:
     """The project's pyproject.toml as a dict ({} when absent); invalid TOML is a ProjectError."""
     pyproject = project / "pyproject.toml"
+    if pyproject.is_dir():  # not silently "no settings, no dependencies"
+        raise ProjectError(
+            f"{pyproject} is a folder, not a file",
+            "Move or rename that folder: the project's settings and dependencies are read from "
+            "a pyproject.toml file.",
+        )
     if not pyproject.is_file():
         return {}
     try:

@@ -52,6 +52,7 @@ def command(
     settings = resolve_settings(project, flags, env)
     adopt_hardwired(settings)  # the model and cache_dir the backend's code hard-wires
     options = prefetch_options(settings, env)
+    options.starts_backend = False  # its warnings speak of this command, not of `up`
     # the layout the venv's fastembed opens (no venv yet: the built-in table)
     lay_out_as_backend(
         settings, options, settings.venv_path, existing_venv_python(settings.venv_path), env

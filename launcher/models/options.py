@@ -39,6 +39,8 @@ class PrefetchOptions:
     `min_rate` is the throughput floor in bytes/s over a `stall_timeout` window (0: none).
     `budget` is the seconds the whole chain may go without receiving a byte (0: no limit).
     `progress` opens a progress display per download (None: no display, log lines only).
+    `starts_backend` says whether a backend starts after this prefetch (`up`) or not
+    (`prefetch`), so the degraded warning tells the truth about what happens next.
     `described` holds the models as the backend's fastembed describes them (by name; see
     `registry.described`): they win over the built-in table, repo spelling included.
     """
@@ -62,3 +64,4 @@ class PrefetchOptions:
     file_ops: FileOps = field(default_factory=lambda: DEFAULT_FILE_OPS)
     progress: ProgressFactory | None = None
     described: dict[str, ModelSpec] = field(default_factory=dict)
+    starts_backend: bool = True  # False for `prefetch`: its warnings speak of itself, not `up`

@@ -27,6 +27,54 @@ from launcher.redact import redact
 _console: Console | None = None
 _report: Console | None = None
 _quiet = False
+_command: str | None = None
+COMMAND = "robo-backend"
+
+
+def command_name(argv0: str | None = None, cwd: str | None = None) -> str:
+    """The launcher's command as the user ran it, for hints: `robo-backend` when that is what
+    they typed (or it is found on PATH), `.venv/bin/robo-backend` when they typed a path,
+    `python -m launcher` for the module."""
+    import shutil
+
+    arg = sys.argv[0] if argv0 is None else argv0
+    path = Path(arg)
+    if path.name == "__main__.py" or arg in ("", "-c", "-m"):
+        python = Path(sys.executable)
+        on_path = shutil.which(python.name)
+        same = on_path is not None and os.path.realpath(on_path) == os.path.realpath(python)
+        return f"{python.name if same else _shortest(python, cwd)} -m launcher"
+    if not path.is_absolute():
+        return arg  # typed: a bare name found on PATH, or a relative path
+    name = path.stem if path.suffix.lower() == ".exe" else path.name
+    on_path = shutil.which(name)
+    if on_path is not None and os.path.realpath(on_path) == os.path.realpath(path):
+        return name
+    return _shortest(path, cwd)
+
+
+def _shortest(path: Path, cwd: str | None) -> str:
+    """`path` relative to the working folder when it is below it, else absolute."""
+    here = cwd if cwd is not None else os.getcwd()
+    try:
+        relative = os.path.relpath(path, here)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    if relative.startswith(".."):
+        return str(path)
+    return relative if os.sep in relative else os.path.join(".", relative)
+
+
+def as_run(text: str) -> str:
+    """`text` with each `robo-backend …` in backquotes written as the user ran the command."""
+    global _command
+    if _command is None:
+        _command = command_name()
+    if _command == COMMAND or "`" + COMMAND not in text:
+        return text
+    return text.replace("`" + COMMAND + " ", "`" + _command + " ").replace(
+        "`" + COMMAND + "`", "`" + _command + "`"
+    )
 
 
 def get_console() -> Console:
@@ -85,9 +133,9 @@ def line(status: str, text: str, detail: str = "", *, report: bool = False) -> N
     mark = symbol(status, report=report)
     # One print, so one write: the backend's output (relayed from another thread) cannot land
     # in the middle of the line.
-    message = Text.assemble((mark, _STYLE[status]), " ", redact(text))
+    message = Text.assemble((mark, _STYLE[status]), " ", as_run(redact(text)))
     if detail:
-        message.append("  " + redact(detail), style="dim")
+        message.append("  " + as_run(redact(detail)), style="dim")
     out.print(message)
 
 
@@ -95,7 +143,7 @@ def info(text: str, *, report: bool = False) -> None:
     """A plain line (`report`: part of the command's report, on stdout); hidden by `-q`."""
     if not _quiet:
         out = get_report_console() if report else get_console()
-        out.print(redact(text), markup=False)
+        out.print(as_run(redact(text)), markup=False)
 
 
 def _labelled(label: str, text: str, hint: str, hint_indent: str) -> None:
@@ -103,9 +151,10 @@ def _labelled(label: str, text: str, hint: str, hint_indent: str) -> None:
     from rich.text import Text
 
     out = get_console()
-    message = Text.from_markup(label).append(" " + redact(text))  # one print, one write
+    message = Text.from_markup(label).append(" " + as_run(redact(text)))  # one print, one write
     if hint:
-        message.append("\n" + hint_indent).append("hint:", style="dim").append(" " + redact(hint))
+        shown = as_run(redact(hint))
+        message.append("\n" + hint_indent).append("hint:", style="dim").append(" " + shown)
     out.print(message)
 
 
@@ -207,7 +256,8 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
         elif levelno >= 30:
             warn(text)
         else:
-            get_console().print(redact(text), markup=False, style="dim" if levelno < 20 else None)
+            shown = as_run(redact(text))
+            get_console().print(shown, markup=False, style="dim" if levelno < 20 else None)
 
     logger.add(to_console, level=level, format="{message}")
     try:

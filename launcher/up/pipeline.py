@@ -300,7 +300,8 @@ def start_server(run: UpRun) -> int:
             entry = replace(entry, health_url=health_url)
         write_run(settings.state_dir, entry)
 
-    view = ConsoleEvents(also_started=[record])
+    degraded = run.model is not None and run.model.state == "degraded"
+    view = ConsoleEvents(also_started=[record], degraded=degraded)
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
     view.also_ready.append(lambda url, pid: _remember_launch(run, launch))
     try:

@@ -104,3 +104,35 @@ def test_a_degraded_ready_line_says_degraded(monkeypatch: pytest.MonkeyPatch) ->
     assert degraded.startswith(console.symbol("warn") + " Backend ready at http://127.0.0.1:8000")
     assert "DEGRADED mode: no embedding model" in degraded
     assert ready == f"{console.symbol('ok')} Backend ready at http://127.0.0.1:8000 (pid 8)"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pipe closed under the writer")
+def test_a_pipe_closed_during_set_up_is_a_hangup_and_is_logged(tmp_path: Path) -> None:
+    """`up 2>&1 | head -1`: the reader goes away after one line. That is a hangup (129), said
+    in the log file, not an exit 1 with nothing anywhere."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    logs = tmp_path / "logs"
+    env = {**os.environ, "NO_COLOR": "1", "HF_HUB_OFFLINE": "1", "ROBO_BACKEND_LOG_DIR": str(logs)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "up", "-p", str(project), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()  # like `head -1`: one line, then the pipe is closed
+        child.stdout.close()
+        code = child.wait(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+    assert b"settings resolved" in first
+    assert code == 129
+    log = (logs / "robo-backend.log").read_text(encoding="utf-8")
+    assert "the terminal or pipe of the output was closed" in log
+    assert "internal error" not in log

@@ -218,16 +218,20 @@ def run_interruptible(
         reader = threading.Thread(target=_drain, args=(child, output, watch), daemon=True)
         reader.start()
         timed_out = False
-        while child.poll() is None:
-            timed_out = watch.expired()
-            if flag.signum is not None or timed_out:
-                if timed_out:
-                    watch.look(child.pid)
-                kill_tree(child.pid)
-                child.wait(timeout=10)
-                break
-            watch.tick(child.pid)
-            time.sleep(POLL)
+        try:
+            while child.poll() is None:
+                timed_out = watch.expired()
+                if flag.signum is not None or timed_out:
+                    if timed_out:
+                        watch.look(child.pid)
+                    kill_tree(child.pid)
+                    child.wait(timeout=10)
+                    break
+                watch.tick(child.pid)
+                time.sleep(POLL)
+        except BaseException:  # the console closed under a "still installing" line, …
+            kill_tree(child.pid)  # … never leave the installer running on its own
+            raise
         reader.join(timeout=5)
     text = b"".join(output).decode("utf-8", errors="replace")
     if flag.signum is not None:

@@ -136,3 +136,31 @@ def test_a_pipe_closed_during_set_up_is_a_hangup_and_is_logged(tmp_path: Path) -
     log = (logs / "robo-backend.log").read_text(encoding="utf-8")
     assert "the terminal or pipe of the output was closed" in log
     assert "internal error" not in log
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/supervision.md", "docs/adoption.md"])
+def test_the_docs_give_the_app_candidates_in_the_order_the_code_follows(doc: str) -> None:
+    import re
+
+    from launcher.discover.apps import CANDIDATE_FILES
+
+    text = (REPO_ROOT / doc).read_text(encoding="utf-8")
+    listings = [
+        [name.strip("`") for name in re.findall(r"`?([\w/]+\.py)`?", paragraph)]
+        for paragraph in re.split(r"\n\s*\n", text)
+        if "main.py" in paragraph and "api.py" in paragraph
+    ]
+    assert listings, f"{doc} lists no app candidates"
+    for found in listings:
+        names = [name for name in found if name in CANDIDATE_FILES]
+        ordered = [name for name in CANDIDATE_FILES if name in names]
+        assert names == ordered, f"{doc}: {names} is not in the order {list(CANDIDATE_FILES)}"
+        assert len(names) == len(CANDIDATE_FILES), f"{doc} leaves candidates out: {names}"
+
+
+def test_the_loopback_demo_follows_the_two_opening_commands() -> None:
+    """The one thing a user without hub access can run is not buried at the end."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    opening = text.index(".venv/bin/python -m pytest")  # the second opening command
+    demo = text.index("-m tests.fakehub --port 8900 --serve-standard")
+    assert opening < demo < text.index("\n---\n") < text.index("\n## ")

@@ -97,6 +97,8 @@ def test_a_redirect_loop_is_a_transient_hub_error_then_degraded(
     loops = [r for r in fake_hub.requests if r.fault == "redirect-loop"]
     assert 4 <= len(loops) <= 4 * 11
     assert _unchanged(outside)
+    fake_hub.clear_faults()  # the mirror is fixed: the next plain run gets the model
+    assert prefetch(make_options(), sleep=sleeps).state == "ready"
 
 
 def test_a_redirect_loop_still_gives_prefetch_json_its_document(
@@ -171,6 +173,8 @@ def test_a_50_gb_size_is_refused_by_the_free_space_check_before_any_body(
     assert [r for r in fake_hub.requests if "/resolve/" in r.path] == []
     assert not list(cache_root.rglob("*.incomplete"))
     assert _unchanged(outside)
+    fake_hub.clear_faults()
+    assert prefetch(make_options(fallback_model=None), sleep=sleeps).state == "ready"
 
 
 def test_a_50_gb_size_on_the_command_line_is_one_line_not_an_internal_error(
@@ -212,6 +216,9 @@ def test_a_one_byte_per_second_trickle_ends_the_attempt_and_the_budget_counts_it
     assert {a.model for a in result.attempts} == {BGE_MODEL}
     assert len(result.attempts) <= 2
     assert _unchanged(outside)
+    fake_hub.clear_faults()  # the partial file of the trickle is resumed, not thrown away
+    again = prefetch(make_options(fallback_model=None), sleep=sleeps)
+    assert again.state == "ready"
 
 
 def test_a_download_above_the_floor_is_not_ended(fake_hub: FakeHub, make_options) -> None:

@@ -4,6 +4,7 @@ one reader of the state files we leave on disk (untrusted: they may be anything 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -113,9 +114,16 @@ def write_problem(path: Path, exc: OSError) -> tuple[str, str]:
             "Move that folder away (or delete it) and run the command again.",
         )
     reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return (
+            f"cannot write {path}: {reason} (the disk is full)",
+            "Free some space on that drive, or move the state folder (state_dir in "
+            "[tool.robo-backend] or ROBO_BACKEND_STATE_DIR); `robo-backend doctor` checks it.",
+        )
     return (
         f"cannot write {path}: {reason}",
-        "Check that the folder is writable and the disk has free space, then run it again.",
+        "Make that folder writable (or move the state folder: state_dir in [tool.robo-backend] "
+        "or ROBO_BACKEND_STATE_DIR), then run the command again.",
     )
 
 

@@ -102,9 +102,11 @@ def prefetch_options(
     *,
     download: bool = True,
     show_progress: bool = True,
+    starts_backend: bool = True,
 ) -> PrefetchOptions:
     """Options from the settings and the environment (`HF_ENDPOINT`, `HF_TOKEN`,
-    `HF_HUB_OFFLINE`, `HF_HUB_DISABLE_SYMLINKS`); `download=False` uses the cache only."""
+    `HF_HUB_OFFLINE`, `HF_HUB_DISABLE_SYMLINKS`); `download=False` uses the cache only;
+    `starts_backend=False` for `prefetch`, whose warnings speak of itself, not of `up`."""
     progress = None
     if show_progress:
         from launcher.ui.progress import model_progress
@@ -118,6 +120,7 @@ def prefetch_options(
         retries=settings.retries,
         retry_delay=settings.retry_delay,
         stall_timeout=settings.stall_timeout,
+        min_rate=settings.min_download_rate,
         budget=settings.model_budget,
         offline=offline,
         require_model=settings.require_model,
@@ -126,6 +129,7 @@ def prefetch_options(
         symlinks=False if truthy(env.get("HF_HUB_DISABLE_SYMLINKS")) else None,
         progress=progress,
         described=described,
+        starts_backend=starts_backend,
     )
 
 
@@ -139,6 +143,7 @@ def make_model_ready(
     download: bool = True,
     environment: dict[str, Any] | None = None,
     recheck: Callable[[CacheLocation], None] | None = None,
+    starts_backend: bool = True,
 ) -> ModelStep:
     """The model in the folder and layout the venv's fastembed opens, recorded against the
     previous runs. When what that fastembed says now moves the cache (it was installed or
@@ -150,7 +155,14 @@ def make_model_ready(
         cache = decide_cache(settings, env, fastembed.own_cache)
         if recheck is not None:
             recheck(cache.location)
-    options = prefetch_options(settings, env, cache.location, fastembed.specs, download=download)
+    options = prefetch_options(
+        settings,
+        env,
+        cache.location,
+        fastembed.specs,
+        download=download,
+        starts_backend=starts_backend,
+    )
     result, switch = prefetch_and_settle(settings, options, environment)
     return ModelStep(result, switch, cache.location)
 

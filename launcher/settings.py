@@ -20,7 +20,7 @@ from typing import Any, Literal, TypedDict, get_args
 
 from launcher.errors import ProjectError, SettingsError
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, DEFAULT_MODEL_BUDGET
-from launcher.values import parse_bool
+from launcher.values import parse_bool, parse_byte_rate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -139,10 +139,12 @@ class Flags(TypedDict, total=False):
     retries: int | None
     retry_delay: float | None
     stall_timeout: float | None
+    min_download_rate: float | None
     model_budget: float | None
     ready_timeout: float | None
     health_path: str | None
     install: str | None
+    install_timeout: float | None
     offline: bool | None
     prefetch: bool | None
     require_model: bool | None
@@ -199,15 +201,23 @@ class Settings:
     stall_timeout: float = _setting(
         30.0, _seconds, "seconds without a byte before an attempt is ended"
     )
+    min_download_rate: float = _setting(
+        1024.0,
+        parse_byte_rate,
+        "bytes/s an attempt must average over a stall_timeout window, or it ends (0: no floor)",
+    )
     model_budget: float = _setting(
         DEFAULT_MODEL_BUDGET,
         _seconds,
-        "seconds the model step may go without a byte before starting degraded (0: no limit)",
+        "seconds the model step may go without progress before starting degraded (0: no limit)",
     )
     ready_timeout: float = _setting(60.0, _seconds, "seconds to wait for the health endpoint")
     health_path: str = _setting("/health", _health_path, "path polled until it answers 200")
     install: InstallMode = _setting(
         "auto", _choice(get_args(InstallMode)), "dependency install: auto, always or never"
+    )
+    install_timeout: float = _setting(
+        600.0, _seconds, "seconds an install may take, then it stops (0: none)"
     )
     offline: bool = _setting(False, parse_bool, "never touch the network; use the cache only")
     prefetch: bool = _setting(True, parse_bool, "prefetch the model before starting the server")
@@ -303,6 +313,12 @@ def _spec(name: str, layer: str) -> Spec:
 def read_pyproject(project: Path) -> dict[str, Any]:
     """The project's pyproject.toml as a dict ({} when absent); invalid TOML is a ProjectError."""
     pyproject = project / "pyproject.toml"
+    if pyproject.is_dir():  # not silently "no settings, no dependencies"
+        raise ProjectError(
+            f"{pyproject} is a folder, not a file",
+            "Move or rename that folder: the project's settings and dependencies are read from "
+            "a pyproject.toml file.",
+        )
     if not pyproject.is_file():
         return {}
     try:

@@ -1,7 +1,8 @@
-"""Plain values shared by every module: booleans from text, byte sizes for people."""
+"""Plain values shared by every module: booleans from text, byte sizes for people and back."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -18,6 +19,16 @@ def parse_bool(value: Any) -> bool:
     if text in FALSE_WORDS:
         return False
     raise ValueError("expected true or false")
+
+
+def parse_byte_rate(value: Any) -> float:
+    """A setting's byte rate: a number of bytes per second, 0 or more; else a ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number of bytes per second")
+    number = float(str(value).strip())
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("expected a number of bytes per second, 0 or more")
+    return number
 
 
 def truthy(value: str | None) -> bool:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from launcher.checks.cache import model_specs
 from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
+from launcher.models.failures import proxy_for
 from launcher.redact import redact_url
 from launcher.values import truthy
+
+if TYPE_CHECKING:
+    from launcher.server.runfile import RunRecord
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -69,13 +73,17 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
     )
     retry_note = "`up` retries and falls back, and a warm cache needs no hub."
     if answer.status is None:
+        proxy = proxy_for(endpoint)
+        details["proxy"] = proxy
+        through = f" through the proxy {proxy}" if proxy else ""
         return [
             Check(
                 "hub",
                 "warn",
-                f"hub {shown} unreachable: {answer.error}",
-                "Check the network, proxy (HTTPS_PROXY) or HF_ENDPOINT mirror; with the model "
-                "cached, run offline: ROBO_BACKEND_OFFLINE=1 (or --offline).",
+                f"hub {shown} unreachable{through}: {answer.error}",
+                "Check the network, proxy (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, NO_PROXY) or "
+                "HF_ENDPOINT mirror; with the model cached, run offline: ROBO_BACKEND_OFFLINE=1 "
+                "(or --offline).",
                 details,
             )
         ]
@@ -126,16 +134,52 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
     ]
 
 
+def _our_backend_on(ctx: DoctorContext, port: int) -> RunRecord | None:
+    """The run file's backend when it is alive and it (or a process under it: a shell or
+    uvicorn's reloader) is what listens on `port`; else None (someone else holds the port)."""
+    import psutil
+
+    from launcher.server.port import listener_pids
+    from launcher.server.runfile import RunState, inspect_run, read_run
+
+    record = read_run(ctx.settings.state_path)
+    if record is None or inspect_run(record) not in (RunState.RUNNING, RunState.ORPHAN):
+        return None
+    for pid in listener_pids(port):
+        try:
+            lineage = {pid, *(parent.pid for parent in psutil.Process(pid).parents())}
+        except psutil.Error:
+            continue
+        if record.backend_pid in lineage:
+            return record
+    return None
+
+
 def check_port(ctx: DoctorContext) -> list[Check]:
     host = ctx.settings.host
     details: dict[str, Any] = {"host": host, "port": ctx.port, "holder": None}
     source = ctx.settings.origin("port").detail
     if ctx.port == 0:
+        from launcher.server import pick_free_port
+
+        try:
+            pick_free_port(host)  # a host that is not this machine's fails here, as in `up`
+        except LauncherError as exc:
+            return [Check("port", "fail", exc.message, exc.hint, details)]
         return [Check("port", "ok", "port 0: `up` picks a free port when it starts", "", details)]
     try:
         ctx.port_probe(host, ctx.port)
     except LauncherError as exc:
         from launcher.server import port_holder
+
+        ours = _our_backend_on(ctx, ctx.port)
+        if ours is not None:
+            details["holder"] = f"pid {ours.backend_pid} (this project's backend)"
+            summary = (
+                f"port {ctx.port} on {host} is served by this project's backend at {ours.url} "
+                f"(pid {ours.backend_pid}, started {ours.started_clock})"
+            )
+            return [Check("port", "ok", summary, "", details)]
 
         details["holder"] = port_holder(host, ctx.port)
         summary = f"{exc.message}; the port comes from {source}"  # no stacked brackets

@@ -7,6 +7,8 @@ They are bounded in time, so doctor finishes in well under 2 s without a network
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -101,18 +103,37 @@ def existing_ancestor(path: Path) -> Path:
     return current
 
 
-def write_probe_in(folder: Path) -> str | None:
-    """None when a file can really be created and deleted in `folder`, else the error text.
+PROBE_BYTES = 64 * 1024  # more than any state file we write: a full disk fails the probe
+DISK_FULL = "the disk is full"
 
-    Creates nothing that stays (`os.access` lies about ACLs and read-only mounts; doing it
-    tells the truth)."""
+
+def write_probe_in(folder: Path) -> str | None:
+    """None when a file can really be written (PROBE_BYTES, flushed to the disk) and deleted in
+    `folder`, else the error text.
+
+    Creates nothing that stays. `os.access` lies about ACLs and read-only mounts, and an empty
+    file can still be created on a full disk (it needs no block); writing tells the truth."""
+    name = ""
     try:
         handle, name = tempfile.mkstemp(prefix=".robo-backend-probe-", dir=folder)
-        os.close(handle)
-        os.unlink(name)
+        with os.fdopen(handle, "wb") as probe:  # writes it all, or raises
+            probe.write(b"\0" * PROBE_BYTES)
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return _why(exc)
+    finally:
+        if name:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
     return None
+
+
+def _why(exc: OSError) -> str:
+    text = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return f"{text}: {DISK_FULL}"
+    return text
 
 
 def disk_usage(path: Path) -> DiskUsage:

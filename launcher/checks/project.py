@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.checks.core import Check, DoctorContext
-from launcher.checks.probes import existing_ancestor, write_probe_in
+from launcher.checks.probes import DISK_FULL, existing_ancestor, write_probe_in
 from launcher.errors import LauncherError
 from launcher.settings import Source
 
@@ -113,7 +113,9 @@ def check_state_dir(ctx: DoctorContext) -> list[Check]:
                 "state-dir",
                 "fail",
                 f"the state folder {folder} cannot be written ({probe_in}: {error})",
-                f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
+                f"Free some space on the drive of {probe_in}, or: {MOVE_STATE_HINT}"
+                if error.endswith(DISK_FULL)
+                else f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
                 details,
             )
         ]
@@ -137,15 +139,10 @@ def check_running(ctx: DoctorContext) -> list[Check]:
             "its launcher: `up` stops it before starting"
         )
         return [Check("running", "warn", summary, "", details)]
-    kill = "taskkill /PID" if ctx.windows else "kill"
-    return [
-        Check(
-            "running",
-            "fail",
-            f"this project's backend is already running at {record.url}, started "
-            f"{record.started_clock} by pid {record.launcher_pid}: `up` would stop here",
-            f"Use that one, or stop it first (Ctrl-C in its terminal, or "
-            f"`{kill} {record.launcher_pid}`); `robo-backend status` shows it.",
-            details,
-        )
-    ]
+    # Our own backend running is not a problem with the machine or the project: said as it is.
+    summary = (
+        f"this project's backend is running at {record.url} (pid {record.backend_pid}, started "
+        f"{record.started_clock} by pid {record.launcher_pid}); `robo-backend status` shows it, "
+        "and `up` says so instead of starting a second one"
+    )
+    return [Check("running", "ok", summary, "", details)]

@@ -6,6 +6,7 @@ the context's memo even when both checks run at the same time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,10 @@ def _venv_check(ctx: DoctorContext) -> Check:
     details["deps"] = None
     name = display_path(target, ctx.settings.project)
     note = f" ({foreign.name} belongs to another OS and is left alone)" if foreign else ""
+    if target.is_symlink() and not target.exists():  # `up` stops there too (venvs/ensure.py)
+        link = f"{name} is a symbolic link to {os.readlink(target)}, which does not exist"
+        hint = f"Delete the link (`rm {target}`) and `up` creates the venv there, or restore it."
+        return Check("venv", "fail", link, hint, details)
     if not health.valid:
         problem = health.problems[0]
         status: Status = "fail" if problem.code == "not-a-venv" else "warn"
@@ -199,8 +204,14 @@ def _venv_check(ctx: DoctorContext) -> Check:
             summary = problem.message
             hint = problem.hint
         return Check("venv", status, summary, hint, details)
+    from launcher.venvs.ensure import copied_from
     from launcher.venvs.marker import interrupted_install
 
+    moved = copied_from(target)
+    if moved is not None:
+        details["copied_from"] = str(moved)
+        summary = f"venv {name} was copied or moved from {moved} (its scripts still point there)"
+        return Check("venv", "warn", summary, "`up` recreates it in place.", details)
     half = interrupted_install(target)
     if half is not None:
         details["half_installed"] = half

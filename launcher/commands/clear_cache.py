@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 def command(
     ctx: typer.Context,
     project: Project = Path("."),
-    model: Annotated[
+    only_model: Annotated[  # not named `model`: that setting's default does not apply here
         str | None,
         typer.Option(
-            "--model", help="Only this model (e.g. BAAI/bge-small-en-v1.5).", show_default=False
+            "--model",
+            help="Only this model (e.g. BAAI/bge-small-en-v1.5); without it, every model.",
+            show_default=False,
         ),
     ] = None,
     broken: Annotated[
@@ -58,7 +60,10 @@ def command(
     started = start(ctx, project)
     settings = resolve_settings(project, {"cache_dir": path_flag(cache_dir)}, started.env)
     selection = Selection(
-        models=(model,) if model else (), broken=broken, legacy=legacy, everything=everything
+        models=(only_model,) if only_model else (),
+        broken=broken,
+        legacy=legacy,
+        everything=everything,
     )
     plan, root = plan_for_project(settings, started.env, selection, dry_run=dry_run)
     if not json_output:

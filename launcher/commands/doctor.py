@@ -51,10 +51,10 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
             continue
         line = Text()
         line.append(f"[{console.symbol(check.status, report=True)}] ", style=styles[check.status])
-        line.append(redact(check.summary))
+        line.append(console.as_run(redact(check.summary)))
         out.print(line)
         if check.status != "ok" and check.hint:
-            for hint_line in redact(check.hint).splitlines():
+            for hint_line in console.as_run(redact(check.hint)).splitlines():
                 out.print(Text("    " + hint_line, style="dim"))
         if verbose and check.details:
             for detail in detail_lines(check):

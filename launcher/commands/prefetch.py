@@ -57,7 +57,9 @@ def command(
     venv = settings.venv_path
     cache = decide_cache(settings, env, remembered_cache(settings, venv))
     # laid out as the venv's fastembed names the models (no venv yet: the built-in table)
-    ready = make_model_ready(settings, env, cache, venv, existing_venv_python(venv))
+    ready = make_model_ready(
+        settings, env, cache, venv, existing_venv_python(venv), starts_backend=False
+    )
     result = ready.result
     if ready.switch is not None:
         console.warn(ready.switch.warning())

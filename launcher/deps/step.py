@@ -43,7 +43,13 @@ def sync_for_up(
 
     try:
         result = sync_dependencies(
-            project, venv.python, settings.install, state, env, before_install=before_install
+            project,
+            venv.python,
+            settings.install,
+            state,
+            env,
+            before_install=before_install,
+            timeout=settings.install_timeout,
         )
     except InstallFailed as failed:
         if failed.missing is None:
@@ -114,7 +120,14 @@ def _retry(
         remove_venv(venv.path)
         made = ensure_venv(project, settings.venv_path, other.path, facts, state_dir=state)
         try:
-            result = sync_dependencies(project, made.python, settings.install, state, env)
+            result = sync_dependencies(
+                project,
+                made.python,
+                settings.install,
+                state,
+                env,
+                timeout=settings.install_timeout,
+            )
         except DependencyError as again:
             raise DependencyError(
                 f"on Python {other.version} too (tried because {missing.pin} has no wheel for "

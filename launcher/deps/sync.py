@@ -14,7 +14,7 @@ from pathlib import Path
 from loguru import logger
 
 from launcher import proc
-from launcher.deps.installer import plan_install, run_plan
+from launcher.deps.installer import INSTALL_TIMEOUT, plan_install, run_plan
 from launcher.deps.poetry_lock import write_pinned
 from launcher.deps.sources import DependencySource, find_source
 from launcher.deps.stamp import compute_stamp, read_stamp, stamp_state, write_stamp
@@ -61,11 +61,13 @@ def sync_dependencies(
     *,
     installer: str = "auto",
     before_install: Callable[[DependencySource], None] | None = None,
+    timeout: float = INSTALL_TIMEOUT,
 ) -> DepsResult:
     """Make the venv hold the project's dependencies; `mode` is auto, always or never.
 
     `installer` is "auto" (uv when available, else pip), "uv" or "pip". `before_install` is
     called (under the lock) just before an installer runs, never when nothing is installed.
+    `timeout` bounds each installer run (the install_timeout setting; 0: no limit).
 
     auto installs only when the stamp differs (or the venv is half-installed); always
     installs; never skips (and says whether the stamp was in sync). Raises DependencyError
@@ -84,7 +86,7 @@ def sync_dependencies(
             "Install it (pip install uv) or let the launcher use pip.",
         )
     source = find_source(project, uv=uv is not None)
-    job = _Job(project, venv_python, state_dir, env, source, uv, time.perf_counter())
+    job = _Job(project, venv_python, state_dir, env, source, uv, time.perf_counter(), timeout)
     job.before_install = before_install
     if source.empty:
         return job.done(
@@ -109,6 +111,7 @@ class _Job:
     source: DependencySource
     uv: str | None
     started: float
+    timeout: float
     before_install: Callable[[DependencySource], None] | None = None
 
     @property
@@ -155,7 +158,7 @@ class _Job:
         if plan.tool == "pip":
             _ensure_pip(self.venv_python, self.env, self.project)
         logger.debug(f"installing dependencies from {self.source.label} with {plan.tool}")
-        result = run_plan(plan, self.env, self.project, self.venv)
+        result = run_plan(plan, self.env, self.project, self.venv, self.timeout)
         note = ""
         if not result.ok and STALE_LOCK in result.tail(60) and self.source.kind == "uv.lock":
             logger.warning(_stale_lock_warning(result.tail(6)))
@@ -163,7 +166,7 @@ class _Job:
             plan = plan_install(
                 self.source, self.venv_python, self.uv, frozen=True, reinstall=reinstall
             )
-            result = run_plan(plan, self.env, self.project, self.venv)
+            result = run_plan(plan, self.env, self.project, self.venv, self.timeout)
         if not result.ok and UV_BROKEN_METADATA in result.tail(60).lower() and not reinstall:
             logger.warning(
                 f"{self.venv.name} holds a half-written package (an interrupted install); "
@@ -174,7 +177,7 @@ class _Job:
             raise InstallFailed(
                 f"installing dependencies with {plan.tool} failed (exit {result.returncode}):\n"
                 + _indent(result.tail(TAIL_LINES)),
-                _hint(result.tail(60), self.source),
+                _hint(result.tail(60), self.source, self.venv),
                 missing_wheel(result.tail(200)),
             )
         return plan.tool, note
@@ -224,12 +227,29 @@ _NETWORK = (
 )
 
 
-def _hint(output: str, source: DependencySource) -> str:
-    """A fix suggestion from what the installer said."""
+_DISK_FULL = ("no space left on device", "os error 28", "errno 28", "disk quota exceeded")
+_OFFLINE = ("network was disabled", "network connectivity is disabled")
+
+
+def _hint(output: str, source: DependencySource, venv: Path | None = None) -> str:
+    """A fix suggestion from what the installer said: the disk, the network, then the
+    requirements (what is true first: a full disk or an offline uv also says "no solution")."""
     lowered = output.lower()
     where = source.lock.name if source.lock else "[project].dependencies of pyproject.toml"
     if source.lock is None and source.inputs.requirements is not None:
         where += f" or {source.inputs.requirements.name}"
+    if any(word in lowered for word in _DISK_FULL):
+        drive = f" of {venv}" if venv is not None else ""
+        return (
+            f"The disk is full: free some space on the drive{drive} (and of uv's or pip's "
+            "cache), then run `robo-backend up` again."
+        )
+    if any(word in lowered for word in _OFFLINE):
+        return (
+            "The installer ran offline (UV_OFFLINE, or --offline) and these packages are not in "
+            "its cache: unset UV_OFFLINE to download them (or fill the cache first); if they "
+            f"should exist, check the names and versions in {where}."
+        )
     if (
         "no solution found" in lowered
         or "not found in the package registry" in lowered
@@ -239,8 +259,11 @@ def _hint(output: str, source: DependencySource) -> str:
     if any(word in lowered for word in _NETWORK):
         return (
             "The package index could not be reached: check the network or proxy settings "
-            "(HTTPS_PROXY, PIP_INDEX_URL / UV_INDEX_URL), then run `up` again."
+            "(HTTPS_PROXY, PIP_INDEX_URL / UV_INDEX_URL), then run `robo-backend up` again."
         )
     if "permission denied" in lowered or "access is denied" in lowered:
-        return "The venv is not writable: check its owner, or delete it and run `up` again."
-    return f"Read the installer output above, fix {where}, then run `up` again."
+        return (
+            "The venv is not writable: check its owner, or delete it and run `robo-backend up` "
+            "again."
+        )
+    return f"Read the installer output above, fix {where}, then run `robo-backend up` again."

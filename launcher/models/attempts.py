@@ -15,6 +15,7 @@ from loguru import logger
 from launcher.models import download, hub
 from launcher.models.budget import Budget
 from launcher.models.failures import DISK, TRANSIENT, DownloadError
+from launcher.models.floor import Floor, TooSlow
 from launcher.models.layout import model_folder, symlinks_supported
 from launcher.models.options import PrefetchOptions
 from launcher.models.outcome import Attempt, RunLog
@@ -57,7 +58,9 @@ def _attempt(
 ) -> download.DownloadStats:
     spec = target.spec
     folder = model_folder(target.root, spec.name)
-    with hub.open_client(target.token, budget.cap(options.stall_timeout)) as client:
+    window = budget.cap(options.stall_timeout)
+    floor = Floor(options.min_rate, window if options.stall_timeout > 0 else 0.0, spec.repo)
+    with hub.open_client(target.token, window) as client:
         remote = hub.fetch_remote(client, spec, endpoint=target.endpoint, shown=target.shown)
         return download.download_model(
             client,
@@ -71,6 +74,7 @@ def _attempt(
             symlinks=target.symlinks,
             verified=verified,
             connections=download.Connections(options.parts, options.part_threshold, sleep=sleep),
+            floor=floor,
         )
 
 
@@ -83,9 +87,18 @@ class _Loop:
         self.label = target.spec.label
         self.reported = False  # the budget's end was said already
 
+    def progressed(self, error: DownloadError, seconds: float) -> bool:
+        """Did a failed attempt make progress? Not when it received nothing, was ended by the
+        throughput floor, or received less than the floor's rate on average: such time (and the
+        delay after it) is charged to the budget like silence, so a trickle cannot outlast it."""
+        if error.bytes_received == 0 or isinstance(error, TooSlow):
+            return False
+        return error.bytes_received >= self.options.min_rate * seconds
+
     def failed(self, error: DownloadError, number: int, seconds: float) -> bool:
         """Record a failed attempt; True when another one should follow (after a delay)."""
-        if error.bytes_received == 0:
+        progressed = self.progressed(error, seconds)
+        if not progressed:
             self.budget.charge(seconds)
         self.log.record(
             Attempt(
@@ -104,12 +117,12 @@ class _Loop:
             logger.error(f"{self.label}: {error.message}; giving up after {self.retries} attempts")
             return False
         delay = max(self.options.retry_delay, error.retry_after or 0.0)
-        if error.bytes_received == 0 and self.budget.remaining() <= delay:
+        if not progressed and self.budget.remaining() <= delay:
             self.out_of_budget(f"{self.label}: {error.message}")
             return False
         logger.warning(f"{self.label}: {error.message}; retrying in {delay:g} s")
         self.log.sleep(delay)
-        if error.bytes_received == 0:
+        if not progressed:
             self.budget.charge(delay)
         return True
 

@@ -20,6 +20,7 @@ from loguru import logger
 
 from launcher.fileops import FileOps
 from launcher.models.failures import TRANSIENT, DownloadError, error_from_status
+from launcher.models.floor import Floor
 from launcher.models.hub import RemoteFile
 from launcher.models.layout import INCOMPLETE_SUFFIX
 from launcher.models.reporting import Progress
@@ -34,9 +35,10 @@ class Tally:
     """Overall bytes for the model's progress bar, across files, parts and restarts (parts
     report from several threads)."""
 
-    def __init__(self, progress: Progress | None, completed: int) -> None:
-        self.progress = progress
-        self.completed = completed
+    def __init__(
+        self, progress: Progress | None, completed: int, floor: Floor | None = None
+    ) -> None:
+        self.progress, self.completed, self.floor = progress, completed, floor
         self.received = 0  # network bytes, never rewound
         self._lock = threading.Lock()
 
@@ -46,6 +48,8 @@ class Tally:
             self.received += nbytes
             if self.progress is not None:
                 self.progress.advance(nbytes)
+            if self.floor is not None:
+                self.floor.feed(nbytes)  # a trickle ends the attempt (TooSlow)
 
     def rewind(self, nbytes: int) -> None:
         with self._lock:

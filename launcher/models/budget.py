@@ -1,11 +1,13 @@
-"""The model step's budget: how long the whole chain may go without receiving a byte.
+"""The model step's budget: how long the whole chain may go without making progress.
 
-Per-attempt limits (`stall_timeout`, `retries`, `retry_delay`) bound one model; this bounds the
-step. Time spent in attempts that received nothing, and the delays after them, is charged to
-it; an attempt that received bytes is progress and costs nothing, so a download that is making
-progress is never stopped by the budget (a read gap longer than what is left ends that attempt
-and the next one resumes it). When the budget has run out no new attempt starts, the rest of
-the chain is skipped unless it is already cached, and the backend starts degraded.
+Per-attempt limits (`stall_timeout`, `retries`, `retry_delay`, the throughput floor) bound one
+attempt; this bounds the step. Time spent in attempts that made no progress (received nothing,
+or received less than the floor's `min_download_rate`, e.g. a hub trickling a byte a second),
+and the delays after them, is charged to it, time spent receiving included; an attempt that
+received at the floor's rate or faster is progress and costs nothing, so a working download is
+never stopped by the budget (a read gap longer than what is left ends that attempt and the next
+one resumes it). When the budget has run out no new attempt starts, the rest of the chain is
+skipped unless it is already cached, and the backend starts degraded.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ HOW_TO_CHANGE = (
 
 @dataclass
 class Budget:
-    """Seconds without progress the model step may still spend (`seconds` <= 0: no budget)."""
+    """Seconds without progress the model step may spend (`seconds` <= 0: no budget)."""
 
     seconds: float
     spent: float = 0.0
@@ -39,7 +41,7 @@ class Budget:
         return self.remaining() <= 0.0
 
     def charge(self, seconds: float) -> None:
-        """Charge time that brought no byte."""
+        """Charge time that brought no progress."""
         self.spent += max(seconds, 0.0)
 
     def cap(self, timeout: float) -> float:
@@ -58,10 +60,10 @@ class Budget:
         if spent is not None and spent < self.seconds:
             return (
                 f"the model step's budget ran out: {spent:.0f} s of its {self.seconds:g} s "
-                f"({SETTING}) went by without a byte from {endpoint}, too little is left for "
+                f"({SETTING}) went by without progress from {endpoint}, too little is left for "
                 "another attempt"
             )
         return (
             f"the model step's budget ran out: {self.seconds:g} s ({SETTING}) went by without "
-            f"a byte from {endpoint}"
+            f"progress from {endpoint}"
         )

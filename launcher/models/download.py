@@ -33,6 +33,7 @@ from launcher.models.failures import (
     DownloadError,
     classify,
 )
+from launcher.models.floor import Floor
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
 from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastembed_metadata
@@ -219,6 +220,7 @@ def download_model(
     symlinks: bool = True,
     verified: dict[str, str] | None = None,
     connections: Connections | None = None,
+    floor: Floor | None = None,
 ) -> DownloadStats:
     """One attempt: fetch what is missing of `remote` into `folder`, verify, then materialize the
     snapshot (symlinks or moved files), `refs/main`, fastembed's metadata and our stamp.
@@ -227,7 +229,8 @@ def download_model(
     verified by an earlier attempt of the same run, so a retry does not re-hash them.
     `progress(label, total, completed)` opens the progress display; `shown` is the endpoint as
     messages may name it (credentials masked); `connections` how many parallel ranged parts a
-    large file gets (see `parts.py`). Raises DownloadError.
+    large file gets (see `parts.py`); `floor` ends an attempt that receives too slowly
+    (`floor.py`). Raises DownloadError.
     """
     verified = {} if verified is None else verified
     blobs = folder / "blobs"
@@ -247,6 +250,7 @@ def download_model(
             symlinks,
             verified,
             connections or Connections(),
+            floor,
         )
     except OutsideCache as exc:
         raise DownloadError(
@@ -268,6 +272,7 @@ def _download(
     symlinks: bool,
     verified: dict[str, str],
     connections: Connections,
+    floor: Floor | None,
 ) -> DownloadStats:
     blobs = folder / "blobs"
     stats = DownloadStats()
@@ -285,7 +290,7 @@ def _download(
         opener = progress or _no_progress
         existing = existing_bytes(folder, remote)
         with opener(spec.label, remote.total, existing) as bar:
-            tally = Tally(bar, existing)
+            tally = Tally(bar, existing, floor)
             fetched = _fetch_all(
                 client,
                 remote,

@@ -30,6 +30,7 @@ TRANSIENT, PERMANENT, UNREACHABLE, DISK = (
     Kind.DISK,
 )
 MAX_RETRY_AFTER = 600.0
+MAX_REDIRECTS = 10  # the hub needs one (to its CDN); more than this is a loop
 TOKEN_HINT = "Set HF_TOKEN to a token that has access to the repo (and accept its terms)."
 
 
@@ -126,16 +127,19 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
         return exc
     if is_disk_full(exc):
         return disk_full_error(what)
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpx.TooManyRedirects):
         return DownloadError(
-            f"cannot reach {endpoint} ({redact_url(str(exc))})",
-            UNREACHABLE,
-            hint="Check your network, proxy or HF_ENDPOINT; a cached model needs no network.",
+            f"{endpoint} redirected {what} more than {MAX_REDIRECTS} times (a redirect loop)",
+            TRANSIENT,
+            hint="If HF_ENDPOINT points at a mirror, its redirects are misconfigured; unset it "
+            "or fix it.",
         )
+    if isinstance(exc, (httpx.ConnectError, httpx.ProxyError)):
+        return _unreachable(exc, endpoint)
     if isinstance(exc, httpx.TimeoutException):
         phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
         return DownloadError(f"timed out {phase} from {endpoint} for {what}", TRANSIENT)
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.RequestError):  # a broken connection, a bad answer, bad encoding
         detail = redact_url(str(exc))
         return DownloadError(f"the connection broke while downloading {what} ({detail})", TRANSIENT)
     if isinstance(exc, OSError):
@@ -144,3 +148,35 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
             f"a file operation failed while downloading {what}: {detail}", TRANSIENT
         )
     raise exc
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the HTTP client takes for `url` from the environment (HTTP(S)_PROXY,
+    ALL_PROXY, NO_PROXY), credentials masked; None when it goes direct."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return redact_url(proxy)
+
+
+def _unreachable(exc: BaseException, endpoint: str) -> DownloadError:
+    """Cannot connect: to the hub, or (when one is set) to the proxy in between, named."""
+    detail = redact_url(str(exc))
+    proxy = proxy_for(endpoint)
+    if proxy is not None:
+        return DownloadError(
+            f"cannot reach {endpoint} through the proxy {proxy} ({detail})",
+            UNREACHABLE,
+            hint="Check that the proxy in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY runs (or unset it, "
+            "or add the hub's host to NO_PROXY); a cached model needs no network.",
+        )
+    return DownloadError(
+        f"cannot reach {endpoint} ({detail})",
+        UNREACHABLE,
+        hint="Check your network, proxy or HF_ENDPOINT; a cached model needs no network.",
+    )

@@ -120,16 +120,26 @@ def _walk(run: _Run, chain: list[tuple[ModelSpec, str]]) -> None:
         return
     result.state = FAILED if run.options.require_model else DEGRADED
     if not run.options.require_model:
-        _warn_degraded(result)
+        _warn_degraded(result, run.options.starts_backend)
 
 
-def _warn_degraded(result: PrefetchResult) -> None:
+def _warn_degraded(result: PrefetchResult, starts_backend: bool = True) -> None:
+    """The loud warning of a step that ends without a model. In `up` the backend starts
+    degraded next; in `prefetch` nothing starts, so it says what `up` would do, and to run
+    this same command again (not "run prefetch")."""
     if result.advice is not None:
         advice = f"{result.advice.rstrip('.')} "
+    elif starts_backend:
+        advice = "Run `robo-backend prefetch` once the hub is reachable, then restart `up` "
     else:
-        advice = "Run `robo-backend prefetch` once the hub is reachable "
+        advice = "Run this command again once the hub is reachable "
+    what = (
+        "the backend will start in DEGRADED mode, without embeddings"
+        if starts_backend
+        else "nothing was cached; `up` would start the backend in DEGRADED mode, without embeddings"
+    )
     logger.warning(
-        "NO EMBEDDING MODEL: the backend will start in DEGRADED mode, without embeddings. "
+        f"NO EMBEDDING MODEL: {what}. "
         + (f"Last error: {result.last_error}. " if result.last_error else "")
         + advice
         + "(or pass --require-model to make this fatal)."

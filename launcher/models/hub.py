@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from launcher import __version__
 from launcher.errors import UsageError
 from launcher.models.failures import (
+    MAX_REDIRECTS,
     PERMANENT,
     TOKEN_HINT,
     TRANSIENT,
@@ -84,6 +85,9 @@ def open_client(token: str | None, stall_timeout: float) -> httpx.Client:
 
     The read timeout is the stall watchdog: an attempt that receives no byte for
     `stall_timeout` seconds ends with a transient error (and the next one resumes).
+    Redirects are followed (the hub sends LFS files to its CDN), at most MAX_REDIRECTS of them,
+    http(s) only; the client never sends the Authorization header (token or URL credentials)
+    to another host than the one that asked for it.
     """
     import httpx
 
@@ -92,7 +96,9 @@ def open_client(token: str | None, stall_timeout: float) -> httpx.Client:
         headers["Authorization"] = f"Bearer {token}"
     stall = stall_timeout if stall_timeout > 0 else None
     timeout = httpx.Timeout(stall, connect=min(CONNECT_TIMEOUT, stall or CONNECT_TIMEOUT))
-    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
+    return httpx.Client(
+        headers=headers, timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS
+    )
 
 
 def _metadata_error(response: httpx.Response, spec: ModelSpec, endpoint: str) -> DownloadError:

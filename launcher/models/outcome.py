@@ -103,7 +103,8 @@ class RunLog:
         self._status_warned = False
 
     def checkpoint(self) -> None:
-        """Rewrite the status file (atomically); a failure to write it only warns."""
+        """Rewrite the status file (atomically). A failure to write it does not stop the
+        download: it is logged here, and said (once, as an error) when the step settles."""
         if self.status_file is None:
             return
         from launcher.models.statusfile import write_status
@@ -118,7 +119,7 @@ class RunLog:
         except (OSError, StateFileError) as exc:
             if not self._status_warned:
                 self._status_warned = True
-                logger.warning(f"could not write the status file {self.status_file}: {exc}")
+                logger.debug(str(exc))
 
     def budget_ran_out(self, reason: str) -> None:
         """The step's budget ran out: that is the reason to report, with how to change it."""

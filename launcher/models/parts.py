@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from launcher.fileops import FileOps
 from launcher.models.failures import TRANSIENT, DownloadError, classify, error_from_status
+from launcher.models.floor import TooSlow
 from launcher.models.hub import RemoteFile
 from launcher.models.layout import INCOMPLETE_SUFFIX
 
@@ -194,8 +195,8 @@ class PartedDownload:
             try:
                 self._stream(part)
                 return
-            except NoRanges:
-                raise
+            except (NoRanges, TooSlow):
+                raise  # a refusal of ranges, or the attempt's floor: not this part's to retry
             except Exception as exc:
                 error = classify(exc, self.rf.path, self.shown)
                 if error.kind != TRANSIENT or request == PART_RETRIES or self.cancelled.is_set():

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from launcher.errors import PortInUseError, ServerError, SettingsError
+from launcher.errors import LauncherError, PortInUseError, ServerError, SettingsError
 
 if TYPE_CHECKING:
     import psutil
@@ -178,6 +178,16 @@ def port_holder(host: str, port: int) -> str | None:
         return f"pid {pid}"
 
 
+def listener_pids(port: int) -> set[int]:
+    """The pids we can see listening on `port` (on any address)."""
+    import psutil
+
+    try:
+        return {pid for pid, _ in _listeners(port) if pid is not None}
+    except (psutil.Error, OSError):
+        return set()
+
+
 def port_is_free(host: str, port: int) -> bool:
     """Could uvicorn listen on host:port now (bound the way it binds, and nobody answering)?"""
     return _bind_error(host, port) is None and not _someone_accepts(host, port)
@@ -196,22 +206,28 @@ def check_port(host: str, port: int) -> None:
         if not _someone_accepts(host, port):
             return
     elif not _in_use(exc):
-        if exc.errno in {errno.EACCES, errno.EPERM}:
-            raise ServerError(
-                f"no permission to listen on {host}:{port}",
-                "Ports below 1024 need administrator rights: use a higher one, e.g. --port 8000.",
-            )
-        if exc.errno == errno.EADDRNOTAVAIL:
-            raise SettingsError(
-                f"cannot listen on {host}:{port}: {host} is not an address of this machine",
-                "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --host.",
-            )
-        raise ServerError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            "Pick another port with --port (--port 0 picks a free one).",
-        )
+        raise _cannot_listen(host, port, exc)
     reserved = exc is not None and WINDOWS_RESERVED in {exc.errno, getattr(exc, "winerror", None)}
     raise in_use_error(host, port, reserved=reserved)
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> LauncherError:
+    """Why host:port cannot be listened on, other than "in use": no permission (exit 1), or a
+    host that is not this machine's (a settings error, exit 2)."""
+    if exc.errno in {errno.EACCES, errno.EPERM}:
+        return ServerError(
+            f"no permission to listen on {host}:{port}",
+            "Ports below 1024 need administrator rights: use a higher one, e.g. --port 8000.",
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return SettingsError(
+            f"cannot listen on {host}:{port}: {host} is not an address of this machine",
+            "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --host.",
+        )
+    return ServerError(
+        f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+        "Pick another port with --port (--port 0 picks a free one).",
+    )
 
 
 def in_use_error(host: str, port: int, *, reserved: bool = False) -> PortInUseError:
@@ -234,8 +250,12 @@ def in_use_error(host: str, port: int, *, reserved: bool = False) -> PortInUseEr
 
 
 def pick_free_port(host: str) -> int:
-    """A port that is free on `host` right now (the OS picks it; bind port 0)."""
+    """A port that is free on `host` right now (the OS picks it; bind port 0). A host that is
+    not this machine's is the same settings error as with a fixed port (exit 2)."""
     family, sockaddr = _addrinfo(host, 0)
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind(sockaddr)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            raise _cannot_listen(host, 0, exc) from None
         return int(sock.getsockname()[1])

@@ -5,6 +5,12 @@ command's report (what `doctor`, `clear-cache`, `prefetch` and `status` found) g
 so `robo-backend doctor | less` shows it; with `--json` stdout carries only the JSON document.
 `activate` prints its shell code on stdout. Foreign text (paths, subprocess output) is always
 printed with markup off, exactly as given.
+
+A terminal or pipe that closes (`up 2>&1 | head -3`, a closed SSH session) is a hangup: the
+first write that fails points stdout and stderr at the null device and raises ConsoleGone
+(exit 129, like SIGHUP); the supervisor and the installer stop their process trees on it as on
+a hangup. From then on, what would have been printed (the error, the stop) goes to the log
+file. Rich's own answer (exit 1, nothing logged) is replaced.
 """
 
 from __future__ import annotations
@@ -22,18 +28,118 @@ from typing import Any
 from loguru import logger
 from rich.console import Console
 
+from launcher.errors import LauncherError
 from launcher.redact import redact
+
+EXIT_HANGUP = 129
+
+
+class ConsoleGone(LauncherError, OSError):
+    """The terminal or pipe the output goes to was closed: stop as on a hangup (129). An
+    OSError too, so code that already treats a failing write as a lost console keeps doing so."""
+
+    exit_code = EXIT_HANGUP
+
+
+class _Console(Console):
+    """Rich's console, except that a closed pipe is a hangup (see the module docstring)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise console_gone()
+
+
+_gone = False
+
+
+def console_gone() -> ConsoleGone:
+    """Mark the console as gone (once: stdout/stderr to the null device) and return the
+    exception that stops the launcher. Nothing is logged here: this may run inside a loguru
+    sink, which must not log; the next console call (the error boundary's) logs instead."""
+    global _gone
+    if not _gone:
+        _gone = True
+        for out in (_console, _report):
+            if out is not None:
+                out.quiet = True
+        _to_null()
+    return ConsoleGone(
+        "the terminal or pipe of the output was closed", "Run it again where the output is read."
+    )
+
+
+def _to_null() -> None:
+    """Every later write (ours, Rich's, the interpreter's at exit) goes to the null device."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    for fd in (1, 2):
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            continue
+    os.close(null)
+
 
 _console: Console | None = None
 _report: Console | None = None
 _quiet = False
+_command: str | None = None
+COMMAND = "robo-backend"
+
+
+def command_name(argv0: str | None = None, cwd: str | None = None) -> str:
+    """The launcher's command as the user ran it, for hints: `robo-backend` when that is what
+    they typed (or it is found on PATH), `.venv/bin/robo-backend` when they typed a path,
+    `python -m launcher` for the module."""
+    import shutil
+
+    arg = sys.argv[0] if argv0 is None else argv0
+    path = Path(arg)
+    if path.name == "__main__.py" or arg in ("", "-c", "-m"):
+        python = Path(sys.executable)
+        on_path = shutil.which(python.name)
+        same = on_path is not None and os.path.realpath(on_path) == os.path.realpath(python)
+        return f"{python.name if same else _shortest(python, cwd)} -m launcher"
+    if not path.is_absolute():
+        return arg  # typed: a bare name found on PATH, or a relative path
+    name = path.stem if path.suffix.lower() == ".exe" else path.name
+    on_path = shutil.which(name)
+    if on_path is not None and os.path.realpath(on_path) == os.path.realpath(path):
+        return name
+    return _shortest(path, cwd)
+
+
+def _shortest(path: Path, cwd: str | None) -> str:
+    """`path` relative to the working folder when it is below it, else absolute."""
+    here = cwd if cwd is not None else os.getcwd()
+    try:
+        relative = os.path.relpath(path, here)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    if relative.startswith(".."):
+        return str(path)
+    return relative if os.sep in relative else os.path.join(".", relative)
+
+
+def as_run(text: str) -> str:
+    """`text` with each `robo-backend …` in backquotes written as the user ran the command."""
+    global _command
+    if _command is None:
+        _command = command_name()
+    if _command == COMMAND or "`" + COMMAND not in text:
+        return text
+    return text.replace("`" + COMMAND + " ", "`" + _command + " ").replace(
+        "`" + COMMAND + "`", "`" + _command + "`"
+    )
 
 
 def get_console() -> Console:
     """The shared stderr console (created on first use, so no environment is read at import)."""
     global _console
     if _console is None:
-        _console = Console(stderr=True, highlight=False, soft_wrap=True)
+        _console = _Console(stderr=True, highlight=False, soft_wrap=True, quiet=_gone)
     return _console
 
 
@@ -41,7 +147,7 @@ def get_report_console() -> Console:
     """The stdout console for a command's human report (created on first use)."""
     global _report
     if _report is None:
-        _report = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        _report = _Console(file=sys.stdout, highlight=False, soft_wrap=True, quiet=_gone)
     return _report
 
 
@@ -75,9 +181,16 @@ def symbol(status: str, *, report: bool = False) -> str:
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "run": "cyan"}
 
 
+def _to_log(level: str, text: str) -> bool:
+    """True when the console is gone and `text` went to the log file instead."""
+    if _gone:
+        logger.log(level, f"(not shown, the output was closed) {redact(text)}")
+    return _gone
+
+
 def line(status: str, text: str, detail: str = "", *, report: bool = False) -> None:
     """Print one status line: `✓ text  detail`, text printed literally (`report`: on stdout)."""
-    if _quiet and status in {"ok", "run"}:
+    if _to_log("INFO", f"{text}  {detail}".strip()) or (_quiet and status in {"ok", "run"}):
         return
     from rich.text import Text
 
@@ -85,27 +198,31 @@ def line(status: str, text: str, detail: str = "", *, report: bool = False) -> N
     mark = symbol(status, report=report)
     # One print, so one write: the backend's output (relayed from another thread) cannot land
     # in the middle of the line.
-    message = Text.assemble((mark, _STYLE[status]), " ", redact(text))
+    message = Text.assemble((mark, _STYLE[status]), " ", as_run(redact(text)))
     if detail:
-        message.append("  " + redact(detail), style="dim")
+        message.append("  " + as_run(redact(detail)), style="dim")
     out.print(message)
 
 
 def info(text: str, *, report: bool = False) -> None:
     """A plain line (`report`: part of the command's report, on stdout); hidden by `-q`."""
-    if not _quiet:
+    if not _to_log("INFO", text) and not _quiet:
         out = get_report_console() if report else get_console()
-        out.print(redact(text), markup=False)
+        out.print(as_run(redact(text)), markup=False)
 
 
 def _labelled(label: str, text: str, hint: str, hint_indent: str) -> None:
     """`label text` then, when there is one, `hint: …` (the text itself printed literally)."""
     from rich.text import Text
 
+    said = f"{Text.from_markup(label).plain} {text}" + (f" (hint: {hint})" if hint else "")
+    if _to_log("WARNING", said):
+        return
     out = get_console()
-    message = Text.from_markup(label).append(" " + redact(text))  # one print, one write
+    message = Text.from_markup(label).append(" " + as_run(redact(text)))  # one print, one write
     if hint:
-        message.append("\n" + hint_indent).append("hint:", style="dim").append(" " + redact(hint))
+        shown = as_run(redact(hint))
+        message.append("\n" + hint_indent).append("hint:", style="dim").append(" " + shown)
     out.print(message)
 
 
@@ -121,14 +238,20 @@ def error(text: str, hint: str = "") -> None:
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout (and nothing else goes to stdout)."""
-    sys.stdout.write(redact(json.dumps(document, indent=2, default=str)) + "\n")
-    sys.stdout.flush()
+    _write_stdout(redact(json.dumps(document, indent=2, default=str)) + "\n")
 
 
 def emit_stdout(text: str) -> None:
     """Raw text for stdout (shell code for `activate`)."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.flush()
+    _write_stdout(text if text.endswith("\n") else text + "\n")
+
+
+def _write_stdout(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `prefetch --json | head -1`: the reader is gone
+        raise console_gone() from None
 
 
 @dataclass
@@ -199,6 +322,8 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     level = "DEBUG" if verbose else ("WARNING" if quiet else "INFO")
 
     def to_console(message: Any) -> None:
+        if _gone:
+            return  # the log file has it
         record = message.record
         text = record["message"]
         levelno = record["level"].no
@@ -207,9 +332,12 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
         elif levelno >= 30:
             warn(text)
         else:
-            get_console().print(redact(text), markup=False, style="dim" if levelno < 20 else None)
+            shown = as_run(redact(text))
+            get_console().print(shown, markup=False, style="dim" if levelno < 20 else None)
 
-    logger.add(to_console, level=level, format="{message}")
+    # catch=False: a console that is gone (ConsoleGone) stops the launcher from a log call too,
+    # instead of loguru printing the error to that same closed pipe and going on unheard.
+    logger.add(to_console, level=level, format="{message}", catch=False)
     try:
         directory = log_dir()
         directory.mkdir(parents=True, exist_ok=True)

@@ -287,7 +287,8 @@ def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) ->
             entry = replace(entry, health_url=health_url)
         write_run(settings.state_path, entry)
 
-    view = ConsoleEvents(also_started=[record])
+    degraded = plan.model.result.state == "degraded"
+    view = ConsoleEvents(also_started=[record], degraded=degraded)
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
     view.also_ready.append(lambda url, pid: _remember_launch(plan, key))
     load_check = after_ready(plan)  # the model, loaded as the backend will (up/loadcheck.py)

@@ -49,6 +49,7 @@ class ConsoleEvents:
     also_started: list[Callable[[int], None]] = field(default_factory=list)
     ready_note: str = ""
     health_url: str = ""
+    degraded: bool = False  # no embedding model: the ready line says so, not a plain ✓
 
     def events(self) -> ServeEvents:
         return ServeEvents(
@@ -75,7 +76,14 @@ class ConsoleEvents:
 
     def ready(self, url: str, pid: int) -> None:
         note = f"; {self.ready_note}" if self.ready_note else ""
-        console.line("ok", f"Backend ready at {url} (pid {pid}{note})")
+        if self.degraded:
+            console.line(
+                "warn",
+                f"Backend ready at {url} (pid {pid}{note}) in DEGRADED mode: no embedding model "
+                "(the warning above says why and what to do)",
+            )
+        else:
+            console.line("ok", f"Backend ready at {url} (pid {pid}{note})")
         for hook in self.also_ready:
             hook(url, pid)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -119,9 +120,21 @@ def _existing(plan: _Plan) -> VenvInfo:
     raise VenvError(f"no venv at {plan.target}", hint)
 
 
+def _dangling_link(target: Path) -> None:
+    """A venv path that is a symbolic link to nothing: said as it is (it is the user's link,
+    so it is neither followed into a folder that does not exist nor deleted)."""
+    if target.is_symlink() and not target.exists():
+        raise VenvError(
+            f"{target} is a symbolic link to {os.readlink(target)}, which does not exist",
+            f"Delete the link (`rm {target}`) and `up` creates the venv there, or restore the "
+            "folder it points to.",
+        )
+
+
 def _ensure(
     plan: _Plan, creators: Sequence[str] | None, create_timeout: float, state_dir: Path
 ) -> VenvInfo:
+    _dangling_link(plan.target)
     creating = state_dir / CREATING
     if creating.exists():
         _discard_unfinished(plan, creating)
@@ -147,14 +160,18 @@ def _ensure(
             "Check the venv setting and that the project folder is writable.",
         ) from None
     write_state_text(creating, str(plan.target))
-    info = create_venv(
-        plan.target,
-        interpreter,
-        plan.facts,
-        creators=creators,
-        cwd=plan.project if plan.project.is_dir() else plan.target.parent,
-        timeout=create_timeout,
-    )
+    try:
+        info = create_venv(
+            plan.target,
+            interpreter,
+            plan.facts,
+            creators=creators,
+            cwd=plan.project if plan.project.is_dir() else plan.target.parent,
+            timeout=create_timeout,
+        )
+    except VenvError:  # every creator failed and cleaned up after itself: nothing unfinished
+        creating.unlink(missing_ok=True)
+        raise
     creating.unlink(missing_ok=True)
     method = info.method if recreate is None else f"re{info.method} ({recreate})"
     notes: tuple[str, ...] = (plan.why,) if plan.why else ()
@@ -168,7 +185,7 @@ def _discard_unfinished(plan: _Plan, creating: Path) -> None:
     remove what it left at the target unless that is a working venv."""
     said = read_state_text(creating, limit=65536)  # untrusted: any bytes, a FIFO, a folder
     target = Path(said.strip()) if said and "\0" not in said else plan.target
-    unfinished = target == plan.target and os.path.lexists(target)
+    unfinished = target == plan.target and os.path.lexists(target) and not target.is_symlink()
     if unfinished and not inspect_venv(target, plan.facts, timeout=plan.timeout).valid:
         logger.warning(f"{plan.name}: its creation was interrupted; making it again")
         shutil.rmtree(target, ignore_errors=True)
@@ -193,6 +210,50 @@ def _recreate_reason(plan: _Plan, health: VenvHealth, requires: str | None) -> s
     half = interrupted_install(plan.target)
     if half is not None:
         return half
+    moved = copied_from(plan.target)
+    if moved is not None:
+        return f"it was copied or moved from {moved} (its scripts still point there)"
     if health.version and not satisfies(health.version, requires):
         return f"its Python {health.version} does not satisfy requires-python {requires}"
     return None
+
+
+# `VIRTUAL_ENV=/the/venv` in the activate script (quoted or not; a computed value is skipped)
+_ACTIVATE_HOME = re.compile(r"""^\s*(?:export\s+)?VIRTUAL_ENV=["']?([^"'$\n]+?)["']?\s*$""", re.M)
+_LOOK_AT = 64  # scripts read at most (a venv's bin/ holds a few dozen)
+
+
+def copied_from(venv: Path) -> Path | None:
+    """The folder a copied or moved venv was made at, else None.
+
+    A venv cannot move: its activate script and the shebangs of its console scripts keep the
+    path it was made at, so after a copy `uvicorn` or `pip` would run another folder's Python
+    (or none). Only a recorded path with the venv's own folder name counts (a shebang of
+    `/usr/bin/python3` is not a venv's)."""
+    here = os.path.realpath(venv)
+    for folder in (venv / "bin", venv / "Scripts"):
+        for recorded in _recorded_homes(folder):
+            if recorded.name == venv.name and os.path.realpath(recorded) != here:
+                return recorded
+    return None
+
+
+def _recorded_homes(folder: Path) -> Iterator[Path]:
+    """The venv folders that `folder`'s scripts name: activate's VIRTUAL_ENV, then each
+    `#!<venv>/bin/python` shebang's venv."""
+    try:
+        entries = sorted(folder.iterdir())[:_LOOK_AT] if folder.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_symlink() or not entry.is_file() or entry.stat().st_size > 65536:
+                continue
+            head = entry.read_bytes()[:65536].decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        if entry.name == "activate":
+            yield from (Path(found) for found in _ACTIVATE_HOME.findall(head))
+        elif head.startswith("#!") and head[2:].strip():
+            interpreter = Path(head[2:].splitlines()[0].strip().split()[0])
+            yield interpreter.parent.parent

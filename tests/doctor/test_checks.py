@@ -548,3 +548,20 @@ def test_with_debug_a_crash_is_not_swallowed(build: Builder) -> None:
     context = build(env={"HF_HUB_OFFLINE": "", "ROBO_BACKEND_DEBUG": "1"}, hub_probe=explode)
     with pytest.raises(RuntimeError, match="probe exploded"):
         run_checks(context)
+
+
+def test_port_zero_on_a_host_that_is_not_ours_fails_as_up_would(build: Builder) -> None:
+    check = only(build(flags={"port": 0, "host": "192.0.2.1"}), "port")
+    assert check.status == "fail"
+    assert "192.0.2.1 is not an address of this machine" in check.summary
+
+
+def test_a_dead_proxy_is_named_by_the_hub_check(
+    build: Builder, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
+    check = only(build(env={"HF_HUB_OFFLINE": "", "HF_ENDPOINT": "http://hub.invalid"}), "hub")
+    assert check.status == "warn"
+    assert f"unreachable through the proxy http://127.0.0.1:{closed_port}" in check.summary

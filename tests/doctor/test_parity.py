@@ -161,18 +161,45 @@ def test_a_moved_state_folder_takes_everything_with_it(project: Path, tmp_path: 
     assert (project / ".robo-backend").read_text(encoding="utf-8") == "not a folder"
 
 
-def test_a_backend_already_running_fails_doctor_where_up_stops(project: Path) -> None:
-    # the run file of an `up` whose launcher is alive (this test process stands in for it)
+def test_our_own_running_backend_is_said_to_run_not_counted_as_failures(project: Path) -> None:
+    """The run file of an `up` whose launcher is alive and whose backend listens on the port
+    (this test process stands in for both): doctor says it is running, on that port, and
+    fails neither check; `up` says the same and stops (exit 1) instead of starting another."""
+    import socket
+
     from launcher.server.runfile import make_record, write_run
 
-    record = make_record(os.getpid(), "http://127.0.0.1:8765", 8765, ["uvicorn", "main:app"])
-    write_run(project / ".robo-backend", record)
-    doctor = run("doctor", project, "--json")
-    running = checks_of(doctor)["running"]
-    assert running["status"] == "fail" and doctor.returncode == 1
-    assert "already running at http://127.0.0.1:8765" in str(running["summary"])
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        write_run(project / ".robo-backend", make_record(os.getpid(), url, port, ["uvicorn"]))
 
-    up = run("up", project, "--port", "0")
-    assert up.returncode == 1, up.stderr
-    assert "already running at http://127.0.0.1:8765" in up.stderr
-    assert not (project / ".venv").exists()
+        doctor = run("doctor", project, "--json", env={"ROBO_BACKEND_PORT": str(port)})
+        checks = checks_of(doctor)
+        assert checks["running"]["status"] == "ok", checks["running"]
+        assert f"this project's backend is running at {url}" in str(checks["running"]["summary"])
+        assert checks["port"]["status"] == "ok", checks["port"]
+        assert "served by this project's backend" in str(checks["port"]["summary"])
+        assert [c for c in checks.values() if c["status"] == "fail"] == []
+
+        up = run("up", project, "--port", str(port))
+        assert up.returncode == 1, up.stderr
+        assert f"already running at {url}" in up.stderr
+        assert not (project / ".venv").exists()
+
+
+def test_someone_else_on_the_port_is_still_a_failure(project: Path) -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        doctor = run("doctor", project, "--json", env={"ROBO_BACKEND_PORT": str(port)})
+    checks = checks_of(doctor)
+    assert checks["port"]["status"] == "fail" and f"pid {os.getpid()}" in str(
+        checks["port"]["summary"]
+    )
+    assert checks["running"]["status"] == "ok"

@@ -215,6 +215,9 @@ def test_degraded_when_no_model_can_be_had(
     launcher = up(project, env, tmp_path / "cache")
     try:
         url = ready_url(launcher)
+        ready = next(line for line in launcher.output.splitlines() if "Backend ready at" in line)
+        assert "in DEGRADED mode: no embedding model" in ready  # not a plain ✓ ready line
+        assert not ready.lstrip().startswith(("✓", "OK"))
         _, health = http("GET", url + "/health")
         assert health["status"] == "degraded"
         assert health["model"]["state"] == "degraded"
@@ -383,7 +386,7 @@ def test_kill_9_of_up_leaves_no_backend_and_the_next_up_is_healthy(
         assert again.returncode == 1, again.stderr
         assert f"already running at {url} (pid " in again.stderr
         assert f"by `up` pid {first.proc.pid})" in again.stderr
-        assert "hint:" in again.stderr and "robo-backend status" in again.stderr
+        assert "hint:" in again.stderr and " status`" in again.stderr  # as run: -m launcher
         assert "Traceback" not in again.stderr
         assert first.proc.poll() is None  # the running one is left alone
 

@@ -79,6 +79,8 @@ class RequestRecord:
     bytes_sent: int  # body bytes actually written
     query: str = ""
     fault: str | None = None  # which fault, if any, shaped this response
+    host: str = ""  # the Host header as sent (a redirect to `localhost` shows here)
+    authorization: bool = False  # whether the request carried an Authorization header
 
 
 @dataclass
@@ -146,6 +148,7 @@ class FakeHub:
         self._basic_auth: str | None = None
         self._ranges = True
         self._lie: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self._redirect_loop: str | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> FakeHub:
@@ -309,6 +312,13 @@ class FakeHub:
         """With False, answer every file request whole (200), as a mirror without Range does."""
         self._ranges = enabled
 
+    def redirect_loop(self, path_contains: str | None = "") -> None:
+        """Answer every request whose raw path contains `path_contains` with a 302 to a URL
+        that answers the same (a mirror caught in a redirect loop), until cleared; None stops.
+        The loop alternates between this host and `localhost` (another host name for the same
+        server), so it is a cross-host redirect too."""
+        self._redirect_loop = path_contains
+
     def throttle(self, bytes_per_second: float) -> None:
         """Pace file bodies to about `bytes_per_second` until cleared."""
         self._throttle = float(bytes_per_second) if bytes_per_second > 0 else None
@@ -321,6 +331,7 @@ class FakeHub:
         self._throttle = None
         self._lie = None
         self._ranges = True
+        self._redirect_loop = None
         if self._refusing:
             self._refusing = False
             if not self._stopping.is_set():
@@ -502,6 +513,8 @@ class _Handler(BaseHTTPRequestHandler):
                     bytes_sent=self._bytes_sent,
                     query=self._query,
                     fault=self._fault_name,
+                    host=self.headers.get("Host", ""),
+                    authorization="Authorization" in self.headers,
                 )
             )
 
@@ -513,6 +526,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._fault_name = "stall"
             if not hub._sleep(stall.seconds):
                 raise _Aborted
+        loop = hub._redirect_loop
+        if loop is not None and loop in self.path:
+            self._loop_again()
+            return
         failure = hub._take_fault(self.path, ("fail",))
         if failure is not None:
             self._fault_name = f"fail:{failure.status}"
@@ -542,6 +559,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._resolve(method, parts)
             return
         self._send_json(404, {"error": "Not Found"}, {"X-Error-Code": "NotFound"})
+
+    def _loop_again(self) -> None:
+        """One turn of a redirect loop: back to the same path, on the other host name."""
+        self._fault_name = "redirect-loop"
+        host = "127.0.0.1" if self.headers.get("Host", "").startswith(_CDN_HOST) else _CDN_HOST
+        location = f"http://{host}:{self.hub.port}{self.path}"
+        self._send_text(302, f"Found. Redirecting to {location}", {"Location": location})
 
     def _authorized(self, parts: list[str]) -> bool:
         expected = self.hub._basic_auth

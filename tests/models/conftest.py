@@ -16,8 +16,16 @@ from loguru import logger
 
 from launcher.models.options import PrefetchOptions
 from tests.fakehub.server import FakeHub
+from tests.helpers import disks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 400 KB filesystem (tmpfs), so writes really fail with ENOSPC; root only."""
+    with disks.tiny_disk(tmp_path / "tiny-disk") as mount_point:
+        yield mount_point
 
 
 @pytest.fixture
@@ -157,21 +165,3 @@ def hub_requests(
         if len(found) >= at_least or time.monotonic() > deadline:
             return found
         time.sleep(0.02)
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 400 KB filesystem (tmpfs), so writes really fail with ENOSPC; root only."""
-    mount_point = tmp_path / "tiny-disk"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()}); needs root")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)

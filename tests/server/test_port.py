@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +74,28 @@ def test_health_probe_of_a_wildcard_bind_goes_to_loopback() -> None:
     assert probe_url("http://0.0.0.0:8000/health") == "http://127.0.0.1:8000/health"
     assert probe_url("http://[::]:8000/health") == "http://[::1]:8000/health"
     assert probe_url("http://127.0.0.1:8000/health") == "http://127.0.0.1:8000/health"
+
+
+def test_port_zero_on_a_host_that_is_not_ours_is_the_same_usage_error() -> None:
+    with pytest.raises(SettingsError) as caught:
+        pick_free_port("192.0.2.1")  # binding fails locally (EADDRNOTAVAIL); nothing is sent
+    assert "192.0.2.1 is not an address of this machine" in caught.value.message
+
+
+@pytest.mark.parametrize("port", ["0", "8000"])
+def test_up_on_a_host_that_is_not_ours_exits_2_whatever_the_port(tmp_path: Path, port: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ROBO_BACKEND_EARLY_START": "0"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "up", "-p", str(project)]
+        + ["--host", "192.0.2.1", "--port", port],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stderr
+    assert "192.0.2.1 is not an address of this machine" in done.stderr
+    assert "internal error" not in done.stderr
+    assert not (project / ".venv").exists()

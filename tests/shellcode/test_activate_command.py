@@ -96,7 +96,8 @@ def test_activate_without_a_venv_is_a_two_line_error(tmp_path: Path) -> None:
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert lines[0] == f"error: no venv at {tmp_path / '.venv'}"
-    assert lines[1].startswith("hint: Run `robo-backend up`")
+    assert lines[1].startswith("hint: Run `")
+    assert "-m launcher up`" in lines[1]  # the command as it was run: python -m launcher
 
 
 def test_activate_with_an_unknown_shell_is_a_usage_error(uv_venv: VenvInfo) -> None:

@@ -106,28 +106,32 @@ def atomic_write_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) ->
     atomic_write_bytes(path, text.encode("utf-8"), ops)
 
 
-def write_problem(path: Path, exc: OSError) -> tuple[str, str]:
-    """Why a file of ours could not be written at `path`, and what to do: (message, hint)."""
+def write_problem(path: Path, exc: OSError, what: str = "") -> tuple[str, str]:
+    """Why a file of ours (`what`, e.g. "the status file") could not be written at `path`, and
+    what to do: (message, hint)."""
     if os.path.isdir(path) and not os.path.islink(path):
         return (
             f"{path} is a folder, where robo-backend keeps a file of its own",
             "Move that folder away (or delete it) and run the command again.",
         )
     reason = exc.strerror or str(exc)
+    path_text = f"{what} {path}" if what else str(path)
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         return (
-            f"cannot write {path}: {reason} (the disk is full)",
+            f"cannot write {path_text}: {reason} (the disk is full)",
             "Free some space on that drive, or move the state folder (state_dir in "
             "[tool.robo-backend] or ROBO_BACKEND_STATE_DIR); `robo-backend doctor` checks it.",
         )
     return (
-        f"cannot write {path}: {reason}",
+        f"cannot write {path_text}: {reason}",
         "Make that folder writable (or move the state folder: state_dir in [tool.robo-backend] "
         "or ROBO_BACKEND_STATE_DIR), then run the command again.",
     )
 
 
-def write_state_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> None:
+def write_state_text(
+    path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS, what: str = ""
+) -> None:
     """`atomic_write_text` of a state file; a failure is a StateFileError in plain words (a
     folder in the file's place, no permission, a full disk), never an internal error."""
     from launcher.errors import StateFileError
@@ -135,7 +139,7 @@ def write_state_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> 
     try:
         atomic_write_text(path, text, ops)
     except OSError as exc:
-        raise StateFileError(*write_problem(path, exc)) from None
+        raise StateFileError(*write_problem(path, exc, what)) from None
 
 
 # ----------------------------------------------------------------------------- state files

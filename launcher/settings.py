@@ -9,7 +9,6 @@ from outside. Nothing here reads the environment at import time: `resolve_settin
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -20,7 +19,15 @@ from typing import Any, Literal, TypedDict, get_args
 
 from launcher.errors import ProjectError, SettingsError
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, DEFAULT_MODEL_BUDGET
-from launcher.values import parse_bool, parse_byte_rate
+from launcher.values import (
+    parse_bool,
+    parse_byte_rate,
+    parse_choice,
+    parse_optional_text,
+    parse_seconds,
+    parse_text,
+    parse_whole,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,56 +36,13 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 ENV_PREFIX = "ROBO_BACKEND_"
 STATE_DIR = ".robo-backend"
-MAX_SECONDS = 86_400.0  # a day: any wait longer than that is a typo, not a setting
 MAX_RETRIES = 100
 InstallMode = Literal["auto", "always", "never"]
 Activation = Literal["auto", "direct", "powershell", "cmd", "wsl", "posix"]
 
 
-def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        number = None if isinstance(value, bool) else int(str(value).strip())
-        if number is None or not low <= number <= high:
-            raise ValueError(f"expected {what} from {low} to {high}")
-        return number
-
-    return parse
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a number of seconds")
-    number = float(str(value).strip())
-    if not math.isfinite(number) or number < 0:
-        raise ValueError("expected a number of seconds, 0 or more")
-    if number > MAX_SECONDS:
-        raise ValueError(f"at most {MAX_SECONDS:.0f} seconds (a day)")
-    return number
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise ValueError("expected a string")
-    return str(value)
-
-
-def _optional_text(value: Any) -> str | None:
-    text = _text(value).strip() if value is not None else ""
-    return text or None
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = _text(value).strip().lower()
-        if text not in options:
-            raise ValueError(f"expected one of {', '.join(options)}")
-        return text
-
-    return parse
-
-
 def _app(value: Any) -> str | None:
-    text = _optional_text(value)
+    text = parse_optional_text(value)
     if text is None:
         return None
     module, _, attr = text.partition(":")
@@ -88,7 +52,7 @@ def _app(value: Any) -> str | None:
 
 
 def _health_path(value: Any) -> str:
-    text = _text(value).strip()
+    text = parse_text(value).strip()
     if not text.startswith("/"):
         raise ValueError("expected a path starting with /, e.g. /health")
     return text
@@ -175,31 +139,31 @@ class Settings:
 
     project: Path
     app: str | None = _setting(None, _app, "ASGI app as module:attr (discovered when unset)")
-    host: str = _setting("127.0.0.1", _text, "interface uvicorn binds")
+    host: str = _setting("127.0.0.1", parse_text, "interface uvicorn binds")
     port: int = _setting(
-        8000, _whole(0, 65535, "a port number"), "port uvicorn listens on (0 picks a free one)"
+        8000, parse_whole(0, 65535, "a port number"), "port uvicorn listens on (0 picks a free one)"
     )
     reload: bool = _setting(False, parse_bool, "run uvicorn with --reload")
-    venv: str = _setting(".venv", _text, "venv folder, relative to the project")
+    venv: str = _setting(".venv", parse_text, "venv folder, relative to the project")
     state_dir: str = _setting(
         STATE_DIR,
-        _text,
+        parse_text,
         "launcher state folder (status file, run file, locks), relative to the project",
     )
-    python: str | None = _setting(None, _optional_text, "interpreter used to create the venv")
-    model: str = _setting(DEFAULT_MODEL, _text, "embedding model to prefetch")
+    python: str | None = _setting(None, parse_optional_text, "interpreter used to create the venv")
+    model: str = _setting(DEFAULT_MODEL, parse_text, "embedding model to prefetch")
     fallback_model: str | None = _setting(
-        DEFAULT_FALLBACK_MODEL, _optional_text, "model used when the first fails"
+        DEFAULT_FALLBACK_MODEL, parse_optional_text, "model used when the first fails"
     )
     cache_dir: str | None = _setting(
-        None, _optional_text, "model cache folder (persistent default)"
+        None, parse_optional_text, "model cache folder (persistent default)"
     )
     retries: int = _setting(
-        3, _whole(1, MAX_RETRIES, "a whole number"), "download attempts per model"
+        3, parse_whole(1, MAX_RETRIES, "a whole number"), "download attempts per model"
     )
-    retry_delay: float = _setting(10.0, _seconds, "seconds between download attempts")
+    retry_delay: float = _setting(10.0, parse_seconds, "seconds between download attempts")
     stall_timeout: float = _setting(
-        30.0, _seconds, "seconds without a byte before an attempt is ended"
+        30.0, parse_seconds, "seconds without a byte before an attempt is ended"
     )
     min_download_rate: float = _setting(
         1024.0,
@@ -208,16 +172,16 @@ class Settings:
     )
     model_budget: float = _setting(
         DEFAULT_MODEL_BUDGET,
-        _seconds,
+        parse_seconds,
         "seconds the model step may go without progress before starting degraded (0: no limit)",
     )
-    ready_timeout: float = _setting(60.0, _seconds, "seconds to wait for the health endpoint")
+    ready_timeout: float = _setting(60.0, parse_seconds, "seconds to wait for the health endpoint")
     health_path: str = _setting("/health", _health_path, "path polled until it answers 200")
     install: InstallMode = _setting(
-        "auto", _choice(get_args(InstallMode)), "dependency install: auto, always or never"
+        "auto", parse_choice(get_args(InstallMode)), "dependency install: auto, always or never"
     )
     install_timeout: float = _setting(
-        600.0, _seconds, "seconds an install may take, then it stops (0: none)"
+        600.0, parse_seconds, "seconds an install may take, then it stops (0: none)"
     )
     offline: bool = _setting(False, parse_bool, "never touch the network; use the cache only")
     prefetch: bool = _setting(True, parse_bool, "prefetch the model before starting the server")
@@ -229,9 +193,9 @@ class Settings:
         parse_bool,
         "let a run use another model than the last run (false: refuse, stored vectors differ)",
     )
-    shell: str | None = _setting(None, _optional_text, "override shell detection")
+    shell: str | None = _setting(None, parse_optional_text, "override shell detection")
     activation: Activation = _setting(
-        "auto", _choice(get_args(Activation)), "force an activation strategy"
+        "auto", parse_choice(get_args(Activation)), "force an activation strategy"
     )
     origins: Mapping[str, Origin] = field(default_factory=dict, repr=False)
 

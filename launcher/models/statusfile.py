@@ -62,5 +62,5 @@ def write_status(
     # No secret goes into the file: credentials in URLs (an endpoint's userinfo) and the
     # values of secret variables are masked as everywhere else.
     text = redact(json.dumps(document, indent=2, default=str))
-    write_state_text(target, text + "\n", ops)
+    write_state_text(target, text + "\n", ops, what="the status file")
     return document

@@ -98,7 +98,7 @@ def test_install_timeout_is_a_setting(tmp_path: Path) -> None:
     project = write_project(tmp_path / "app", [])
     assert resolve_settings(project, {}, {}).install_timeout == 600.0
     moved = resolve_settings(project, {}, {"ROBO_BACKEND_INSTALL_TIMEOUT": "30"})
-    assert moved.install_timeout == 30.0 and moved.source("install_timeout").endswith("TIMEOUT")
+    assert moved.install_timeout == 30.0 and moved.origin("install_timeout").detail.endswith("TIMEOUT")
 
 
 @pytest.mark.parametrize(
@@ -118,6 +118,6 @@ def test_the_hint_after_a_full_disk_or_an_offline_installer_says_so(
     tmp_path: Path, said: str, truth: str
 ) -> None:
     project = write_project(tmp_path / "app", ["tinydep==1.0"])
-    hint = _hint(said, find_source(project, uv=True, poetry=False), tmp_path / "venv")
+    hint = _hint(said, find_source(project, uv=True), tmp_path / "venv")
     assert truth in hint
     assert not hint.startswith("Read the installer output")

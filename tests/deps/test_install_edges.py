@@ -98,7 +98,9 @@ def test_install_timeout_is_a_setting(tmp_path: Path) -> None:
     project = write_project(tmp_path / "app", [])
     assert resolve_settings(project, {}, {}).install_timeout == 600.0
     moved = resolve_settings(project, {}, {"ROBO_BACKEND_INSTALL_TIMEOUT": "30"})
-    assert moved.install_timeout == 30.0 and moved.origin("install_timeout").detail.endswith("TIMEOUT")
+    assert moved.install_timeout == 30.0 and moved.origin("install_timeout").detail.endswith(
+        "TIMEOUT"
+    )
 
 
 @pytest.mark.parametrize(

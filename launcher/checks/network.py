@@ -135,7 +135,7 @@ def check_port(ctx: DoctorContext) -> list[Check]:
     try:
         ctx.port_probe(host, ctx.port)
     except LauncherError as exc:
-        from launcher.server import port_holder
+        from launcher.server.port import port_holder
 
         details["holder"] = port_holder(host, ctx.port)
         summary = f"{exc.message}; the port comes from {source}"  # no stacked brackets

@@ -20,10 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
-from launcher.fileops import atomic_write_text
-
 RUN_FILE = "run.json"
 SCHEMA = 1
 
@@ -127,6 +123,11 @@ def make_record(backend_pid: int, url: str, port: int, command: list[str]) -> Ru
 
 def write_run(state_dir: Path, record: RunRecord) -> None:
     """Record the run; a state folder that cannot be written is logged, not fatal."""
+    # imported on use: the early start (launcher/up/early.py) reads run files before logging
+    from loguru import logger
+
+    from launcher.fileops import atomic_write_text
+
     try:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_file(state_dir), json.dumps(record.to_json(), indent=2) + "\n")

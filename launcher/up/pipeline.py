@@ -7,7 +7,6 @@ environment (the launcher-to-backend contract).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -126,7 +125,7 @@ def resolve(request: UpRequest) -> UpRun:
 def check(run: UpRun) -> None:
     """Step 2: the pre-flight checks and the port."""
     from launcher.checks import preflight
-    from launcher.server import check_port, pick_free_port
+    from launcher.server.port import check_port, pick_free_port
 
     settings = run.settings
     with console.step("pre-flight checks", "pre-flight checks passed") as current:
@@ -143,8 +142,8 @@ def previous_run(run: UpRun) -> None:
     """A run file left by an earlier `up` of this project: still running (refuse), an orphan
     whose launcher is gone (stop it, it is ours), or stale (forget it)."""
     from launcher.errors import ServerError
-    from launcher.server import kill_tree
     from launcher.server.runfile import RunState, inspect_run, read_run, remove_run
+    from launcher.server.tree import kill_tree
 
     state_dir = run.settings.state_dir
     record = read_run(state_dir)
@@ -271,8 +270,8 @@ def start_server(run: UpRun) -> int:
     import os
 
     from launcher.redact import redact
-    from launcher.server import ServeTarget, serve
     from launcher.server.runfile import make_record, remove_run, write_run
+    from launcher.server.supervise import ServeTarget, serve
     from launcher.up.view import ConsoleEvents
 
     settings = run.settings
@@ -359,7 +358,7 @@ def _adopt_early(run: UpRun, launch: Launch) -> tuple[Any, Any]:
 def _remember_launch(run: UpRun, launch: Launch) -> None:
     """After a healthy start with the model in place and a fixed port: what the next `up` of
     the same command may start early, and the files whose change would make it wrong."""
-    from launcher.up.early import forget, remember
+    from launcher.up.early import depended_on, forget, remember
 
     settings, model, key = run.settings, run.model, run.early_key
     if key is None:
@@ -367,22 +366,8 @@ def _remember_launch(run: UpRun, launch: Launch) -> None:
     if model is None or model.state == "degraded" or not model.path or not settings.port:
         forget(settings.state_dir)
         return
-    remember(settings.state_dir, key, launch, run.request.env, _depended_on(run, model.path))
-
-
-def _depended_on(run: UpRun, model_path: str) -> list[str]:
-    """The files a warm start's checks read to decide: project and dependency files, the
-    venv's config and interpreter, the stamps, the model's files."""
-    from launcher.deps.stamp import stamp_path
-    from launcher.fastembed.probe import ANSWER_FILE
-
     assert run.venv is not None
-    project, state = run.settings.project, run.settings.state_dir
-    names = ("pyproject.toml", ".env", "uv.lock", "pylock.toml", "poetry.lock")
-    paths = [project / name for name in names]
-    paths += sorted(project.glob("requirements*.txt"))
-    paths += [run.venv.path / "pyvenv.cfg", run.venv.python]
-    paths += [stamp_path(state), state / ANSWER_FILE, Path(model_path)]
-    with contextlib.suppress(OSError):
-        paths += sorted(Path(model_path).iterdir())
-    return [str(path) for path in paths]
+    paths = depended_on(
+        settings.project, settings.state_dir, run.venv.path, run.venv.python, model.path
+    )
+    remember(settings.state_dir, key, launch, run.request.env, paths)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from launcher.redact import redact
-from launcher.server import ServeEvents
 from launcher.server.health import Readiness
+from launcher.server.supervise import ServeEvents
 from launcher.ui import console
 
 

@@ -23,6 +23,7 @@ from launcher.up.early import (
     RECORD_FILE,
     Launch,
     apply_changes,
+    depended_on,
     env_changes,
     planned,
     remember,
@@ -92,6 +93,26 @@ def test_an_edit_of_a_signed_file_stops_the_prediction(tmp_path: Path, state: Pa
     remember(state, key, _launch(tmp_path, port), BASE, [str(pyproject)])
     assert planned(state, key, BASE) is not None
     pyproject.write_text("[project]\nname = 'x'\ndependencies = ['httpx']\n", encoding="utf-8")
+    assert planned(state, key, BASE) is None
+
+
+@pytest.mark.parametrize("edited", ["constraints/base.txt", "pylock.dev.toml", ".env"])
+def test_every_file_the_dependency_decision_reads_is_signed(
+    tmp_path: Path, state: Path, edited: str
+) -> None:
+    """A file that requirements.txt includes, a named PEP 751 lock, the .env: editing any of
+    them means the checks may decide otherwise, so the next `up` does not start early."""
+    (tmp_path / "constraints").mkdir()
+    (tmp_path / "requirements.txt").write_text("-r constraints/base.txt\n", encoding="utf-8")
+    for name in ("constraints/base.txt", "pylock.dev.toml", ".env"):
+        (tmp_path / name).write_text("# first\n", encoding="utf-8")
+    port = free_port()
+    key = request_key(tmp_path, ["up", "--port", str(port)], BASE)
+    venv = tmp_path / ".venv"
+    paths = depended_on(tmp_path, state, venv, venv / "bin" / "python", str(tmp_path / "model"))
+    remember(state, key, _launch(tmp_path, port), BASE, paths)
+    assert planned(state, key, BASE) is not None
+    (tmp_path / edited).write_text("# edited, longer\n", encoding="utf-8")
     assert planned(state, key, BASE) is None
 
 

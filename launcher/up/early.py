@@ -295,7 +295,7 @@ def start_for_command_line(args: Sequence[str], env: Mapping[str, str]) -> None:
     project = up_project(args)
     if project is None or not fast_start(env):
         return
-    try:  # the state folder and venv as the pipeline will resolve them (no flag sets those)
+    try:  # the state folder as the pipeline resolves it (no flag sets it)
         settings = resolve_settings(project, env=env)
     except Exception:  # a project the pipeline will refuse, saying why: nothing to start
         return

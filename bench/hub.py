@@ -100,8 +100,10 @@ def hub_env(url: str, base: dict[str, str] | None = None) -> dict[str, str]:
     would change where caches go or silence/alter the tools."""
     env = dict(base if base is not None else os.environ)
     dropped = ("PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")
+    kept = ("ROBO_BACKEND_FAST_START",)  # measuring with the speed devices off (docs/benchmarks.md)
     for key in list(env):
-        if key.startswith(("HF_", "ROBO_BACKEND_", "FASTEMBED_", "HUGGINGFACE_")) or key in dropped:
+        prefixes = ("HF_", "ROBO_BACKEND_", "FASTEMBED_", "HUGGINGFACE_")
+        if (key.startswith(prefixes) and key not in kept) or key in dropped:
             del env[key]
     env.update(
         {

@@ -13,30 +13,17 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperCommand, TyperOption
 from typer.exceptions import TyperException
 
 from launcher import __version__
-from launcher.cli_coercion import PlainHelpOption
-from launcher.cli_coercion import install as install_plain_coercion
 from launcher.commands import activate, clear_cache, doctor, prefetch, status, up
 from launcher.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LauncherError
 from launcher.settings import SPEC_BY_NAME
 from launcher.values import truthy
 
-
-class Group(PlainHelpOption, TyperGroup):
-    """The root: its options are coerced without pydantic too (see cli_coercion)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            install_plain_coercion(param)
-
-
 app = typer.Typer(
     name="robo-backend",
-    cls=Group,
     help=(
         "Run a FastAPI + fastembed backend on any shell: venv, dependencies, model prefetch "
         "and a supervised server, in one command."
@@ -153,7 +140,7 @@ def _default_text(name: str) -> str | None:
     return str(spec.default)
 
 
-class Command(PlainHelpOption, TyperCommand):
+class Command(TyperCommand):
     """A subcommand: takes the global options too, and its `--help` shows each setting's default."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -163,8 +150,6 @@ class Command(PlainHelpOption, TyperCommand):
             if isinstance(param, TyperOption) and text is not None and param.default is None:
                 param.help = f"{param.help or ''}  [default: {text}]".strip()
         self.params.extend(_global_params())
-        for param in self.params:
-            install_plain_coercion(param)
 
 
 def _version(value: bool) -> None:

@@ -324,6 +324,11 @@ def check_project(project: Path) -> Path:
     return resolved
 
 
+def env_name(name: str) -> str:
+    """The environment variable of setting (or launcher option) `name`: ROBO_BACKEND_<NAME>."""
+    return ENV_PREFIX + name.upper()
+
+
 def resolve_settings(
     project: Path,
     flags: Flags | None = None,
@@ -347,7 +352,7 @@ def resolve_settings(
     values: dict[str, Any] = {}
     origins: dict[str, Origin] = {}
     for spec in SPECS:
-        env_key = ENV_PREFIX + spec.name.upper()
+        env_key = env_name(spec.name)
         if given.get(spec.name) is not None:
             raw, origin = given[spec.name], Origin(Source.FLAG, "--" + spec.name.replace("_", "-"))
         elif env_key in environ:

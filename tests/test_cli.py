@@ -243,27 +243,6 @@ def test_a_bad_option_value_is_a_usage_error_naming_the_option(
     assert said in done.stderr and "Traceback" not in done.stderr
 
 
-def test_options_are_read_without_importing_pydantic(tmp_path: Path) -> None:
-    """Typer 0.2x would import pydantic (~150 ms) to coerce every option of every command."""
-    code = (
-        "import sys\n"
-        "from launcher.cli import app\n"
-        "args = ['up', '-p', sys.argv[1], '--port', '8123', '--ready-timeout', '2.5',\n"
-        "        '--cache-dir', sys.argv[1], '--reload', '-v', '--no-prefetch']\n"
-        "try:\n"
-        "    app(args=args, prog_name='robo-backend')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('pydantic' in sys.modules)\n"
-    )
-    missing = str(tmp_path / "missing")
-    done = subprocess.run(
-        [sys.executable, "-c", code, missing], capture_output=True, text=True, timeout=60
-    )
-    assert "does not exist" in done.stderr  # the options were parsed; the folder is missing
-    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
-
-
 def test_status_and_error_lines_are_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     """The backend's output is relayed from another thread while `up` prints its own lines: a
     line written in pieces got the backend's access log glued into it

@@ -160,7 +160,7 @@ def check_port(ctx: DoctorContext) -> list[Check]:
     details: dict[str, Any] = {"host": host, "port": ctx.port, "holder": None}
     source = ctx.settings.origin("port").detail
     if ctx.port == 0:
-        from launcher.server import pick_free_port
+        from launcher.server.port import pick_free_port
 
         try:
             pick_free_port(host)  # a host that is not this machine's fails here, as in `up`
@@ -170,7 +170,7 @@ def check_port(ctx: DoctorContext) -> list[Check]:
     try:
         ctx.port_probe(host, ctx.port)
     except LauncherError as exc:
-        from launcher.server import port_holder
+        from launcher.server.port import port_holder
 
         ours = _our_backend_on(ctx, ctx.port)
         if ours is not None:

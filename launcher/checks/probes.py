@@ -176,7 +176,7 @@ def long_paths_enabled() -> bool | None:
 
 def port_check(host: str, port: int) -> None:
     """The same port probe `up` runs (raises PortInUseError naming the holder)."""
-    from launcher.server import check_port
+    from launcher.server.port import check_port
 
     check_port(host, port)
 

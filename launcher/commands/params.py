@@ -7,6 +7,23 @@ from typing import Annotated
 
 import typer
 
+
+def integer(text: str) -> int:
+    """A whole-number option (Typer's `parser=`): `'2.5' is not a valid integer` otherwise."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a valid integer") from None
+
+
+def number(text: str) -> float:
+    """A number option (Typer's `parser=`): `'soon' is not a valid number` otherwise."""
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a valid number") from None
+
+
 Project = Annotated[
     Path,
     typer.Option(
@@ -31,11 +48,19 @@ CacheDir = Annotated[
     typer.Option("--cache-dir", help="Model cache folder.", show_default=False),
 ]
 Retries = Annotated[
-    int | None, typer.Option("--retries", help="Download attempts per model.", show_default=False)
+    int | None,
+    typer.Option(
+        "--retries", help="Download attempts per model.", show_default=False, parser=integer
+    ),
 ]
 RetryDelay = Annotated[
     float | None,
-    typer.Option("--retry-delay", help="Seconds between download attempts.", show_default=False),
+    typer.Option(
+        "--retry-delay",
+        help="Seconds between download attempts.",
+        show_default=False,
+        parser=number,
+    ),
 ]
 Offline = Annotated[
     bool | None,

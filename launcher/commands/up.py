@@ -17,6 +17,8 @@ from launcher.commands.params import (
     Retries,
     RetryDelay,
     Shell,
+    integer,
+    number,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +37,12 @@ def command(
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", help="Port to listen on; 0 picks a free one.", show_default=False),
+        typer.Option(
+            "--port",
+            help="Port to listen on; 0 picks a free one.",
+            show_default=False,
+            parser=integer,
+        ),
     ] = None,
     reload: Annotated[
         bool | None, typer.Option("--reload", help="Restart on code changes.", show_default=False)
@@ -61,7 +68,10 @@ def command(
     ready_timeout: Annotated[
         float | None,
         typer.Option(
-            "--ready-timeout", help="Seconds to wait for the health endpoint.", show_default=False
+            "--ready-timeout",
+            help="Seconds to wait for the health endpoint.",
+            show_default=False,
+            parser=number,
         ),
     ] = None,
     require_model: RequireModel = None,

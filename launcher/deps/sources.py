@@ -151,6 +151,24 @@ def _pylock(project: Path) -> Path | None:
     return found[0] if found else None
 
 
+def decision_files(project: Path) -> list[Path]:
+    """Every file `find_source` and the dependency stamp read for `project`, absent ones too
+    (one that appears changes the decision): the pyproject, each lock it looks for, and the
+    requirements files with those they include."""
+    requirements = _requirements_file(project)
+    files = [
+        project / "pyproject.toml",
+        project / "uv.lock",
+        project / "pylock.toml",
+        *sorted(project.glob("pylock.*.toml")),
+        project / "poetry.lock",
+        project / REQUIREMENTS,
+        *sorted(project.glob("requirements*.txt")),
+        *(_requirement_files(requirements) if requirements is not None else []),
+    ]
+    return list(dict.fromkeys(files))
+
+
 def detect_source(project: Path, env: Mapping[str, str] | None = None) -> DependencySource:
     """The source `up` would use with the environment `env` (default: this process's)."""
     from launcher.platform import PlatformFacts, find_uv

@@ -1,7 +1,7 @@
 """Say how this Python's fastembed describes models, as one JSON line (run by the backend's venv).
 
 Standard library plus the installed fastembed only, Python 3.8-compatible: the launcher runs it
-as `<venv python> -I fastembed_ask.py MODEL...` and reads the hub repo id exactly as this
+as `<venv python> -I ask.py MODEL...` and reads the hub repo id exactly as this
 fastembed spells it, the model file, the additional files, and the cache folder it opens.
 fastembed 0.5 lists models as dicts (`list_supported_models`), 0.6+ as description objects
 (`_list_supported_models`); both are read.

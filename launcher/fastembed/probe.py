@@ -3,11 +3,11 @@
 fastembed 0.5-0.8 describe bge-small as `qdrant/bge-small-en-v1.5-onnx-q` and open only
 `models--qdrant--bge-small-en-v1.5-onnx-q`; 0.9 says `Qdrant/bge-small-en-v1.5-onnx-Q`. On a
 case-sensitive disk the model must be prefetched under the backend's own spelling, so the
-launcher runs the venv's python once on `fastembed_ask.py` (through `proc.run`) and prefetches
+launcher runs the venv's python once on `ask.py` (through `proc.run`) and prefetches
 what it answers: the hub repo id as spelled, the model file, the additional files, and the cache
 folder fastembed opens. A future fastembed that renames again is answered the same way.
 
-Importing fastembed costs seconds, so first `fastembed_source.py` reads the same facts from the
+Importing fastembed costs seconds, so first `static.py` reads the same facts from the
 installed fastembed's source files (no import, no process); only when it cannot be sure (a
 layout it does not know, a model it does not find) is the venv's python asked.
 
@@ -29,6 +29,7 @@ from loguru import logger
 
 from launcher import proc
 from launcher.fastembed.static import read_source_answer
+from launcher.faststart import fast_start
 from launcher.fileops import atomic_write_text, read_state_json
 from launcher.models.registry import ModelSpec, described_spec
 
@@ -146,15 +147,17 @@ def probe_fastembed(
     A venv without fastembed answers `version=None` without starting a process (prefetch then
     uses the built-in registry). Else fastembed's source is read (`read_from_source`); when that
     is not sure, the venv's python is asked (`ask_fastembed`). A probe that fails is logged and
-    answers the same way. Either answer is remembered.
+    answers the same way. Either answer is remembered. With ROBO_BACKEND_FAST_START=0 in `env`
+    neither the remembered answer nor the source is read: the venv's python is asked.
     """
     key = _key(venv, state_dir, names)
     if key is None:
         return FastembedAnswer(None)
-    remembered = _remembered(state_dir, key)
+    fast = fast_start(os.environ if env is None else env)  # off: ask, as after an install
+    remembered = _remembered(state_dir, key) if fast else None
     if remembered is not None:
         return remembered
-    answer = read_from_source(venv, names, cache=cache)
+    answer = read_from_source(venv, names, cache=cache) if fast else None
     if answer is None:
         answer = ask_fastembed(venv, python, names, cache=cache, env=env)
     if answer is None:
@@ -185,7 +188,7 @@ def ask_fastembed(
     cache: Path,
     env: Mapping[str, str] | None = None,
 ) -> FastembedAnswer | None:
-    """The answer of the venv's python running `fastembed_ask.py` (it imports fastembed) with
+    """The answer of the venv's python running `ask.py` (it imports fastembed) with
     FASTEMBED_CACHE_PATH=`cache`; None (logged) when it gives none."""
     environ = dict(os.environ if env is None else env)
     environ.update({"FASTEMBED_CACHE_PATH": str(cache), "HF_HUB_OFFLINE": "1"})

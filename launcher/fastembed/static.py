@@ -5,7 +5,7 @@ and a cold `up` pays it once to learn the hub repo id as that fastembed spells i
 are literals in its source: `TextEmbedding.EMBEDDINGS_REGISTRY` names the classes, each class's
 listing method returns a module-level list of dicts (0.5) or `DenseModelDescription(...)` calls
 (0.6+), and `define_cache_dir` reads FASTEMBED_CACHE_PATH. This module parses those files with
-`ast` (no import, no exec) and returns what `fastembed_ask.py` would print for the same models.
+`ast` (no import, no exec) and returns what `ask.py` would print for the same models.
 
 It is deliberately narrow: a file missing, a registry entry it cannot follow, a field that is not
 a literal, a wanted model it does not find (or finds twice, described differently), a cache
@@ -31,7 +31,7 @@ class Unreadable(Exception):
 
 
 def read_source_answer(dist_info: Path, names: Sequence[str], cache: Path) -> dict[str, Any] | None:
-    """What `fastembed_ask.py MODEL...` would print for `names` (run with
+    """What `ask.py MODEL...` would print for `names` (run with
     FASTEMBED_CACHE_PATH=`cache`), read from the source next to `dist_info`; None if unsure."""
     try:
         return _read(dist_info, names, cache)
@@ -172,7 +172,7 @@ def _listed_descriptions(package: Path) -> list[ast.expr]:
 
 
 def _listing_method(cls: ast.ClassDef, package: Path) -> str:
-    """The method fastembed_ask.py calls: `_list_supported_models` where TextEmbedding has it
+    """The method ask.py calls: `_list_supported_models` where TextEmbedding has it
     (0.6+), else `list_supported_models` (0.5), each registry class's method of the same name."""
     defined = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
     if "_list_supported_models" in defined:
@@ -331,7 +331,7 @@ def _literal(node: ast.expr | None, what: str, default: Any = None) -> Any:
 
 
 def _describe(node: ast.expr, name: str) -> dict[str, Any]:
-    """The entry fastembed_ask.py prints for one description (same fields, same defaults)."""
+    """The entry ask.py prints for one description (same fields, same defaults)."""
     fields = _fields(node)
     if isinstance(node, ast.Call):
         # dataclass fields without a default: a call without them would not even import

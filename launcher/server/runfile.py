@@ -26,8 +26,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from launcher.fileops import atomic_write_text, read_state_json, state_pid, state_time
 
 RUN_FILE = "run.json"
@@ -178,10 +176,15 @@ def make_record(backend_pid: int, url: str, port: int, command: list[str]) -> Ru
 
 def write_run(state_dir: Path, record: RunRecord) -> None:
     """Record the run; a state folder that cannot be written is logged, not fatal."""
+    # imported on use: the early start (launcher/up/early.py) reads run files before logging
+    from loguru import logger
+
     try:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_file(state_dir), json.dumps(record.to_json(), indent=2) + "\n")
     except OSError as exc:
+        from loguru import logger
+
         logger.warning(f"could not write the run file in {state_dir}: {exc}")
 
 
@@ -193,6 +196,8 @@ def read_run(state_dir: Path) -> RunRecord | None:
         return None
     record = RunRecord.from_json(read_state_json(path))
     if record is None:
+        from loguru import logger
+
         logger.debug(f"ignoring the run file {path}: it is not one robo-backend wrote")
     return record
 

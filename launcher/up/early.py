@@ -12,12 +12,13 @@ identical and none of the files it depends on (project files, the venv's pyvenv.
 interpreter, the dependency stamp, the model files) changed meanwhile; otherwise it is stopped
 (whole tree) before the pipeline starts the right one. Nothing is shown of it until then.
 
-The record (`early-start.json` in the state folder) holds the command line, the environment
-*changes* the launcher made (never the user's environment: no secrets), and the signatures
-(mtime, size) of those files. `ROBO_BACKEND_EARLY_START=0` turns the early start off.
+The record (`early-start.json` in the project's state folder, wherever settings put it) holds
+the command line, the environment *changes* the launcher made (never the user's environment: no
+secrets), and the signatures (mtime, size) of those files.
 
 A cold `up` (no venv yet) gets a smaller head start from the same entry point: the probe of the
 interpreter its venv will most likely be made from runs while the launcher imports itself.
+`ROBO_BACKEND_FAST_START=0` turns both off (launcher/faststart.py).
 """
 
 from __future__ import annotations
@@ -33,18 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from launcher import __version__
-from launcher.values import FALSE_WORDS
-
-STATE_DIR = ".robo-backend"  # the default state folder (settings.STATE_DIR)
+from launcher.faststart import SWITCH, fast_start
+from launcher.server.runfile import run_file
+from launcher.settings import ENV_PREFIX, Settings, env_name, resolve_settings
 
 RECORD_FILE = "early-start.json"
-RUN_FILE = "run.json"  # launcher/server/runfile.py's (not imported: it would load logging)
 RECORD_SCHEMA = 1
-SWITCH = "ROBO_BACKEND_EARLY_START"
 
 Signature = dict[str, list[int] | None]
 # launcher variables that change nothing the backend is started with
-_NOT_SETTINGS = frozenset({SWITCH, "ROBO_BACKEND_LOG_DIR", "ROBO_BACKEND_DEBUG"})
+_NOT_SETTINGS = frozenset({SWITCH, env_name("log_dir"), env_name("debug")})
 
 
 def signature(paths: Sequence[str]) -> Signature:
@@ -61,6 +60,23 @@ def signature(paths: Sequence[str]) -> Signature:
     return signed
 
 
+def depended_on(
+    project: Path, state_dir: Path, venv: Path, python: Path, model_path: str
+) -> list[str]:
+    """The files a warm start's checks read to decide: the dependency decision's files
+    (deps/sources.py), the project's .env, the venv's config and interpreter, the stamps, the
+    model's folder and files."""
+    from launcher.deps.sources import decision_files
+    from launcher.deps.stamp import stamp_path
+    from launcher.fastembed.probe import ANSWER_FILE
+
+    paths = [*decision_files(project), project / ".env", venv / "pyvenv.cfg", python]
+    paths += [stamp_path(state_dir), state_dir / ANSWER_FILE, Path(model_path)]
+    with contextlib.suppress(OSError):
+        paths += sorted(Path(model_path).iterdir())
+    return [str(path) for path in paths]
+
+
 _QUIET_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})  # output only
 
 
@@ -71,7 +87,7 @@ def request_key(project: Path, args: Sequence[str], env: Mapping[str, str]) -> s
     own = sorted(
         (k, v)
         for k, v in env.items()
-        if k.startswith(("ROBO_BACKEND_", "HF_")) and k not in _NOT_SETTINGS
+        if k.startswith((ENV_PREFIX, "HF_")) and k not in _NOT_SETTINGS
     )
     words = [arg for arg in args if arg not in _QUIET_FLAGS]
     material = json.dumps([__version__, str(project.resolve()), os.getcwd(), words, own])
@@ -179,11 +195,8 @@ def _plan(
     state_dir: Path, key: str, base_env: Mapping[str, str]
 ) -> tuple[Launch, Signature] | None:
     """`planned`, with the signature the record holds (checked to be the files' own now)."""
-    from launcher.server.port import port_is_free
-
-    if base_env.get(SWITCH, "").strip().lower() in FALSE_WORDS - {""}:
-        return None
     from launcher.fileops import read_state_json
+    from launcher.server.port import port_is_free
 
     data = read_state_json(state_dir / RECORD_FILE)  # untrusted: anything but ours is None
     if not isinstance(data, dict) or data.get("schema") != RECORD_SCHEMA or data.get("key") != key:
@@ -191,7 +204,7 @@ def _plan(
     signed = data.get("signature") or {}
     if not signed or signature(list(signed)) != signed:
         return None
-    if (state_dir / RUN_FILE).exists():
+    if run_file(state_dir).exists():
         return None  # another `up` runs (or ran) here: the pipeline decides what to do
     launch = Launch(
         argv=[str(a) for a in data["argv"]],
@@ -224,7 +237,7 @@ class EarlyStart:
 
     def abandon(self) -> None:
         """Stop the early backend and everything it started; the pipeline starts its own."""
-        from launcher.server import kill_tree
+        from launcher.server.tree import kill_tree
 
         kill_tree(self.popen.pid)
         with contextlib.suppress(Exception):
@@ -275,40 +288,44 @@ _pending: dict[str, Any] = {}
 def start_for_command_line(args: Sequence[str], env: Mapping[str, str]) -> None:
     """Called by the entry point before the CLI is even imported: for `up`, remember the
     command line (the key of the record) and start the predicted backend when there is one.
-    Whatever is not taken by the pipeline is stopped at exit."""
+    Whatever is not taken by the pipeline is stopped at exit. Nothing with the switch off."""
     import atexit
 
     project = up_project(args)
-    if project is None:
+    if project is None or not fast_start(env):
+        return
+    try:  # the state folder as the pipeline resolves it (no flag sets it)
+        settings = resolve_settings(project, env=env)
+    except Exception:  # a project the pipeline will refuse, saying why: nothing to start
         return
     key = request_key(project, args, env)
     _pending["key"] = key
     try:
-        early = start_early(project / STATE_DIR, key, env)
+        early = start_early(settings.state_path, key, env)
     except Exception:  # a broken record, an odd file system: the normal start follows
         early = None
     if early is not None:
         _pending["early"] = early
         atexit.register(_abandon_leftover)
-    elif _no_venv_yet(project, args, env):
-        _probe_python_soon(env)
+    else:
+        _probe_python_soon(settings, args, env)
 
 
-def _no_venv_yet(project: Path, args: Sequence[str], env: Mapping[str, str]) -> bool:
-    """A cold `up` (no venv in its usual place, no interpreter asked for): the venv step will
-    probe the first python3/python on PATH, which is worth starting now."""
+def _probe_python_soon(settings: Settings, args: Sequence[str], env: Mapping[str, str]) -> None:
+    """On a cold `up` (no venv yet, no interpreter asked for) the venv step will probe the
+    first python3/python on PATH: start that now, in a thread."""
     chosen = any(arg == "--python" or arg.startswith("--python=") for arg in args)
-    if chosen or env.get("ROBO_BACKEND_PYTHON"):
-        return False
-    return not any((project / name / "pyvenv.cfg").exists() for name in (".venv", ".venv-wsl"))
-
-
-def _probe_python_soon(env: Mapping[str, str]) -> None:
+    if settings.python or chosen or (settings.venv_path / "pyvenv.cfg").exists():
+        return
     from launcher.platform import PlatformFacts
     from launcher.venvs.interpreters import probe_soon
+    from launcher.venvs.pyvenv import sibling_path
 
+    facts = PlatformFacts.local(env)
+    if (sibling_path(settings.venv_path, facts) / "pyvenv.cfg").exists():
+        return  # this platform's own venv next to another OS's
     with contextlib.suppress(Exception):  # only a head start: find_python asks again if need be
-        probe_soon(PlatformFacts.local(env))
+        probe_soon(facts)
 
 
 def take() -> tuple[str | None, EarlyStart | None]:

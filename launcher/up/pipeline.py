@@ -9,7 +9,6 @@ environment (the launcher-to-backend contract).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,7 +102,7 @@ def resolve(request: UpRequest) -> Resolved:
 def check(resolved: Resolved, early: EarlyStart | None) -> int:
     """Step 2: the pre-flight checks and the port; returns the port the server listens on."""
     from launcher.checks import preflight
-    from launcher.server import check_port, pick_free_port
+    from launcher.server.port import check_port, pick_free_port
 
     settings = resolved.settings
     with console.step("pre-flight checks", "pre-flight checks passed") as current:
@@ -121,9 +120,9 @@ def previous_run(resolved: Resolved) -> None:
     """Take the project's claim (another `up` holding it: refuse, naming it), then look at the
     run file left by an earlier `up`: still running (refuse), an orphan whose launcher is gone
     (stop it, it is ours), or stale (forget it)."""
-    from launcher.server import kill_tree
     from launcher.server.claim import already_running, claim_project, release
     from launcher.server.runfile import RunState, inspect_run, read_run, remove_run
+    from launcher.server.tree import kill_tree
 
     state_dir, windows = resolved.settings.state_path, resolved.facts.windows
     claim_project(state_dir, windows=windows)
@@ -263,9 +262,9 @@ def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) ->
     exits or the launcher is told to stop; the run file says which launcher runs it, and the
     project's claim is released only after it is gone."""
     from launcher.redact import redact
-    from launcher.server import ServeTarget, serve
     from launcher.server.claim import release, remove_own_run
     from launcher.server.runfile import make_record, write_run
+    from launcher.server.supervise import ServeTarget, serve
     from launcher.up.loadcheck import after_ready
     from launcher.up.view import ConsoleEvents
 
@@ -353,7 +352,7 @@ def _adopt_early(
 def _remember_launch(plan: ServerPlan, key: str | None) -> None:
     """After a healthy start with the model in place and a fixed port: what the next `up` of
     the same command may start early, and the files whose change would make it wrong."""
-    from launcher.up.early import forget, remember
+    from launcher.up.early import depended_on, forget, remember
 
     settings, result = plan.resolved.settings, plan.model.result
     if key is None:
@@ -361,22 +360,7 @@ def _remember_launch(plan: ServerPlan, key: str | None) -> None:
     if result.state == "degraded" or not result.path or not settings.port:
         forget(settings.state_path)
         return
-    paths = _depended_on(settings, plan.venv, result.path)
+    paths = depended_on(
+        settings.project, settings.state_path, plan.venv.path, plan.venv.python, result.path
+    )
     remember(settings.state_path, key, plan.launch, plan.resolved.env, paths)
-
-
-def _depended_on(settings: Settings, venv: VenvInfo, model_path: str) -> list[str]:
-    """The files a warm start's checks read to decide: project and dependency files, the
-    venv's config and interpreter, the stamps, the model's files."""
-    from launcher.deps.stamp import stamp_path
-    from launcher.fastembed.probe import ANSWER_FILE
-
-    project, state = settings.project, settings.state_path
-    names = ("pyproject.toml", ".env", "uv.lock", "pylock.toml", "poetry.lock")
-    paths = [project / name for name in names]
-    paths += sorted(project.glob("requirements*.txt"))
-    paths += [venv.path / "pyvenv.cfg", venv.python]
-    paths += [stamp_path(state), state / ANSWER_FILE, Path(model_path)]
-    with contextlib.suppress(OSError):
-        paths += sorted(Path(model_path).iterdir())
-    return [str(path) for path in paths]

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from launcher.redact import redact
-from launcher.server import ServeEvents
 from launcher.server.health import Readiness
+from launcher.server.supervise import ServeEvents
 from launcher.ui import console
 
 if TYPE_CHECKING:

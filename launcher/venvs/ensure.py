@@ -15,6 +15,7 @@ from loguru import logger
 from launcher.errors import VenvError
 from launcher.fileops import clear_empty_dir, read_state_text, write_state_text
 from launcher.platform import PlatformFacts, find_uv
+from launcher.settings import STATE_DIR
 from launcher.venvs.creation import CREATE_TIMEOUT, create_venv, remove_venv
 from launcher.venvs.info import VenvInfo
 from launcher.venvs.inspection import VALIDATE_TIMEOUT, VenvHealth, inspect_venv
@@ -31,10 +32,8 @@ from launcher.venvs.pyvenv import (
 )
 from launcher.venvs.requires import requires_python, satisfies
 
-STATE_DIR = ".robo-backend"
 CREATING = "creating-venv"
 """Marker in the state folder while a venv is being made (holds the target path)."""
-"""The per-project state folder (settings.state_dir), where the environment lock lives."""
 
 
 def ensure_venv(

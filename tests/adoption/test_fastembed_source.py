@@ -1,68 +1,124 @@
-"""Reading fastembed's source instead of importing it: for each real release (0.5.1, 0.7.4,
-0.9.x from PyPI) the answer read from the installed files equals the answer of the venv's own
-python importing fastembed; a source it cannot be sure of (a field that is not a literal, a
-cache folder not taken from FASTEMBED_CACHE_PATH, a model it does not list, a model listed twice
-with two descriptions) is not read, and the venv's python is asked as before.
+"""Reading fastembed's source instead of importing it: for every release the launcher supports
+(each fastembed from 0.5.0 to 0.9.1 on PyPI) the answer read from the installed files equals, for
+every text model that release lists, the answer of that release imported; a source it cannot be
+sure of (a field that is not a literal, a cache folder not taken from FASTEMBED_CACHE_PATH, a
+model it does not list, a model listed twice with two descriptions) is not read, and the venv's
+python is asked as before; with ROBO_BACKEND_FAST_START=0 it is always asked.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from launcher.fastembed.probe import (
-    ask_fastembed,
+    ASK_SCRIPT,
     installed_fastembed,
     probe_fastembed,
     read_from_source,
 )
 from launcher.fastembed.static import read_source_answer
-from tests.adoption.conftest import UV
+from launcher.faststart import SWITCH
+from tests.adoption.conftest import UV, UV_CACHE
 from tests.fakehub.fixtures import BGE_MODEL
 
 pytestmark = pytest.mark.e2e
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-NAMES = [
-    BGE_MODEL,
-    MINILM,
-    "intfloat/multilingual-e5-large",  # 0.5: its own class; a model.onnx_data next to the model
-    "nomic-ai/nomic-embed-text-v1.5",  # a pooled, normalized one
-    "Qdrant/clip-ViT-B-32-text",  # CLIP's text half
-]
-BGE_REPO = {
-    "0.5": "qdrant/bge-small-en-v1.5-onnx-q",
-    "0.7": "qdrant/bge-small-en-v1.5-onnx-q",
-    "0.9": "Qdrant/bge-small-en-v1.5-onnx-Q",
+# bge's repo as fastembed spells it: lower-cased up to 0.8.0, as on the hub from 0.8.1 on
+BGE_05, BGE_09 = "qdrant/bge-small-en-v1.5-onnx-q", "Qdrant/bge-small-en-v1.5-onnx-Q"
+E5 = "intfloat/multilingual-e5-large"  # 0.5: its own class; a model.onnx_data beside the model
+# Every release from 0.5 to 0.9. Up to 0.7.3 fastembed wants huggingface_hub < 1: those import
+# in the session's 0.5 venv, the later ones in its 0.9 venv (only the package differs).
+RELEASES = {
+    "0.5": ["0.5.0", "0.5.1", "0.6.0", "0.6.1", "0.7.0", "0.7.1", "0.7.2", "0.7.3"],
+    "0.9": ["0.7.4", "0.8.0", "0.8.1", "0.9.0", "0.9.1"],
 }
 
+# Run by a venv's python: imports each release in turn (its folder first on sys.path, the one
+# before forgotten) and prints, per release, what ask.py says about every model it lists.
+ASK_EACH = """
+import importlib, json, runpy, sys
+ask = runpy.run_path(sys.argv[1])["ask"]
+answers = {}
+for folder in sys.argv[2:]:
+    for name in [m for m in sys.modules if m.split(".")[0] == "fastembed"]:
+        del sys.modules[name]
+    sys.path.insert(0, folder)
+    importlib.invalidate_caches()
+    from fastembed import TextEmbedding
+    listing = getattr(TextEmbedding, "_list_supported_models", None)
+    listed = listing() if listing is not None else TextEmbedding.list_supported_models()
+    names = [d["model"] if isinstance(d, dict) else d.model for d in listed]
+    answers[folder] = dict(ask(names), file=sys.modules["fastembed"].__file__)
+    sys.path.remove(folder)
+print(json.dumps(answers))
+"""
 
-@pytest.mark.parametrize("version", ["0.5", "0.7", "0.9"])
-def test_the_source_says_what_the_import_says(
-    venvs: dict[str, Path], version: str, tmp_path: Path
+
+@pytest.fixture(scope="module")
+def releases(
+    venvs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """{version: (its dist-info, what it says imported)}: each release installed on its own
+    (`uv pip install --target`, no dependencies), asked with FASTEMBED_CACHE_PATH=<root>/cache."""
+    root = tmp_path_factory.mktemp("fastembed-releases")
+    env = dict(os.environ, UV_CACHE_DIR=UV_CACHE, FASTEMBED_CACHE_PATH=str(root / "cache"))
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for base, versions in RELEASES.items():
+        python = venvs[base] / "bin" / "python"
+        folders = [root / version for version in versions]
+        for version, folder in zip(versions, folders, strict=True):
+            install = [str(UV), "pip", "install", "-q", "--python", str(python), "--no-deps"]
+            subprocess.run([*install, "--target", str(folder), f"fastembed=={version}"],
+                           env=env, check=True, timeout=300)  # fmt: skip
+        argv = [str(python), "-I", "-c", ASK_EACH, str(ASK_SCRIPT), *map(str, folders)]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        answers = json.loads(done.stdout.splitlines()[-1])
+        for version, folder in zip(versions, folders, strict=True):
+            answer = answers[str(folder)]
+            assert answer.pop("file").startswith(str(folder))  # that release, not the venv's
+            found[version] = (folder / f"fastembed-{version}.dist-info", answer)
+    return found
+
+
+@pytest.mark.parametrize("version", [v for versions in RELEASES.values() for v in versions])
+def test_every_release_reads_as_it_answers_imported(
+    releases: dict[str, tuple[Path, dict[str, Any]]], version: str
 ) -> None:
-    venv = venvs[version]
-    cache = tmp_path / "cache"
-    read = read_from_source(venv, NAMES, cache=cache)
-    asked = ask_fastembed(venv, venv / "bin" / "python", NAMES, cache=cache)
-    assert read is not None and asked is not None
-    assert read.how == "read from its source" and asked.how == "asked"
-    assert read.version == asked.version and (read.version or "").startswith(version)
-    assert read.cache_dir == asked.cache_dir == cache
-    assert read.follows_env and asked.follows_env
-    assert sorted(read.models) == sorted(asked.models) == sorted(n.lower() for n in NAMES)
-    for key, described in asked.models.items():
-        assert read.models[key] == described, key  # repo, model_file, additional_files, size
-    bge = read.describe(BGE_MODEL)
-    assert bge is not None and bge.repo == BGE_REPO[version]
-    assert bge.model_file == "model_optimized.onnx" and bge.size_in_gb == pytest.approx(0.067)
-    e5 = read.describe("intfloat/multilingual-e5-large")
-    assert e5 is not None and "model.onnx_data" in e5.additional_files
+    dist_info, imported = releases[version]
+    cache = Path(imported["cache_dir"])
+    names = [described["model"] for described in imported["models"].values()]
+    assert imported["fastembed"] == version and imported["error"] is None
+    assert len(names) >= 29  # the whole table, not a few models
+    read = read_source_answer(dist_info, names, cache)
+    assert read == imported  # every model: repo as spelled, files, size; the cache folder
+    bge = read["models"][BGE_MODEL.lower()]
+    assert bge["repo"] == (BGE_05 if version < "0.8.1" else BGE_09)
+    assert bge["model_file"] == "model_optimized.onnx"
+    assert "model.onnx_data" in read["models"][E5.lower()]["additional_files"]
+
+
+def test_the_switch_off_asks_the_venv_even_when_its_source_reads(
+    venvs: dict[str, Path], tmp_path: Path
+) -> None:
+    """ROBO_BACKEND_FAST_START=0: neither the remembered answer nor the source is used."""
+    venv, state = venvs["0.7"], tmp_path / "state"
+    python = venv / "bin" / "python"
+    first = probe_fastembed(venv, python, [BGE_MODEL], cache=tmp_path, state_dir=state)
+    assert first.how == "read from its source"
+    off = dict(os.environ, **{SWITCH: "0"})
+    again = probe_fastembed(venv, python, [BGE_MODEL], cache=tmp_path, state_dir=state, env=off)
+    assert again.how == "asked" and not again.cached
+    assert again.models == first.models
 
 
 def test_a_cold_probe_reads_the_source_and_starts_no_python(
@@ -94,7 +150,7 @@ def test_a_model_that_fastembed_does_not_list_is_asked_about(
     assert answer.how == "asked" and answer.version == "0.7.4"
     assert answer.describe("acme/not-a-fastembed-model") is None
     bge = answer.describe(BGE_MODEL)
-    assert bge is not None and bge.repo == BGE_REPO["0.7"]
+    assert bge is not None and bge.repo == BGE_05
 
 
 def edited_venv(real: Path, root: Path, edits: dict[str, tuple[str, str]]) -> Path:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from launcher.server import pick_free_port
+from launcher.server.port import pick_free_port
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
 

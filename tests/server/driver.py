@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from launcher.errors import LauncherError
-from launcher.server import ServeTarget, serve
 from launcher.server.guard import Guard, PosixGuard, Watchdog, guard_for
+from launcher.server.supervise import ServeTarget, serve
 from launcher.up.view import ConsoleEvents
 
 

@@ -20,7 +20,6 @@ from typing import Any
 import psutil
 import pytest
 
-from launcher.server import check_port, pick_free_port
 from launcher.server.guard import (
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     WATCHDOG,
@@ -29,6 +28,7 @@ from launcher.server.guard import (
     PosixGuard,
     guard_for,
 )
+from launcher.server.port import check_port, pick_free_port
 from tests.helpers.serve_driver import Driver, config
 from tests.helpers.serve_driver import driver as driver  # the fixture
 from tests.processes import alive

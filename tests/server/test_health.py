@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import ServerError
-from launcher.server import ServeEvents, ServeTarget, pick_free_port, serve
 from launcher.server.health import Readiness, health_routes
+from launcher.server.port import pick_free_port
+from launcher.server.supervise import ServeEvents, ServeTarget, serve
 from tests.helpers.serve_driver import uvicorn_argv
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal paths")

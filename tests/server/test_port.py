@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import PortInUseError, SettingsError
-from launcher.server import check_port, pick_free_port, port_holder
+from launcher.server.port import check_port, pick_free_port, port_holder
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_host_that_is_not_ours_is_a_usage_error() -> None:
 
 def test_health_probe_of_a_wildcard_bind_goes_to_loopback() -> None:
     """--host 0.0.0.0 binds everything, but Windows cannot connect to 0.0.0.0: poll loopback."""
-    from launcher.server import probe_url
+    from launcher.server.health import probe_url
 
     assert probe_url("http://0.0.0.0:8000/health") == "http://127.0.0.1:8000/health"
     assert probe_url("http://[::]:8000/health") == "http://[::1]:8000/health"

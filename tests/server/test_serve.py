@@ -20,7 +20,8 @@ import psutil
 import pytest
 
 from launcher.errors import ServerError
-from launcher.server import ServeEvents, ServeTarget, check_port, pick_free_port, serve
+from launcher.server.port import check_port, pick_free_port
+from launcher.server.supervise import ServeEvents, ServeTarget, serve
 from launcher.ui import console
 from launcher.up.view import ConsoleEvents
 from tests.helpers.serve_driver import Driver, config, uvicorn_argv

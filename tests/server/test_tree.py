@@ -15,7 +15,7 @@ import time
 import psutil
 import pytest
 
-from launcher.server import kill_tree
+from launcher.server.tree import kill_tree
 from tests.processes import alive, kill_all
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

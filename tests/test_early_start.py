@@ -182,7 +182,7 @@ def _remember_a_sleeper(project: Path, args: list[str], env: dict[str, str], por
     record whose backend is a real process (it sleeps instead of serving)."""
     sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
     launch = Launch(sleeper, dict(env), str(project), "127.0.0.1", port)
-    state_dir = resolve_settings(project, env=env).state_dir
+    state_dir = resolve_settings(project, env=env).state_path
     key = request_key(project, args, env)
     remember(state_dir, key, launch, env, [str(project / "pyproject.toml")])
 

@@ -35,8 +35,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def sleeper() -> Iterator[psutil.Process]:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    """A real foreign process, read only once it runs its own program (between fork and exec
+    its command line is still the parent's)."""
+    code = "import time; print('up', flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline() == "up\n"  # prints or dies
         yield psutil.Process(child.pid)
     finally:
         child.kill()

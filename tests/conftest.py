@@ -10,6 +10,12 @@ import pytest
 pytest_plugins = ["tests.fakehub.fixtures"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests first (in their own order): run in parallel (pytest-xdist),
+    the long ones start at once and overlap the short ones instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 @pytest.fixture(autouse=True)
 def isolation(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -362,6 +362,18 @@ class FakeHub:
             time.sleep(0.01)
         return self.requests
 
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """True once no connection is open (False after `timeout`): every request so far has
+        ended and is in the log. A client that closed its connections can be a moment ahead of
+        the hub's handlers, which log a request when it ends."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._connections:
+                    return True
+            time.sleep(0.01)
+        return False
+
     def reset_log(self) -> None:
         with self._lock:
             self._requests.clear()

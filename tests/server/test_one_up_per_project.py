@@ -7,7 +7,8 @@ winner is stopped nothing of any of them is left running. Ten rounds on a fixed 
 warm `up` starts its backend early, before its checks) and ten with `--port 0`.
 
 Real processes throughout: `python -m launcher up`, a tiny FastAPI app in a venv `up` made
-once for the module, the embedding model from the loopback fake hub (prefetched once).
+once for the module (once per test worker), the embedding model from the loopback fake hub
+(prefetched once). Each round is its own test, so parallel workers share the rounds out.
 """
 
 from __future__ import annotations
@@ -175,7 +176,10 @@ def play_round(project: Project, port: int, swap: bool) -> None:
     assert not (project.path / ".robo-backend" / "run.json").exists()  # the winner's, removed
 
 
+@pytest.mark.parametrize("number", range(ROUNDS), ids=lambda n: f"round-{n}")
 @pytest.mark.parametrize("fixed", [True, False], ids=["fixed-port", "port-0"])
-def test_two_up_on_one_project_exactly_one_serves(project: Project, fixed: bool) -> None:
-    for number in range(ROUNDS):
-        play_round(project, project.port if fixed else 0, swap=number % 2 == 1)
+def test_two_up_on_one_project_exactly_one_serves(
+    project: Project, fixed: bool, number: int
+) -> None:
+    """One round; the rounds are separate tests so parallel workers share them out."""
+    play_round(project, project.port if fixed else 0, swap=number % 2 == 1)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import CliRunner, temp_folder
+
 pytest_plugins = ["tests.fakehub.fixtures"]
 
 
@@ -55,3 +57,10 @@ def project(tmp_path: Path) -> Path:
         '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
     )
     return folder
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> CliRunner:
+    """The real CLI as a subprocess (tests/helpers/cli.py) in this test's isolated environment,
+    with a temp folder of its own (TMPDIR)."""
+    return CliRunner(env={"TMPDIR": str(temp_folder(tmp_path))})

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from launcher.checks import CHECK_IDS
 from launcher.server.port import port_holder
 from tests.fakehub.fixtures import BGE_MODEL, MINILM_MODEL
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CLI
 from tests.helpers.schemas import DOCTOR_SCHEMA, validate
 
 LINUX_IDS = [i for i in CHECK_IDS if i not in ("powershell-policy", "long-paths", "model")]
@@ -24,17 +24,9 @@ LINUX_IDS = [i for i in CHECK_IDS if i not in ("powershell-policy", "long-paths"
 def doctor(
     project: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", *args[:1], "doctor", "-p", str(project), *args[1:]]
-        if args and args[0] in ("-v", "-q")
-        else [sys.executable, "-m", "launcher", "doctor", "-p", str(project), *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-        check=False,
-    )
+    if args and args[0] in ("-v", "-q"):  # a global option before the command
+        return CLI(args[0], "doctor", "-p", str(project), *args[1:], env=env)
+    return CLI("doctor", "-p", str(project), *args, env=env)
 
 
 @pytest.fixture

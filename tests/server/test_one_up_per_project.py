@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ import pytest
 from tests.fakehub.fixtures import serve_standard_models
 from tests.fakehub.server import FakeHub
 from tests.fakehub.standard import shipped_models
+from tests.helpers.cli import CLI
 from tests.helpers.up_run import UpRun, free_port, launcher_env
 from tests.processes import alive, kill_all
 
@@ -72,14 +72,7 @@ class Project:
         return run
 
     def status(self) -> dict[str, object]:
-        done = subprocess.run(
-            [sys.executable, "-m", "launcher", "status", "-p", str(self.path), "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
+        done = CLI("status", "-p", str(self.path), "--json", base=self.env, timeout=WAIT)
         document = json.loads(done.stdout)
         assert isinstance(document, dict), done.stdout
         return document

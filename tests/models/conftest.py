@@ -126,11 +126,8 @@ def assert_status_schema(document: dict[str, Any]) -> None:
 def hub_requests(
     hub: FakeHub, predicate: Any = None, *, at_least: int = 0, timeout: float = 5.0
 ) -> list[Any]:
-    """The hub's request log filtered by `predicate`, waiting (bounded) until `at_least` are in.
-
-    The hub logs a request when its handler ends, which can be a moment after the client has
-    read the whole body (a paced handler sleeps after its last write).
-    """
+    """The hub's request log filtered by `predicate`, waiting (bounded) until `at_least` are in
+    (for requests no client has seen answered yet: a stalled one, another process's)."""
     import time
 
     deadline = time.monotonic() + timeout

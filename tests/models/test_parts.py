@@ -158,9 +158,6 @@ def test_parts_interrupted_in_one_run_resume_in_the_next(
     left = sum(p.stat().st_size for p in (folder / "blobs").glob("*.incomplete"))
     assert left > size * 0.3
     big_hub.clear_faults()
-    # the hub logs a request when its handler ends, a moment after the client saw the reset:
-    # a first-run request logged late would be counted as the second run's
-    assert big_hub.wait_idle()
     big_hub.reset_log()
 
     second = prefetch(_options(make_options), sleep=sleeps)

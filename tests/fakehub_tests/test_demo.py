@@ -19,6 +19,8 @@ import pytest
 from tests.helpers.cli import CLI
 from tests.helpers.up_run import UpRun, free_port, launcher_env
 
+pytestmark = pytest.mark.e2e
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
 BGE_MODEL = "BAAI/bge-small-en-v1.5"

@@ -24,6 +24,8 @@ from tests.models.conftest import (
     subprocess_env,
 )
 
+pytestmark = pytest.mark.e2e
+
 KILLS = 10
 RATE = 2_500_000  # bytes/s: a multi-MB model takes ~2 s, so there is room to kill it
 

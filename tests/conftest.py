@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import CliRunner, temp_folder
+
 pytest_plugins = ["tests.fakehub.fixtures"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests first (in their own order): run in parallel (pytest-xdist),
+    the long ones start at once and overlap the short ones instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -49,3 +57,10 @@ def project(tmp_path: Path) -> Path:
         '[project]\nname = "demo"\nversion = "0"\ndependencies = []\n', encoding="utf-8"
     )
     return folder
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> CliRunner:
+    """The real CLI as a subprocess (tests/helpers/cli.py) in this test's isolated environment,
+    with a temp folder of its own (TMPDIR)."""
+    return CliRunner(env={"TMPDIR": str(temp_folder(tmp_path))})

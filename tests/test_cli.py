@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,36 +9,23 @@ from pathlib import Path
 import pytest
 
 from launcher import __version__
+from tests.helpers.cli import CliRunner
 
 
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_version_via_python_dash_m() -> None:
+def test_version_via_python_dash_m(run_cli: CliRunner) -> None:
     done = run_cli("--version")
     assert done.returncode == 0
     assert done.stdout.strip() == f"robo-backend {__version__}"
 
 
-def test_help_lists_every_command() -> None:
+def test_help_lists_every_command(run_cli: CliRunner) -> None:
     done = run_cli("--help")
     assert done.returncode == 0
     for name in ("up", "prefetch", "doctor", "clear-cache", "activate"):
         assert name in done.stdout
 
 
-def test_every_command_takes_project(tmp_path: Path) -> None:
+def test_every_command_takes_project(tmp_path: Path, run_cli: CliRunner) -> None:
     for name in ("up", "prefetch", "doctor", "clear-cache", "activate"):
         done = run_cli(name, "--help")
         assert done.returncode == 0, done.stderr
@@ -60,30 +46,30 @@ def assert_two_line_error(
         assert fragment in done.stderr
 
 
-def test_missing_project_is_exit_2_with_a_hint(tmp_path: Path) -> None:
+def test_missing_project_is_exit_2_with_a_hint(tmp_path: Path, run_cli: CliRunner) -> None:
     done = run_cli("up", "-p", str(tmp_path / "missing"))
     assert_two_line_error(done, 2, "does not exist", "--project")
 
 
-def test_malformed_pyproject_is_exit_2(tmp_path: Path) -> None:
+def test_malformed_pyproject_is_exit_2(tmp_path: Path, run_cli: CliRunner) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.robo-backend\n", encoding="utf-8")
     done = run_cli("up", "-p", str(tmp_path))
     assert_two_line_error(done, 2, "not valid TOML")
 
 
-def test_out_of_range_port_is_exit_2(tmp_path: Path) -> None:
+def test_out_of_range_port_is_exit_2(tmp_path: Path, run_cli: CliRunner) -> None:
     done = run_cli("up", "-p", str(tmp_path), "--port", "70000")
     assert_two_line_error(done, 2, "--port = 70000", "65535")
 
 
-def test_non_numeric_port_is_a_usage_error(tmp_path: Path) -> None:
+def test_non_numeric_port_is_a_usage_error(tmp_path: Path, run_cli: CliRunner) -> None:
     done = run_cli("up", "-p", str(tmp_path), "--port", "abc")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "--port" in done.stderr
 
 
-def test_debug_env_shows_the_traceback(tmp_path: Path) -> None:
+def test_debug_env_shows_the_traceback(tmp_path: Path, run_cli: CliRunner) -> None:
     done = run_cli("up", "-p", str(tmp_path / "missing"), env={"ROBO_BACKEND_DEBUG": "1"})
     assert done.returncode != 0
     assert "Traceback" in done.stderr
@@ -119,24 +105,18 @@ def test_help_does_not_import_heavy_modules(module: str) -> None:
     ],
 )
 def test_color_follows_no_color_and_force_color(
-    tmp_path: Path, env: dict[str, str], colored: bool
+    tmp_path: Path, env: dict[str, str], colored: bool, run_cli: CliRunner
 ) -> None:
-    base = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "FORCE_COLOR"}}
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "up", "-p", str(tmp_path / "missing")],
-        capture_output=True,
-        text=True,
-        env={**base, **env},
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("up", "-p", str(tmp_path / "missing"), env={"NO_COLOR": None, **env})
     assert done.returncode == 2
     # "error:" is red when colour is on; NO_COLOR removes colours (bold/dim may stay: no-color.org)
     assert ("\x1b[31m" in done.stderr) is colored, repr(done.stderr)
     assert "does not exist" in done.stderr
 
 
-def test_verbose_and_quiet_work_after_the_subcommand_too(tmp_path: Path) -> None:
+def test_verbose_and_quiet_work_after_the_subcommand_too(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
     # `up -v` used to be "No such option: -v": the global options work on either side (as uv's)
     done = run_cli("up", "-p", str(tmp_path / "missing"), "-v")
     assert_two_line_error(done, 2, "does not exist")
@@ -150,7 +130,7 @@ def test_verbose_and_quiet_work_after_the_subcommand_too(tmp_path: Path) -> None
         assert "[✓]" not in quiet.stdout and "[OK]" not in quiet.stdout, (args, quiet.stdout)
 
 
-def test_help_shows_each_setting_default() -> None:
+def test_help_shows_each_setting_default(run_cli: CliRunner) -> None:
     done = run_cli("up", "--help")
     assert done.returncode == 0
     text = " ".join(done.stdout.split())  # the help is wrapped to the terminal width
@@ -177,7 +157,7 @@ def test_the_degraded_step_says_a_restart_is_needed_after_prefetch() -> None:
 
 
 @pytest.mark.parametrize("value", ["off", "no", "0", "false", ""])
-def test_debug_off_words_mean_off(tmp_path: Path, value: str) -> None:
+def test_debug_off_words_mean_off(tmp_path: Path, value: str, run_cli: CliRunner) -> None:
     # one truthy parser: ROBO_BACKEND_DEBUG=off used to turn tracebacks on here only
     done = run_cli("up", "-p", str(tmp_path / "missing"), env={"ROBO_BACKEND_DEBUG": value})
     assert_two_line_error(done, 2, "does not exist")
@@ -220,7 +200,7 @@ def test_a_bug_is_reported_in_two_redacted_lines_with_the_traceback_in_the_log(
     ],
 )
 def test_infinite_numbers_are_usage_errors_not_crashes(
-    tmp_path: Path, args: tuple[str, ...], env: dict[str, str]
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], run_cli: CliRunner
 ) -> None:
     done = run_cli("prefetch", "-p", str(tmp_path), "--offline", *args, env=env)
     assert_two_line_error(done, 2, "is not valid")
@@ -236,7 +216,7 @@ def test_infinite_numbers_are_usage_errors_not_crashes(
     ],
 )
 def test_a_bad_option_value_is_a_usage_error_naming_the_option(
-    tmp_path: Path, args: list[str], said: str
+    tmp_path: Path, args: list[str], said: str, run_cli: CliRunner
 ) -> None:
     done = run_cli("up", "-p", str(tmp_path), *args)
     assert done.returncode == 2

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from launcher.redact import dotenv_secrets, redact_url
+from tests.helpers.cli import CliRunner
 
 MIRROR_USER = "planted-mirror-user"
 MIRROR_PASSWORD = "planted-mirror-pass-7781"
@@ -63,18 +64,6 @@ def mirror() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-
-
 def test_url_credentials_are_masked_in_any_text() -> None:
     text = "GET http://u:p%40ss@mirror:8080/api failed; proxy https://tok@proxy/ too"
     assert redact_url(text) == "GET http://***@mirror:8080/api failed; proxy https://***@proxy/ too"
@@ -96,7 +85,7 @@ def test_every_dotenv_value_is_parsed_like_python_dotenv(tmp_path: Path) -> None
 
 
 def test_planted_secrets_reach_no_output_and_no_log(
-    project: Path, mirror: str, tmp_path: Path
+    project: Path, mirror: str, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     (project / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n", "utf-8")
     (project / ".env").write_text(
@@ -113,10 +102,10 @@ def test_planted_secrets_reach_no_output_and_no_log(
         "ROBO_BACKEND_CACHE_DIR": str(tmp_path / "cache"),
     }
     runs = [
-        run("doctor", "-p", str(project), env=env),
-        run("doctor", "-p", str(project), "-v", env=env),
-        run("doctor", "-p", str(project), "--json", env=env),
-        run(
+        run_cli("doctor", "-p", str(project), env=env),
+        run_cli("doctor", "-p", str(project), "-v", env=env),
+        run_cli("doctor", "-p", str(project), "--json", env=env),
+        run_cli(
             "prefetch",
             "-p",
             str(project),

@@ -18,6 +18,7 @@ from launcher.models.fetch import prefetch
 from launcher.models.options import PrefetchOptions
 from tests.fakehub.fixtures import BGE_MODEL
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CliRunner
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +95,7 @@ def test_a_venv_without_fastembed_starts_no_probe(tmp_path: Path) -> None:
 
 
 def test_prefetch_command_uses_the_projects_fastembed_and_hardwired_model(
-    venvs: dict[str, Path], fake_hub: FakeHub, tmp_path: Path
+    venvs: dict[str, Path], fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -105,15 +106,9 @@ def test_prefetch_command_uses_the_projects_fastembed_and_hardwired_model(
     )
     (project / ".venv").symlink_to(venvs["0.5"], target_is_directory=True)
     cache = tmp_path / "cache"
-    env = dict(os.environ, HF_ENDPOINT=fake_hub.url)
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "prefetch", "-p", str(project), "--cache-dir",
-         str(cache), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_cli(
+        "prefetch", "-p", str(project), "--cache-dir", str(cache), "--json",
+        env={"HF_ENDPOINT": fake_hub.url}, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["resolved"] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from tests.fakehub.fixtures import (
     serve_standard_models,
 )
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CLI
 from tests.helpers.up_run import UpRun, free_port, http_json, launcher_env
 
 pytestmark = pytest.mark.e2e
@@ -77,14 +76,7 @@ def test_fallback_then_back_to_bge_is_loud_and_can_be_refused(hub: FakeHub, tmp_
     assert (model["resolved"], model["changed_from"]) == (MINILM_MODEL, BGE_MODEL)
     assert f"the last run used {BGE_MODEL}, this one uses {MINILM_MODEL}" in output
 
-    doctor = subprocess.run(
-        [sys.executable, "-m", "launcher", "doctor", "-p", str(project), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    doctor = CLI("doctor", "-p", str(project), "--json", base=env)
     checks = {c["id"]: c for c in json.loads(doctor.stdout)["checks"]}
     assert checks["model-switch"]["status"] == "warn"
     assert f"from {BGE_MODEL} to {MINILM_MODEL}" in checks["model-switch"]["summary"]
@@ -96,25 +88,10 @@ def test_fallback_then_back_to_bge_is_loud_and_can_be_refused(hub: FakeHub, tmp_
 
     hub.not_found(BGE_REPO)
     try:
-        refused = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "launcher",
-                "up",
-                "-p",
-                str(project),
-                "--port",
-                "0",
-                "--cache-dir",
-                str(without_bge),
-            ],
-            env=dict(env, ROBO_BACKEND_ALLOW_MODEL_SWITCH="false"),
-            capture_output=True,
-            text=True,
-            timeout=WARM,
-            check=False,
-        )
+        refused = CLI(
+            "up", "-p", str(project), "--port", "0", "--cache-dir", str(without_bge),
+            base=env, env={"ROBO_BACKEND_ALLOW_MODEL_SWITCH": "false"}, timeout=WARM,
+        )  # fmt: skip
     finally:
         hub.clear_faults()
     assert refused.returncode == 1, refused.stderr

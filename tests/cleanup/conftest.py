@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,19 +29,6 @@ def cache(tmp_path: Path, embedding_models: dict[str, dict[str, bytes]]) -> Path
 
 
 @pytest.fixture
-def run_cli(project: Path, temp_dir: Path) -> CliRunner:
-    """Run the real CLI in a subprocess (no terminal on stdin), in the project folder."""
-
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "launcher", *args],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "TMPDIR": str(temp_dir), **(env or {})},
-            cwd=project,
-            timeout=120,
-            check=False,
-        )
-
-    return run
+def run_cli(run_cli: CliRunner, project: Path, temp_dir: Path) -> CliRunner:
+    """The real CLI, run in the project folder with `temp_dir` as its temp folder."""
+    return run_cli.bound(cwd=project, env={"TMPDIR": str(temp_dir)})

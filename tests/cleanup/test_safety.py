@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from launcher.cleanup import (
 from launcher.models.layout import repo_folder_name
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO
 from tests.helpers.cachebuild import make_model
+from tests.helpers.cli import CliRunner, launcher_argv
 
 BGE_DIR = repo_folder_name(BGE_REPO)
 
@@ -78,7 +78,7 @@ def _run_on_pty(args: list[str], answer: bytes, cwd: Path) -> tuple[int, str]:
     master, slave = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "launcher", *args],
+            launcher_argv(*args),
             stdin=slave,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -120,26 +120,10 @@ def test_on_a_terminal_it_asks_first(
     assert (root / BGE_DIR).exists() is not deleted
 
 
-def test_json_document_of_a_refusal_is_not_printed(tmp_path: Path) -> None:
+def test_json_document_of_a_refusal_is_not_printed(tmp_path: Path, run_cli: CliRunner) -> None:
     """An error leaves stdout empty: scripts never parse half a document."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "launcher",
-            "clear-cache",
-            "-p",
-            str(tmp_path),
-            "--cache-dir",
-            str(tmp_path),
-            "--json",
-            "--yes",
-        ],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        check=False,
+    done = run_cli(
+        "clear-cache", "-p", str(tmp_path), "--cache-dir", str(tmp_path), "--json", "--yes"
     )
     assert done.returncode == 2
     assert done.stdout == ""

@@ -22,7 +22,10 @@ import pytest
 
 from tests.helpers.venvs import base_python
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
 
 PACKAGES = ["fastapi", "uvicorn", "numpy"]
 ROUNDS = {"SIGINT": 2, "SIGTERM": 2}

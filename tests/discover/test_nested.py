@@ -11,7 +11,7 @@ from launcher.discover import discover_app, find_hardwired
 from launcher.discover.files import belongs, project_sources
 from launcher.errors import ProjectError
 from tests.fakehub.server import FakeHub
-from tests.models.conftest import run_launcher
+from tests.helpers.cli import CliRunner
 
 NESTED_BACKEND = (
     "from fastapi import FastAPI\nfrom fastembed import TextEmbedding\n\n"
@@ -60,14 +60,14 @@ def test_the_app_of_a_nested_project_is_not_served_but_pointed_at(tmp_path: Path
 
 
 def test_prefetch_in_a_folder_that_is_no_backend_keeps_to_its_own_cache(
-    fake_hub: FakeHub, tmp_path: Path
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     """The seen failure: `prefetch` in a workspace adopted `cache_dir="./cache/models"` from a
     backend three folders down and wrote a cache there. Now: the default cache, bge, nothing
     written into the nested backend."""
     root = tmp_path / "workspace"
     backend = workspace(root)
-    done = run_launcher(tmp_path, "prefetch", "-p", str(root), "--json", hub_url=fake_hub.url)
+    done = run_cli("prefetch", "-p", str(root), "--json", env={"HF_ENDPOINT": fake_hub.url})
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["resolved"] == "BAAI/bge-small-en-v1.5"

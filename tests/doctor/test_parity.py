@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from launcher.checks import preflight, run_checks
 from launcher.checks.core import DoctorContext
 from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
+from tests.helpers.cli import CLI
 from tests.helpers.doctor import LINUX
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "ROBO_BACKEND_OFFLINE": "1"}
@@ -32,17 +32,14 @@ def run(
     env: dict[str, str] | None = None,
     user: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "launcher", command, "-p", str(project), *args]
-    if user is not None:
-        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
-    return subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **OFFLINE, **(env or {})},
-        timeout=120,
-        check=False,
+    setpriv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    return CLI(
+        command,
+        "-p",
+        str(project),
+        *args,
+        env={**OFFLINE, **(env or {})},
+        prefix=setpriv if user is not None else (),
     )
 
 

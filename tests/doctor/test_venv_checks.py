@@ -14,6 +14,7 @@ from launcher.deps import _write_stamp, compute_stamp
 from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
 from launcher.shells.detect import PlatformFacts
+from tests.helpers.cli import CliRunner
 from tests.helpers.doctor import LINUX, Builder, only
 
 
@@ -176,29 +177,14 @@ def test_preflight_sends_nothing_to_the_hub(project: Path, tmp_path: Path) -> No
     preflight(settings, cache=cache, port=8000, facts=LINUX, hub_probe=no_network)
 
 
-def test_up_stops_at_the_preflight_with_the_check_hint(project: Path) -> None:
+def test_up_stops_at_the_preflight_with_the_check_hint(project: Path, run_cli: CliRunner) -> None:
     (project / "main.py").write_text(
         "from fastapi import FastAPI\napp = FastAPI()\n", encoding="utf-8"
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "launcher",
-            "up",
-            "-p",
-            str(project),
-            "--python",
-            "/nonexistent/python3",
-            "--offline",
-        ],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    done = run_cli(
+        "up", "-p", str(project), "--python", "/nonexistent/python3", "--offline",
+        env={"HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "error: --python /nonexistent/python3: no usable interpreter" in done.stderr

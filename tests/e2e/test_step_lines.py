@@ -6,15 +6,14 @@ stop in their first steps (no venv is made), and the warning shape through conso
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from launcher.ui import console
+from tests.helpers.cli import CLI
 
 SUCCESS_WORDS = ("resolved", "passed", "ready", "in sync", "activated", " ok", "succeeded", "done")
 
@@ -31,18 +30,8 @@ def assert_no_success_word(lines: list[str]) -> None:
 
 
 def run_up(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROBO_BACKEND_")}
-    env.update(NO_COLOR="1", HF_HUB_OFFLINE="1", ROBO_BACKEND_LOG_DIR=str(cwd / "logs"))
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", "up", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
+    env = {"HF_HUB_OFFLINE": "1", "ROBO_BACKEND_LOG_DIR": str(cwd / "logs")}
+    return CLI("up", *args, env=env, cwd=cwd)
 
 
 def test_failed_settings_and_pre_flight_steps_do_not_read_as_passed(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ import pytest
 from launcher.server.runfile import cmdline_digest
 from tests.fakehub.fixtures import BGE_FILE, BGE_REPO, build_standard_models, serve_standard_models
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CLI, launcher_argv
 from tests.helpers.up_run import UpRun as Launcher
 from tests.helpers.up_run import free_port
 from tests.processes import alive, kill_all
@@ -102,14 +103,7 @@ def ready_url(launcher: Launcher, timeout: float = COLD_START_TIMEOUT) -> str:
 
 def run_to_end(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`robo-backend up` expected to stop before serving; its output and exit code."""
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", "up", "-p", str(project), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COLD_START_TIMEOUT,
-        check=False,
-    )
+    return CLI("up", "-p", str(project), *args, base=env, timeout=COLD_START_TIMEOUT)
 
 
 def test_cold_up_serves_search_then_ctrl_c_stops_the_whole_tree(
@@ -333,14 +327,7 @@ def test_backend_gets_the_environment_contract(
 
 
 def status_json(project: Path, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "status", "-p", str(project), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = CLI("status", "-p", str(project), "--json", base=env)
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -499,7 +486,7 @@ def test_a_closed_terminal_stops_the_tree_quietly_with_129(
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "launcher", *args],
+        launcher_argv(*args),
         stdin=slave,
         stdout=slave,
         stderr=slave,

@@ -47,6 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 LFS_POINTER_SIZE = 134
 FAKE_DATE = "2024-01-01T00:00:00.000Z"
 _SLICE = 0.05  # seconds: how often sleeping handlers check whether the hub is stopping
+_LOG_WAIT = 5.0  # seconds the log waits, at most, for answers being sent to reach it
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Redirected LFS downloads go to this name for the same loopback server: a different host
@@ -139,6 +140,11 @@ class FakeHub:
         self._faults: list[_Fault] = []
         self._throttle: float | None = None
         self._requests: list[RequestRecord] = []
+        # Handlers sending an answer (by thread) → awake: not in a stall or a throttle's pause.
+        # A client can hold a whole answer before its handler logged it: the log waits for
+        # the awake ones, so a test never reads it a moment too early.
+        self._answering: dict[int, bool] = {}
+        self._logged = threading.Condition(self._lock)
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -361,25 +367,47 @@ class FakeHub:
     # ---------------------------------------------------------------- log
     @property
     def requests(self) -> list[RequestRecord]:
-        """A snapshot of the request log, oldest first."""
+        """A snapshot of the request log, oldest first, with every answer a client may
+        already hold (answers not paused in a stall or a throttle)."""
         with self._lock:
+            self._settle()
             return list(self._requests)
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RequestRecord]:
-        """The log once it holds `count` requests (or what it holds after `timeout`): a request
-        is logged just after its answer is sent, so a client can be a moment ahead of the log."""
+        """The log once it holds `count` requests (or what it holds after `timeout`): for
+        requests a client has not seen answered yet (a stalled one, another process's)."""
         deadline = time.monotonic() + timeout
         while len(self.requests) < count and time.monotonic() < deadline:
             time.sleep(0.01)
         return self.requests
 
     def reset_log(self) -> None:
+        """Empty the log (after the answers being sent are in it: they are not the next
+        step's)."""
         with self._lock:
+            self._settle()
             self._requests.clear()
+
+    def _settle(self) -> None:
+        """Wait (bounded; the lock held) until no handler is awake sending an answer."""
+        self._logged.wait_for(lambda: not any(self._answering.values()), timeout=_LOG_WAIT)
 
     def _log(self, record: RequestRecord) -> None:
         with self._lock:
             self._requests.append(record)
+            self._answering.pop(threading.get_ident(), None)
+            self._logged.notify_all()
+
+    def _answer_started(self) -> None:
+        with self._lock:
+            self._answering.setdefault(threading.get_ident(), True)
+
+    def _awake(self, awake: bool) -> None:
+        with self._lock:
+            ident = threading.get_ident()
+            if ident in self._answering:
+                self._answering[ident] = awake
+                self._logged.notify_all()
 
     # ---------------------------------------------------------------- helpers for handlers
     def _track(self, conn: socket.socket, add: bool) -> None:
@@ -390,8 +418,13 @@ class FakeHub:
                 self._connections.discard(conn)
 
     def _sleep(self, seconds: float) -> bool:
-        """Sleep in slices; False if the hub started stopping meanwhile."""
-        return not self._stopping.wait(max(0.0, seconds))
+        """Sleep (a paused answer: the log does not wait for it); False if the hub started
+        stopping meanwhile."""
+        self._awake(False)
+        try:
+            return not self._stopping.wait(max(0.0, seconds))
+        finally:
+            self._awake(True)
 
     def _lookup(self, repo_id: str) -> _Repo | None:
         """The repo, matched case-insensitively like the real Hub (`qdrant/x-q` is `Qdrant/x-Q`)."""
@@ -820,11 +853,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(piece)
             offset += len(piece)
             self._bytes_sent += len(piece)
-            if rate and not hub._sleep(len(piece) / rate):
+            last = offset >= len(view)  # no pause after it: the answer is complete
+            if rate and not last and not hub._sleep(len(piece) / rate):
                 raise _Aborted
 
     # ---------------------------------------------------------------- responses
     def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self.hub._answer_started()
         self._status = status
         self.send_response(status)
         for name, value in headers.items():

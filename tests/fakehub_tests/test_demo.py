@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import CLI
 from tests.helpers.up_run import UpRun, free_port, launcher_env
+
+pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
@@ -130,14 +133,7 @@ def test_readme_demo_runs_from_a_plain_install_and_keeps_the_user_cache_clean(
 
 
 def _doctor(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, dict]:
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "doctor", "--json", *args],
-        env={**env, "PYTHONPATH": str(REPO_ROOT)},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = CLI("doctor", "--json", *args, base=env, env={"PYTHONPATH": str(REPO_ROOT)}, cwd=cwd)
     document = json.loads(done.stdout)
     checks = document["checks"] if isinstance(document, dict) else document
     return {check["id"]: check for check in checks}

@@ -191,11 +191,7 @@ def test_request_log_is_complete_under_concurrency(fake_hub: FakeHub) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    # A request is logged when its handler ends, a moment after the client read the answer.
-    deadline = time.monotonic() + 10
-    while len(fake_hub.requests) < 30 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    records = fake_hub.requests
+    records = fake_hub.requests  # every answer a client holds is in the log
     assert len(records) == 30
     assert {(r.method, r.status) for r in records} == {("GET", 200)}
 
@@ -276,6 +272,26 @@ def test_corrupt_keeps_the_length_but_changes_the_sha256(
     # the ETag still promised the right sha256: that is what a verifier compares against
     assert path.parent.parent.parent.joinpath("blobs", _sha256(content)).exists()
     assert httpx.get(_resolve_url(fake_hub, MINILM_REPO, MINILM_FILE)).content == content
+
+
+def test_an_answer_the_client_holds_is_in_the_log_at_once(fake_hub: FakeHub) -> None:
+    """The log never lags the client: a throttled download (whose handler paused after its
+    last piece) and a reset one (logged after the abort) are there as soon as the client has
+    them, and `reset_log` does not leave them for the next step."""
+    fake_hub.throttle(2_000_000)
+    url = _resolve_url(fake_hub, MINILM_REPO, MINILM_FILE)
+    for _ in range(5):
+        body = httpx.get(url).content
+        assert [r.bytes_sent for r in fake_hub.requests if r.path.endswith(MINILM_FILE)] == [
+            len(body)
+        ]
+        fake_hub.reset_log()
+    fake_hub.reset_after(1000, times=5, path_contains=MINILM_FILE)
+    for _ in range(5):
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url)
+        fake_hub.reset_log()
+        assert fake_hub.requests == []  # the aborted answer was logged before the reset
 
 
 def test_stall_before_the_response_times_out_a_client(fake_hub: FakeHub) -> None:

@@ -3,7 +3,8 @@ interrupt it or race two of them: `python -m tests.helpers.envstep PROJECT [GO_F
 
 It runs the launcher's real code behind the CLI's real error boundary (exit codes 0/1/2, 130
 after Ctrl-C, 143 after SIGTERM), prints the venv and dependency outcomes, and with GO_FILE
-waits until that file exists first (a barrier for starting several at the same moment).
+prints READY and waits until that file exists first (a barrier for starting several at the
+same moment, once all of them said READY).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def main(project: Path, go_file: Path | None) -> None:
 
     console.setup_logging(verbose=False, quiet=False)
     if go_file is not None:
+        print("READY", flush=True)
         deadline = time.monotonic() + 60
         while not go_file.exists() and time.monotonic() < deadline:
             time.sleep(0.005)

@@ -1,8 +1,8 @@
 """A real serve() in its own process (tests/server/driver.py), so tests can signal or kill it.
 
 `Driver` runs the driver with a config (argv, URLs, timeout, env, guard), collects its stdout
-lines ("READY ...", "EXIT n") and its stderr, remembers its process tree and kills what is left
-of it by pid at the end.
+lines ("READY ...", "EXIT n"), the pids its guard was told about ("TOLD ...") and its stderr,
+remembers its process tree and kills what is left of it by pid at the end.
 """
 
 from __future__ import annotations
@@ -63,11 +63,23 @@ class Driver:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.tree: list[psutil.Process] = []
+        self.told: set[int] = set()  # the backend's processes the guard knows about
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
         for raw in iter(self.popen.stdout.readline, b""):
-            self.lines.put(raw.decode().rstrip())
+            line = raw.decode().rstrip()
+            if line.startswith("TOLD "):
+                self.told.update(int(pid) for pid in line.split()[1:])
+            self.lines.put(line)
+
+    def wait_told(self, pids: set[int], timeout: float = 30.0) -> None:
+        """Until the guard was told about all of `pids` (the supervisor re-reads the tree
+        about once a second)."""
+        deadline = time.monotonic() + timeout
+        while not pids <= self.told and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pids <= self.told, (sorted(pids), sorted(self.told), self.stderr())
 
     def expect(self, prefix: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout

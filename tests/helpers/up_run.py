@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from tests.helpers.cli import launcher_argv
 from tests.processes import alive, kill_all
 
 READY_LINE = "Backend ready at"
@@ -32,7 +32,7 @@ class UpRun:
 
     def __init__(self, args: list[str], env: Mapping[str, str], cwd: str | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "launcher", *args],
+            launcher_argv(*args),
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

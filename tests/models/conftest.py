@@ -1,10 +1,10 @@
-"""Shared helpers for the model tests: options pointing at a tmp cache, log capture, the CLI
-as a real subprocess, and fastembed loading what we downloaded (offline, in a subprocess)."""
+"""Shared helpers for the model tests: options pointing at a tmp cache, log capture, the
+environment of a helper subprocess, and fastembed loading what we downloaded (offline, in a
+subprocess). The CLI itself runs through the `run_cli` fixture (tests/helpers/cli.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +17,7 @@ from loguru import logger
 from launcher.models.options import PrefetchOptions
 from tests.fakehub.server import FakeHub
 from tests.helpers import disks
+from tests.helpers.cli import merged_env, temp_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,33 +76,14 @@ def sleeps() -> Sleeps:
 
 
 def subprocess_env(tmp_path: Path, hub_url: str | None = None, **extra: str) -> dict[str, str]:
-    """The environment for `python -m launcher …`: isolated temp folder (so fastembed's legacy
-    temp cache of this machine is never seen), the fake hub, no colour."""
-    env = dict(os.environ)
-    temp = tmp_path / "proc-tmp"
-    temp.mkdir(exist_ok=True)
-    env.update({"TMPDIR": str(temp), "NO_COLOR": "1", "PYTHONPATH": str(REPO_ROOT)})
+    """The environment of a process the test talks to while it runs (a launcher it kills, a
+    lock holder): the one `run_cli` gives (same temp folder, so fastembed's legacy temp cache
+    of this machine is never seen), the fake hub, this checkout importable."""
+    env: dict[str, str | None] = {"TMPDIR": str(temp_folder(tmp_path))}
+    env.update(PYTHONPATH=str(REPO_ROOT), **extra)
     if hub_url is not None:
         env["HF_ENDPOINT"] = hub_url
-    env.update(extra)
-    return env
-
-
-def launcher_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "launcher", *args]
-
-
-def run_launcher(
-    tmp_path: Path, *args: str, hub_url: str | None = None, timeout: float = 60, **extra: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        launcher_argv(*args),
-        env=subprocess_env(tmp_path, hub_url, **extra),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return merged_env(env)
 
 
 def fastembed_embeds(cache_dir: Path, model: str, tmp_path: Path) -> list[float]:
@@ -152,11 +134,8 @@ def assert_status_schema(document: dict[str, Any]) -> None:
 def hub_requests(
     hub: FakeHub, predicate: Any = None, *, at_least: int = 0, timeout: float = 5.0
 ) -> list[Any]:
-    """The hub's request log filtered by `predicate`, waiting (bounded) until `at_least` are in.
-
-    The hub logs a request when its handler ends, which can be a moment after the client has
-    read the whole body (a paced handler sleeps after its last write).
-    """
+    """The hub's request log filtered by `predicate`, waiting (bounded) until `at_least` are in
+    (for requests no client has seen answered yet: a stalled one, another process's)."""
     import time
 
     deadline = time.monotonic() + timeout

@@ -4,16 +4,23 @@ out and how to change it; a download that is making progress is never stopped by
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from launcher.models.fetch import prefetch
 from launcher.models.options import PrefetchOptions
-from launcher.models.registry import DEFAULT_MODEL_BUDGET, DEFAULT_STALL_TIMEOUT
+from launcher.models.registry import (
+    DEFAULT_MODEL_BUDGET,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_STALL_TIMEOUT,
+)
 from tests.fakehub.fixtures import BGE_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
 from tests.models.conftest import assert_status_schema, read_status
 
 HANG = 3600.0  # seconds: accept the connection, never answer
+SCALE = 100  # the defaults' times, divided by this, keep their proportions
 
 
 def test_hung_hub_with_default_settings_starts_degraded_naming_the_budget(
@@ -21,21 +28,37 @@ def test_hung_hub_with_default_settings_starts_degraded_naming_the_budget(
 ) -> None:
     fake_hub.stall(HANG, times=100)
     status_file = tmp_path / "status.json"
-    options = PrefetchOptions(  # the defaults, but this hub and a private cache
+    defaults = PrefetchOptions(  # the defaults, but this hub and a private cache
         cache=cache_root, endpoint=fake_hub.url, legacy_dir=tmp_path / "no-legacy"
     )
-    assert options.budget == DEFAULT_MODEL_BUDGET <= 45
+    assert defaults.budget == DEFAULT_MODEL_BUDGET <= 45
+    assert (defaults.stall_timeout, defaults.retry_delay, defaults.retries) == (
+        DEFAULT_STALL_TIMEOUT,
+        DEFAULT_RETRY_DELAY,
+        DEFAULT_RETRIES,
+    )
+    # Why a retry does not fit: after one silent attempt, less than a retry delay is left.
+    assert DEFAULT_STALL_TIMEOUT + DEFAULT_RETRY_DELAY >= DEFAULT_MODEL_BUDGET
+    assert DEFAULT_RETRIES > 1  # so it is the budget that stops the chain, not the count
+    # The hub's silence is real (a socket read timeout), so the three times are scaled down
+    # together: the same decisions as the defaults, in a hundredth of the wait.
+    options = replace(
+        defaults,
+        stall_timeout=defaults.stall_timeout / SCALE,
+        retry_delay=defaults.retry_delay / SCALE,
+        budget=defaults.budget / SCALE,
+    )
 
     result = prefetch(options, status_file=status_file, sleep=sleeps)
 
     assert result.state == "degraded"
     assert result.budget_reason is not None
-    assert f"{DEFAULT_MODEL_BUDGET:g} s (model_budget)" in result.budget_reason
+    assert f"{options.budget:g} s (model_budget)" in result.budget_reason
     assert "model_budget" in (result.last_hint or "")
     assert result.last_error == result.budget_reason
     # One silent attempt of stall_timeout; the next would not fit: no retry, no fallback.
     assert [a.model for a in result.attempts] == [BGE_MODEL]
-    assert DEFAULT_STALL_TIMEOUT + 10 >= DEFAULT_MODEL_BUDGET  # why a retry does not fit
+    assert result.attempts[0].seconds >= options.stall_timeout  # it did wait for the silence
     assert sleeps == []
     assert not [r for r in fake_hub.requests if MINILM_REPO.lower() in r.path.lower()]
     warning = next(line for line in log_lines if "DEGRADED" in line)

@@ -10,7 +10,7 @@ from launcher.models.fetch import prefetch
 from launcher.models.options import PrefetchOptions
 from tests.fakehub.fixtures import BGE_MODEL
 from tests.fakehub.server import FakeHub
-from tests.models.conftest import run_launcher
+from tests.helpers.cli import CliRunner
 
 USER = "mirror-user"
 SECRET = "s3cr3t-mirror-token"
@@ -76,17 +76,16 @@ def test_unreachable_credentialed_endpoint_is_named_masked(
 
 
 def test_prefetch_json_and_output_never_carry_the_credentials(
-    fake_hub: FakeHub, tmp_path: Path
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     fake_hub.require_basic_auth(USER, SECRET)
     project = tmp_path / "project"
     project.mkdir()
     cache = tmp_path / "cache"
 
-    done = run_launcher(
-        tmp_path,
+    done = run_cli(
         "prefetch", "-p", str(project), "--cache-dir", str(cache), "--json",
-        hub_url=_with_credentials(fake_hub.url),
+        env={"HF_ENDPOINT": _with_credentials(fake_hub.url)},
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr

@@ -12,7 +12,8 @@ from launcher.errors import UsageError
 from launcher.models.fetch import prefetch
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
-from tests.models.conftest import assert_status_schema, read_status, run_launcher
+from tests.helpers.cli import CliRunner
+from tests.models.conftest import assert_status_schema, read_status
 
 ST_SKIP = "skipped, the sentence-transformers package is not installed"
 
@@ -146,15 +147,17 @@ def test_unknown_model_is_bad_input(make_options) -> None:
     assert BGE_MODEL in caught.value.hint
 
 
-def test_cli_degraded_exits_0_and_require_model_exits_1(fake_hub: FakeHub, tmp_path: Path) -> None:
+def test_cli_degraded_exits_0_and_require_model_exits_1(
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
+) -> None:
     fake_hub.not_found(BGE_REPO)
     fake_hub.not_found(MINILM_REPO)
     project = tmp_path / "project"
     project.mkdir()
     common = ("prefetch", "-p", str(project), "--cache-dir", str(tmp_path / "cache"))
 
-    degraded = run_launcher(tmp_path, *common, "--json", hub_url=fake_hub.url)
-    failed = run_launcher(tmp_path, *common, "--require-model", hub_url=fake_hub.url)
+    degraded = run_cli(*common, "--json", env={"HF_ENDPOINT": fake_hub.url})
+    failed = run_cli(*common, "--require-model", env={"HF_ENDPOINT": fake_hub.url})
 
     assert degraded.returncode == 0, degraded.stderr
     assert json.loads(degraded.stdout)["state"] == "degraded"
@@ -167,11 +170,11 @@ def test_cli_degraded_exits_0_and_require_model_exits_1(fake_hub: FakeHub, tmp_p
     assert status["model"]["state"] == "failed"
 
 
-def test_cli_unknown_model_exits_2(tmp_path: Path) -> None:
+def test_cli_unknown_model_exits_2(tmp_path: Path, run_cli: CliRunner) -> None:
     project = tmp_path / "project"
     project.mkdir()
 
-    done = run_launcher(tmp_path, "prefetch", "-p", str(project), "--model", "nope/nothing")
+    done = run_cli("prefetch", "-p", str(project), "--model", "nope/nothing")
 
     assert done.returncode == 2
     assert "unknown embedding model 'nope/nothing'" in done.stderr

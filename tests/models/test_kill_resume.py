@@ -16,14 +16,15 @@ import pytest
 from launcher.models.condition import inspect_model
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CliRunner, launcher_argv
 from tests.models.conftest import (
     REPO_ROOT,
     fastembed_embeds,
     hub_requests,
-    launcher_argv,
-    run_launcher,
     subprocess_env,
 )
+
+pytestmark = pytest.mark.e2e
 
 KILLS = 10
 RATE = 2_500_000  # bytes/s: a multi-MB model takes ~2 s, so there is room to kill it
@@ -35,7 +36,7 @@ def _onnx_gets(hub: FakeHub) -> list:
 
 @pytest.mark.timeout(180)
 def test_sigkill_ten_times_then_resume(
-    fake_hub: FakeHub, big_model_files: dict[str, bytes], tmp_path: Path
+    fake_hub: FakeHub, big_model_files: dict[str, bytes], tmp_path: Path, run_cli: CliRunner
 ) -> None:
     fake_hub.add_repo(BGE_REPO, big_model_files)
     fake_hub.throttle(RATE)
@@ -85,7 +86,7 @@ def test_sigkill_ten_times_then_resume(
         before = after
 
     fake_hub.reset_log()
-    final = run_launcher(tmp_path, *argv[3:], hub_url=fake_hub.url, timeout=60)
+    final = run_cli(*argv[3:], env={"HF_ENDPOINT": fake_hub.url}, timeout=60)
 
     assert final.returncode == 0, final.stderr
     gets = _onnx_gets(fake_hub)

@@ -13,6 +13,7 @@ from launcher.models.provenance import Provenance, current_endpoint
 from launcher.models.verified import STAMP_NAME
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import CliRunner
 
 
 def _stamp(cache_root: Path) -> dict:
@@ -73,16 +74,14 @@ def test_another_endpoint_than_the_current_one_is_recognised() -> None:
 
 
 def test_clear_cache_dry_run_says_where_each_model_came_from(
-    fake_hub: FakeHub, make_options, cache_root: Path, tmp_path: Path
+    fake_hub: FakeHub, make_options, cache_root: Path, tmp_path: Path, run_cli: CliRunner
 ) -> None:
-    from tests.models.conftest import run_launcher
-
     prefetch(make_options())
     project = tmp_path / "project"
     project.mkdir()
 
-    done = run_launcher(
-        tmp_path, "clear-cache", "--dry-run", "--json", "-p", str(project),
+    done = run_cli(
+        "clear-cache", "--dry-run", "--json", "-p", str(project),
         "--cache-dir", str(cache_root),
     )  # fmt: skip
 

@@ -19,10 +19,10 @@ from launcher.models.fetch import prefetch
 from launcher.models.lock import lock_holder, lock_path, model_lock
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, BGE_REPO, MINILM_MODEL
 from tests.fakehub.server import FakeHub
+from tests.helpers.cli import launcher_argv
 from tests.models.conftest import (
     REPO_ROOT,
     hub_requests,
-    launcher_argv,
     subprocess_env,
 )
 

@@ -10,7 +10,8 @@ from launcher.models.statusfile import read_status, write_status
 from launcher.ui.progress import PlainProgress
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL
 from tests.fakehub.server import FakeHub
-from tests.models.conftest import assert_status_schema, fastembed_embeds, run_launcher
+from tests.helpers.cli import CliRunner
+from tests.models.conftest import assert_status_schema, fastembed_embeds
 
 
 def test_write_status_keeps_the_other_part(tmp_path: Path) -> None:
@@ -40,13 +41,14 @@ def test_read_status_of_garbage_is_none(tmp_path: Path) -> None:
     assert read_status(tmp_path / "missing.json") is None
 
 
-def test_prefetch_json_prints_exactly_one_document(fake_hub: FakeHub, tmp_path: Path) -> None:
+def test_prefetch_json_prints_exactly_one_document(
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
+) -> None:
     project = tmp_path / "project"
     project.mkdir()
     fake_hub.fail_requests(1, status=503)
 
-    done = run_launcher(
-        tmp_path,
+    done = run_cli(
         "prefetch",
         "-p",
         str(project),
@@ -55,7 +57,7 @@ def test_prefetch_json_prints_exactly_one_document(fake_hub: FakeHub, tmp_path: 
         "--retry-delay",
         "0.05",
         "--json",
-        hub_url=fake_hub.url,
+        env={"HF_ENDPOINT": fake_hub.url},
     )
 
     assert done.returncode == 0, done.stderr
@@ -67,21 +69,22 @@ def test_prefetch_json_prints_exactly_one_document(fake_hub: FakeHub, tmp_path: 
     status = json.loads((project / ".robo-backend" / "status.json").read_text())
     assert_status_schema(status)
     assert status["model"] == document  # --json prints the status file's model object
-    human = run_launcher(
-        tmp_path,
+    human = run_cli(
         "prefetch",
         "-p",
         str(project),
         "--cache-dir",
         str(tmp_path / "cache"),
-        hub_url=fake_hub.url,
+        env={"HF_ENDPOINT": fake_hub.url},
     )
     assert human.returncode == 0, human.stderr
     assert "Model ready" in human.stdout  # the report on stdout: `prefetch | less` shows it
     assert "Model ready" not in human.stderr
 
 
-def test_settings_come_from_pyproject_and_env(fake_hub: FakeHub, tmp_path: Path) -> None:
+def test_settings_come_from_pyproject_and_env(
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
+) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text(
@@ -89,15 +92,16 @@ def test_settings_come_from_pyproject_and_env(fake_hub: FakeHub, tmp_path: Path)
     )
     fake_hub.fail_requests(5, status=503)
 
-    done = run_launcher(
-        tmp_path,
+    done = run_cli(
         "prefetch",
         "-p",
         str(project),
         "--json",
-        hub_url=fake_hub.url,
-        ROBO_BACKEND_CACHE_DIR=str(tmp_path / "env-cache"),
-        ROBO_BACKEND_RETRY_DELAY="0.01",
+        env={
+            "HF_ENDPOINT": fake_hub.url,
+            "ROBO_BACKEND_CACHE_DIR": str(tmp_path / "env-cache"),
+            "ROBO_BACKEND_RETRY_DELAY": "0.01",
+        },
     )
 
     document = json.loads(done.stdout)
@@ -145,13 +149,13 @@ def test_plain_progress_speaks_up_during_a_slow_stretch() -> None:
 
 
 def test_relative_cache_dir_in_pyproject_is_relative_to_the_project(
-    fake_hub: FakeHub, tmp_path: Path
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text('[tool.robo-backend]\ncache_dir = "models-cache"\n')
 
-    done = run_launcher(tmp_path, "prefetch", "-p", str(project), "--json", hub_url=fake_hub.url)
+    done = run_cli("prefetch", "-p", str(project), "--json", env={"HF_ENDPOINT": fake_hub.url})
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["cache_dir"] == str(project / "models-cache")

@@ -4,7 +4,9 @@ Usage: python driver.py CONFIG_JSON. The config holds argv, cwd, url, health_url
 ready_timeout, env additions and optionally "guard": "linux" (default on Linux: parent-death
 signal and watchdog), "darwin" (the watchdog alone, as on macOS) or "pdeathsig" (the
 parent-death signal alone). Prints "READY <pid>" on stdout when on_ready is called (after
-checking the HEALTH_LOG already holds a 200), and "EXIT <code>" before exiting with that code.
+checking the HEALTH_LOG already holds a 200), with "told": true "TOLD <pid>…" each time the
+guard is told about descendants of the backend, and "EXIT <code>" before exiting with that
+code.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from launcher.errors import LauncherError
@@ -27,10 +30,35 @@ class NoWatchdog(Watchdog):
         return None
 
 
-def make_guard(kind: str | None) -> Guard | None:
+class Told:
+    """The guard of `kind`, saying which descendants it was told about (a test waits for
+    that, not for the supervisor's next look at the tree)."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    def preexec(self) -> Callable[[], None] | None:
+        return self.guard.preexec()
+
+    def started(self, pid: int) -> None:
+        self.guard.started(pid)
+
+    def descendants(self, pids: list[int]) -> None:
+        self.guard.descendants(pids)
+        print("TOLD " + " ".join(str(pid) for pid in pids), flush=True)
+
+    def close(self) -> None:
+        self.guard.close()
+
+
+def make_guard(kind: str | None, told: bool) -> Guard | None:
     if kind == "pdeathsig":
-        return PosixGuard(pdeathsig=True, watchdog=NoWatchdog())
-    return guard_for(kind) if kind else None
+        guard: Guard = PosixGuard(pdeathsig=True, watchdog=NoWatchdog())
+    elif kind or told:
+        guard = guard_for(kind or sys.platform)
+    else:
+        return None  # serve()'s own choice
+    return Told(guard) if told else guard
 
 
 def main() -> int:
@@ -56,7 +84,7 @@ def main() -> int:
                 ready_timeout=float(config["ready_timeout"]),
             ),
             events=view.events(),
-            guard=make_guard(config.get("guard")),
+            guard=make_guard(config.get("guard"), bool(config.get("told"))),
         )
     except LauncherError as exc:
         print(f"ERROR {type(exc).__name__} {exc.exit_code}", flush=True)

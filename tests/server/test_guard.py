@@ -41,12 +41,12 @@ linux_only = pytest.mark.skipif(
 
 def _kill_and_expect_no_survivor(run: Driver, port: int, expect: int) -> None:
     run.expect("READY")
-    time.sleep(1.2)  # the supervisor re-reads the tree every second: the worker is known
     tree = run.remember_tree()
     uvicorn = [p for p in psutil.Process(run.popen.pid).children() if "uvicorn" in p.cmdline()]
     assert len(uvicorn) == 1, [p.cmdline() for p in tree]
     backend = [uvicorn[0], *uvicorn[0].children(recursive=True)]
     assert len(backend) >= expect, [p.cmdline() for p in tree]
+    run.wait_told({p.pid for p in backend})  # the --reload worker too
     run.popen.send_signal(signal.SIGKILL)
     run.popen.wait(timeout=10)
     deadline = time.monotonic() + 5
@@ -72,6 +72,7 @@ def test_sigkill_of_the_launcher_leaves_no_backend_process(
 ) -> None:
     port = pick_free_port("127.0.0.1")
     settings = config(tmp_path, port, *extra)
+    settings["told"] = True
     if guard:
         settings["guard"] = guard
     _kill_and_expect_no_survivor(driver(settings), port, expect)

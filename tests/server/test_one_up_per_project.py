@@ -7,7 +7,8 @@ winner is stopped nothing of any of them is left running. Ten rounds on a fixed 
 warm `up` starts its backend early, before its checks) and ten with `--port 0`.
 
 Real processes throughout: `python -m launcher up`, a tiny FastAPI app in a venv `up` made
-once for the module, the embedding model from the loopback fake hub (prefetched once).
+once for the module (once per test worker), the embedding model from the loopback fake hub
+(prefetched once). Each round is its own test, so parallel workers share the rounds out.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +28,7 @@ import pytest
 from tests.fakehub.fixtures import serve_standard_models
 from tests.fakehub.server import FakeHub
 from tests.fakehub.standard import shipped_models
+from tests.helpers.cli import CLI
 from tests.helpers.up_run import UpRun, free_port, launcher_env
 from tests.processes import alive, kill_all
 
@@ -71,14 +72,7 @@ class Project:
         return run
 
     def status(self) -> dict[str, object]:
-        done = subprocess.run(
-            [sys.executable, "-m", "launcher", "status", "-p", str(self.path), "--json"],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
+        done = CLI("status", "-p", str(self.path), "--json", base=self.env, timeout=WAIT)
         document = json.loads(done.stdout)
         assert isinstance(document, dict), done.stdout
         return document
@@ -175,7 +169,10 @@ def play_round(project: Project, port: int, swap: bool) -> None:
     assert not (project.path / ".robo-backend" / "run.json").exists()  # the winner's, removed
 
 
+@pytest.mark.parametrize("number", range(ROUNDS), ids=lambda n: f"round-{n}")
 @pytest.mark.parametrize("fixed", [True, False], ids=["fixed-port", "port-0"])
-def test_two_up_on_one_project_exactly_one_serves(project: Project, fixed: bool) -> None:
-    for number in range(ROUNDS):
-        play_round(project, project.port if fixed else 0, swap=number % 2 == 1)
+def test_two_up_on_one_project_exactly_one_serves(
+    project: Project, fixed: bool, number: int
+) -> None:
+    """One round; the rounds are separate tests so parallel workers share them out."""
+    play_round(project, project.port if fixed else 0, swap=number % 2 == 1)

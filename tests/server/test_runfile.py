@@ -29,8 +29,7 @@ from launcher.server.runfile import (
     run_file,
     write_run,
 )
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.cli import CliRunner
 
 
 @pytest.fixture
@@ -132,7 +131,9 @@ def test_status_of_an_orphan_with_no_health_answer(tmp_path: Path, sleeper: psut
     assert report.healthy is False
 
 
-def test_status_command_reports_on_stdout_and_exits_1_when_not_running(tmp_path: Path) -> None:
+def test_status_command_reports_on_stdout_and_exits_1_when_not_running(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0"\n')
     (tmp_path / "main.py").write_text("app = object()\n")
     state = tmp_path / ".robo-backend"
@@ -150,30 +151,13 @@ def test_status_command_reports_on_stdout_and_exits_1_when_not_running(tmp_path:
             }
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROBO_BACKEND_")}
-    env.update(NO_COLOR="1", ROBO_BACKEND_LOG_DIR=str(tmp_path / "logs"))
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "status", "-p", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    env = {"ROBO_BACKEND_LOG_DIR": str(tmp_path / "logs")}
+    done = run_cli("status", "-p", str(tmp_path), env=env)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "backend not running" in done.stdout
     assert "all-MiniLM-L6-v2 (fallback)" in done.stdout
-    as_json = subprocess.run(
-        [sys.executable, "-m", "launcher", "status", "-p", str(tmp_path), "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    as_json = run_cli("status", "-p", str(tmp_path), "--json", env=env)
     document = json.loads(as_json.stdout)
     assert as_json.returncode == 1
     assert document["running"] is False and document["state"] == "none"

@@ -20,6 +20,7 @@ from launcher.errors import UsageError
 from launcher.platform import PlatformFacts
 from launcher.shells.text import activation_script
 from launcher.venvs import VenvInfo
+from tests.helpers.cli import CliRunner
 
 POSIX_SHELLS = ("bash", "zsh", "sh", "fish")
 
@@ -85,13 +86,8 @@ def test_real_shell_evaluates_activate(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells")
-def test_activate_without_a_venv_is_a_two_line_error(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "activate", "-p", str(tmp_path), "--shell", "bash"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_activate_without_a_venv_is_a_two_line_error(tmp_path: Path, run_cli: CliRunner) -> None:
+    done = run_cli("activate", "-p", str(tmp_path), "--shell", "bash")
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -100,34 +96,16 @@ def test_activate_without_a_venv_is_a_two_line_error(tmp_path: Path) -> None:
     assert "-m launcher up`" in lines[1]  # the command as it was run: python -m launcher
 
 
-def test_activate_with_an_unknown_shell_is_a_usage_error(uv_venv: VenvInfo) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "launcher",
-            "activate",
-            "-p",
-            str(uv_venv.path.parent),
-            "--shell",
-            "tcsh",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_activate_with_an_unknown_shell_is_a_usage_error(
+    uv_venv: VenvInfo, run_cli: CliRunner
+) -> None:
+    done = run_cli("activate", "-p", str(uv_venv.path.parent), "--shell", "tcsh")
     assert done.returncode == 2
     assert "--shell = 'tcsh' is not a shell the launcher knows" in done.stderr
 
 
-def test_help_shows_the_usage_line_of_every_shell() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "launcher", "activate", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "120"},
-    )
+def test_help_shows_the_usage_line_of_every_shell(run_cli: CliRunner) -> None:
+    done = run_cli("activate", "--help", env={"COLUMNS": "120"})
     for usage in (
         'eval "$(robo-backend activate)"',
         "robo-backend activate | source",

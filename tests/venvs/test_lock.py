@@ -7,6 +7,7 @@ packages come from a local wheel folder, so the race is about the lock, not the 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -35,6 +36,20 @@ def start(project: Path, env: dict[str, str], go: Path | None = None) -> subproc
     )
 
 
+def read_until(child: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    """The child's output up to the line holding `text` (bounded; the output so far in the
+    failure otherwise). Read from the pipe itself: `communicate` reads the rest later."""
+    assert child.stdout is not None
+    fd, seen = child.stdout.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen or not seen.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 65536) if ready else b""
+        assert chunk, f"{text!r} not said in time; output so far:\n{seen.decode()}"
+        seen += chunk
+    return seen.decode()
+
+
 @pytest.fixture
 def offline(tmp_path: Path) -> dict[str, str]:
     wheels = tmp_path / "wheels"
@@ -54,9 +69,11 @@ def test_two_setups_released_together_both_succeed_on_one_intact_venv(
         )
         go = tmp_path / f"go{round_}"
         children = [start(project, offline, go) for _ in range(2)]
-        time.sleep(0.8)  # both are waiting at the barrier
+        said = [read_until(child, "READY") for child in children]  # both wait at the barrier
         go.touch()
-        outputs = [child.communicate(timeout=180)[0] for child in children]
+        outputs = [
+            s + child.communicate(timeout=180)[0] for s, child in zip(said, children, strict=True)
+        ]
         assert [child.returncode for child in children] == [0, 0], outputs
         methods = sorted(line for out in outputs for line in out.splitlines() if "VENV" in line)
         assert methods[0].startswith("VENV created with uv"), outputs
@@ -79,9 +96,9 @@ def test_a_waiting_setup_names_the_holder(tmp_path: Path, offline: dict[str, str
     state = project / ".robo-backend"
     with env_lock(state, "a test holding the lock"):
         child = start(project, offline)
-        time.sleep(2.0)
+        said = read_until(child, "waiting for pid")
         assert child.poll() is None  # it waits
-    output, _ = child.communicate(timeout=120)
+    output = said + child.communicate(timeout=120)[0]
     assert child.returncode == 0, output
     assert f"waiting for pid {os.getpid()} (a test holding the lock" in output
     assert "VENV created with uv" in output

@@ -11,12 +11,17 @@ import sys
 
 
 def main() -> None:
-    from launcher.up.early import start_for_command_line
+    try:
+        from launcher.up.early import start_for_command_line
 
-    start_for_command_line(sys.argv[1:], os.environ)
-    from launcher.cli import main as cli_main
+        start_for_command_line(sys.argv[1:], os.environ)
+        from launcher.cli import main as cli_main
 
-    cli_main()
+        cli_main()
+    except KeyboardInterrupt:  # a Ctrl-C outside the CLI's boundary (before it, or on the way
+        from launcher.errors import EXIT_INTERRUPTED  # out while leftovers stop): still 130
+
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from launcher.models.fetch import prefetch
 from launcher.models.floor import Floor, TooSlow
 from tests.fakehub.fixtures import BGE_FILE, BGE_MODEL, MINILM_MODEL
 from tests.fakehub.server import FakeHub
-from tests.models.conftest import run_launcher
+from tests.helpers.cli import CliRunner
 
 TOKEN = "hf_lyinghubtesttoken"
 FIFTY_GB = 50 * 10**9
@@ -102,17 +102,16 @@ def test_a_redirect_loop_is_a_transient_hub_error_then_degraded(
 
 
 def test_a_redirect_loop_still_gives_prefetch_json_its_document(
-    fake_hub: FakeHub, tmp_path: Path
+    fake_hub: FakeHub, tmp_path: Path, run_cli: CliRunner
 ) -> None:
     fake_hub.redirect_loop("/api/")
     project = tmp_path / "project"
     project.mkdir()
 
-    done = run_launcher(
-        tmp_path,
+    done = run_cli(
         "prefetch", "-p", str(project), "--cache-dir", str(tmp_path / "cache"),
         "--retries", "1", "--json",
-        hub_url=fake_hub.url,
+        env={"HF_ENDPOINT": fake_hub.url},
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr
@@ -178,17 +177,16 @@ def test_a_50_gb_size_is_refused_by_the_free_space_check_before_any_body(
 
 
 def test_a_50_gb_size_on_the_command_line_is_one_line_not_an_internal_error(
-    fake_hub: FakeHub, tmp_path: Path, tiny_disk: Path
+    fake_hub: FakeHub, tmp_path: Path, tiny_disk: Path, run_cli: CliRunner
 ) -> None:
     fake_hub.lie(_with_sizes(FIFTY_GB))
     project = tmp_path / "project"
     project.mkdir()
 
-    done = run_launcher(
-        tmp_path,
+    done = run_cli(
         "prefetch", "-p", str(project), "--cache-dir", str(tiny_disk / "cache"),
         "--fallback-model", "", "--require-model",
-        hub_url=fake_hub.url,
+        env={"HF_ENDPOINT": fake_hub.url},
     )  # fmt: skip
 
     assert done.returncode == 1, done.stderr

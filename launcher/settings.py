@@ -142,6 +142,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("offline", False, parse_bool, "never touch the network; use the cache only"),
     Spec("prefetch", True, parse_bool, "prefetch the model before starting the server"),
     Spec("require_model", False, parse_bool, "fail instead of running degraded without a model"),
+    Spec("background_model", True, parse_bool, "overlap model download, retry it while degraded"),
     Spec(
         "allow_model_switch",
         True,

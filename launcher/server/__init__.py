@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         pick_free_port,
         port_holder,
     )
-    from launcher.server.supervise import ServeEvents, ServeTarget, serve
+    from launcher.server.supervise import RESTART, ServeEvents, ServeTarget, serve
     from launcher.server.tree import exit_code, kill_tree
 
 # Loaded on first use: a warm `up` starts its backend early (launcher/up/early.py) through
@@ -33,6 +33,7 @@ _HOME = {
     "in_use_error": "port",
     "pick_free_port": "port",
     "port_holder": "port",
+    "RESTART": "supervise",
     "ServeEvents": "supervise",
     "ServeTarget": "supervise",
     "serve": "supervise",
@@ -41,6 +42,7 @@ _HOME = {
 }
 
 __all__ = [
+    "RESTART",
     "ServeEvents",
     "ServeTarget",
     "check_port",

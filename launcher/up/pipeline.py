@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from loguru import logger
 
 from launcher.settings import Settings, resolve_settings
 from launcher.ui import console
+from launcher.up.background import BackgroundModel
 
 if TYPE_CHECKING:
     from launcher.discover import AppTarget
@@ -54,6 +55,8 @@ class UpRun:
     model: PrefetchResult | None = None
     early: EarlyStart | None = None  # a backend started before the checks (early_start.py)
     early_key: str | None = None  # this command line's early-start record key (None: none)
+    # [recover] the model download overlapping the install, then the recovery while degraded
+    background: BackgroundModel = field(default_factory=BackgroundModel)
 
     @property
     def url(self) -> str:
@@ -139,6 +142,7 @@ def check(run: UpRun) -> None:
             check_port(settings.host, run.port)
         wsl = " (WSL)" if run.shell.wsl else ""
         current.detail = f"shell {run.shell.name}{wsl}, port {run.port} free"
+    run.background.start_download(settings, run.request.env, run.cache)  # [recover]
 
 
 def previous_run(run: UpRun) -> None:
@@ -210,7 +214,7 @@ def activate(run: UpRun) -> None:
 
 def fetch_model(run: UpRun) -> None:
     """Step 6: the embedding model in the cache (or a degraded start)."""
-    from launcher.model_step import lay_out_as_backend, prefetch_and_settle, prefetch_options
+    from launcher.model_step import lay_out_as_backend, prefetch_options
     from launcher.models.location import CacheLocation
 
     assert run.activation is not None and run.venv is not None
@@ -223,8 +227,9 @@ def fetch_model(run: UpRun) -> None:
         lay_out_as_backend(settings, options, run.venv.path, run.venv.python, run.request.env)
         if isinstance(options.cache, CacheLocation):
             run.cache = options.cache
-        result, switch = prefetch_and_settle(settings, options, run.activation.to_json())
-        current.detail = model_summary(result.resolved, result.state)
+        # [recover] waits for the background download instead of downloading again
+        result, switch = run.background.settle(settings, options, run.activation.to_json())
+        current.detail = run.background.detail or model_summary(result.resolved, result.state)
         error = result.error()
         if error is not None:
             raise error
@@ -266,6 +271,8 @@ def server_env(run: UpRun) -> dict[str, str]:
 def start_server(run: UpRun) -> int:
     """Step 7: the supervised server, until it exits or the launcher is told to stop; the
     run file says which launcher runs it while it runs."""
+    from functools import partial
+
     from launcher.redact import redact
     from launcher.server import ServeTarget, serve
     from launcher.server.claim import release, remove_own_run
@@ -296,15 +303,13 @@ def start_server(run: UpRun) -> int:
     view = ConsoleEvents(also_started=[record])
     view.also_ready.append(lambda url, pid: record(pid, view.health_url))
     view.also_ready.append(lambda url, pid: _remember_launch(run, launch))
-    try:
-        return serve(
-            argv,
+    try:  # [recover] serve again, restarted onto a model that arrived in the background
+        return run.background.serve(
+            partial(serve, argv, cwd=settings.project, target=target, events=view.events()),
             env=env,
-            cwd=settings.project,
-            target=target,
-            events=view.events(),
             guard=guard,
             started=started,
+            env_for=lambda model: server_env(replace(run, model=model)),
         )
     finally:
         remove_own_run(settings.state_dir)
@@ -330,6 +335,8 @@ def run_up(request: UpRequest) -> int:
             step(run)
         return start_server(run)
     finally:
+        if run is not None:  # [recover] Ctrl-C, a failed step: the background work stops
+            run.background.stop()
         for leftover in (early, run.early if run is not None else None):
             if leftover is not None:  # the checks failed or were interrupted: stop it
                 leftover.abandon()

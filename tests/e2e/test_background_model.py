@@ -245,6 +245,32 @@ def test_a_fallback_backend_announces_the_main_model_and_keeps_it_when_switching
         (project / ".robo-backend" / "status.json").unlink(missing_ok=True)
 
 
+def test_a_fallback_backend_is_restarted_onto_the_main_model_with_the_switch_warning(
+    project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
+) -> None:
+    (project / ".robo-backend" / "status.json").unlink(missing_ok=True)
+    hub.not_found(BGE_REPO)
+    launcher = up(project, env, tmp_path / "cache")  # allow_model_switch = true (the default)
+    try:
+        url = launcher.ready_url(WARM)
+        fallback = "sentence-transformers/all-MiniLM-L6-v2"
+        assert http_json(url + "/health")[1]["model"]["resolved"] == fallback
+
+        hub.clear_faults()
+        line = launcher.wait_for(ARRIVED, RECOVERY)
+        assert f"on the fallback {fallback}: restarting the backend onto it" in line
+        warning = launcher.wait_for("the embedding model changed", RECOVERY)
+        assert fallback in warning and "BAAI/bge-small-en-v1.5" in warning  # never silently
+        wait_until(lambda: launcher.output.count(READY) == 2, RECOVERY, "a second ready line")
+        _, health = http_json(url + "/health")
+        assert health["model"]["resolved"] == "BAAI/bge-small-en-v1.5" and health["model_loaded"]
+        assert health["model"]["changed_from"] == fallback
+        assert launcher.stop() == 130
+    finally:
+        launcher.kill()
+        (project / ".robo-backend" / "status.json").unlink(missing_ok=True)
+
+
 @pytest.fixture
 def slow_failing(tmp_path: Path) -> Path:
     """A project whose only dependency takes 6 s to fail its build (offline, no index)."""

@@ -26,6 +26,12 @@ from launcher.values import truthy
 if TYPE_CHECKING:
     from launcher.models.registry import ModelSpec
 
+# How the model step ends once the options are known: prefetch and record the model against
+# the previous runs' (`prefetch_and_settle`), or `up`'s wait for its background download.
+Settle = Callable[
+    [Settings, PrefetchOptions, "dict[str, Any] | None"], tuple[PrefetchResult, ModelSwitch | None]
+]
+
 
 @dataclass(frozen=True)
 class BackendFastembed:
@@ -144,12 +150,14 @@ def make_model_ready(
     environment: dict[str, Any] | None = None,
     recheck: Callable[[CacheLocation], None] | None = None,
     starts_backend: bool = True,
+    settle: Settle | None = None,
 ) -> ModelStep:
     """The model in the folder and layout the venv's fastembed opens, recorded against the
     previous runs. When what that fastembed says now moves the cache (it was installed or
     changed since the answer `cache` followed), the folder is decided again and `recheck`ed
-    before anything is written there. Raises the ModelError of a refused switch; a failed
-    prefetch is returned, not raised, so the caller can still report it."""
+    before anything is written there. `settle` ends the step (default: `prefetch_and_settle`).
+    Raises the ModelError of a refused switch; a failed prefetch is returned, not raised, so the
+    caller can still report it."""
     fastembed = asked_fastembed(settings, venv, python, env, cache.configured)
     if fastembed.own_cache != cache.followed:
         cache = decide_cache(settings, env, fastembed.own_cache)
@@ -163,7 +171,7 @@ def make_model_ready(
         download=download,
         starts_backend=starts_backend,
     )
-    result, switch = prefetch_and_settle(settings, options, environment)
+    result, switch = (settle or prefetch_and_settle)(settings, options, environment)
     return ModelStep(result, switch, cache.location)
 
 

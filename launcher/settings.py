@@ -112,6 +112,7 @@ class Flags(TypedDict, total=False):
     offline: bool | None
     prefetch: bool | None
     require_model: bool | None
+    background_model: bool | None
     allow_model_switch: bool | None
     shell: str | None
     activation: str | None
@@ -187,6 +188,9 @@ class Settings:
     prefetch: bool = _setting(True, parse_bool, "prefetch the model before starting the server")
     require_model: bool = _setting(
         False, parse_bool, "fail instead of running degraded without a model"
+    )
+    background_model: bool = _setting(
+        True, parse_bool, "overlap model download, retry it while degraded"
     )
     allow_model_switch: bool = _setting(
         True,

@@ -2,6 +2,7 @@
 
 from bench.suites import (  # noqa: F401 - imported for their @benchmark registrations
     adoption,
+    background,
     cli,
     deps,
     downloads,

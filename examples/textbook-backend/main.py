@@ -5,6 +5,7 @@ with `uvicorn main:app`: without the launcher's environment it runs degraded (no
 says why in its log and on /health.
 
 - GET  /health  → {"status": "healthy"|"degraded", "model_loaded": bool, "model": {...}|null}
+  (`model.background`: what the launcher does about a model still missing: `retrying`, ...)
 - POST /search  {"query": str, "k": 1..12} → the top-k passages with their scores
 """
 
@@ -66,6 +67,13 @@ def _status_model() -> dict[str, Any] | None:
 
 def _degraded_fix() -> str:
     """What to do about a degraded start: the model is loaded once, when the backend starts."""
+    background = (_status_model() or {}).get("background") or {}
+    if isinstance(background, dict) and background.get("state") == "retrying":
+        return (
+            "robo-backend keeps downloading the model in the background and restarts this "
+            "backend onto it once it is there: nothing to do but wait (or run "
+            "`robo-backend prefetch` and restart `robo-backend up`)."
+        )
     if os.environ.get("ROBO_BACKEND_STATUS_FILE"):  # started by `robo-backend up`
         return (
             "Make the model ready with `robo-backend prefetch` (once the hub is reachable), "

@@ -68,7 +68,28 @@ def _model_line(report: BackendStatus) -> tuple[str, str]:
     name = model.get("resolved") or "no model"
     mark = {"ready": "ok", "fallback": "warn"}.get(state, "fail")
     changed = f"; changed from {model['changed_from']}" if model.get("changed_from") else ""
-    return mark, f"{name} ({state}{changed})"
+    return mark, f"{name} ({state}{changed}){_background_note(model.get('background'))}"
+
+
+def _background_note(background: object) -> str:
+    """What `up` does about the main model in the background (the status file's
+    `model.background`), for the model line."""
+    if not isinstance(background, dict) or not background.get("model"):
+        return ""
+    wanted, state = background["model"], background.get("state")
+    if state == "retrying":
+        tries = background.get("tries") or 0
+        error = f", the last: {background['last_error']}" if background.get("last_error") else ""
+        return f"; downloading {wanted} in the background ({tries} failed tries{error})"
+    if state == "arrived":
+        after = f" after {background['after']}" if background.get("after") else ""
+        return f"; downloaded in the background{after}, the backend restarted onto it"
+    if state == "refused":
+        return (
+            f"; {wanted} was downloaded in the background but not switched to "
+            "(allow_model_switch = false)"
+        )
+    return ""
 
 
 def render(report: BackendStatus) -> None:

@@ -65,6 +65,13 @@ def command(
         bool,
         typer.Option("--no-prefetch", help="Skip the download; use what the cache holds."),
     ] = False,
+    no_background_model: Annotated[
+        bool,
+        typer.Option(
+            "--no-background-model",
+            help="Download the model only in its own step, and never retry it while degraded.",
+        ),
+    ] = False,
     ready_timeout: Annotated[
         float | None,
         typer.Option(
@@ -109,6 +116,7 @@ def command(
         "retry_delay": retry_delay,
         "offline": offline,
         "prefetch": False if no_prefetch else None,
+        "background_model": False if no_background_model else None,
         "ready_timeout": ready_timeout,
         "require_model": require_model,
         "shell": shell,

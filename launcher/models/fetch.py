@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -248,9 +249,11 @@ def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps, how: s
 
 
 def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | None:
-    """The backend's fastembed spells the repo unlike the folder an earlier run made (fastembed
-    0.9 renamed `qdrant/...-onnx-q` to `Qdrant/...-onnx-Q`; on a case-sensitive disk those are
-    two folders): copy the valid one under the backend's spelling instead of downloading."""
+    """The backend's fastembed spells the repo unlike the folder an earlier run (or the
+    download `up` starts before the install) made: fastembed 0.9 renamed `qdrant/...-onnx-q` to
+    `Qdrant/...-onnx-Q`, and on a case-sensitive disk those are two folders. Lay the valid one
+    out under the backend's spelling instead of downloading: its files hard-linked where the
+    filesystem allows (no second copy of the model), else copied."""
     other = find_repo_folder(run.root, spec.repo) if spec.exact_case else None
     if other is None or other.name == repo_folder_name(spec.repo):
         return None
@@ -259,15 +262,26 @@ def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | No
         if not inspect_model(run.root, spec.name).ok:
             return None
         try:
-            adopt_model(run.root, run.root, spec.name, ops)
+            target = adopt_model(run.root, run.root, spec.name, ops, link=True)
         except OSError as exc:
             logger.warning(f"could not copy {other} under the name {spec.repo}: {exc}")
             return None
+    how = "linked" if _shares_files(other, target) else "copied"
     message = (
-        f"{spec.label}: copied {other.name} to {repo_folder_name(spec.repo)}, the spelling the "
+        f"{spec.label}: {how} {other.name} to {repo_folder_name(spec.repo)}, the spelling the "
         "backend's fastembed opens; nothing downloaded"
     )
     return _settle_copy(run, spec, started, "cache", message)
+
+
+def _shares_files(first: Path, second: Path) -> bool:
+    """True when the two folders' blobs are the same files (hard links), not copies."""
+    with contextlib.suppress(OSError):
+        for blob in (first / "blobs").iterdir():
+            twin = second / "blobs" / blob.name
+            if blob.is_file() and twin.is_file():
+                return os.path.samefile(blob, twin)
+    return False
 
 
 def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:

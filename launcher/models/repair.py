@@ -64,13 +64,31 @@ def repair_model(
     return folder
 
 
+def link_or_copy(source: str, target: str) -> str:
+    """A hard link where the filesystem allows one (same device, links supported), else a copy:
+    shutil.copytree's `copy_function` for a second name of a folder whose blobs are never
+    written in place (downloads go to `.incomplete` files and are renamed)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return target
+
+
 def adopt_model(
-    source_root: Path, cache_root: Path, name: str, ops: FileOps = DEFAULT_FILE_OPS
+    source_root: Path,
+    cache_root: Path,
+    name: str,
+    ops: FileOps = DEFAULT_FILE_OPS,
+    *,
+    link: bool = False,
 ) -> Path:
     """Copy model `name`'s folder from another cache (the legacy temp cache) into `cache_root`.
 
     Copied into a temp folder first and renamed into place, so a crash never leaves half a copy
-    under the real name; relative symlinks stay valid. The caller verifies and stamps it.
+    under the real name; relative symlinks stay valid. `link`: hard-link the files instead of
+    copying them where the filesystem allows (a second spelling in the same cache costs no
+    space). The caller verifies and stamps it.
     """
     spec = lookup(name)
     source = find_folder(Path(source_root), spec)
@@ -84,6 +102,7 @@ def adopt_model(
             staging,
             symlinks=True,
             ignore=shutil.ignore_patterns(f"*{INCOMPLETE_SUFFIX}", STAMP_NAME, ".*.tmp"),
+            copy_function=link_or_copy if link else shutil.copy2,
         )
         if target.exists():
             ops.rmtree(target)

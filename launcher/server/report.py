@@ -68,7 +68,7 @@ def _model_state(status_file: Path) -> dict[str, Any]:
     model = document.get("model") or {}
     if not isinstance(model, dict):
         return {}
-    keys = ("state", "resolved", "requested", "changed_from")
+    keys = ("state", "resolved", "requested", "changed_from", "background")
     found = {key: model.get(key) for key in keys if model.get(key) is not None}
     if found and document.get("updated_at"):
         found["updated_at"] = document["updated_at"]

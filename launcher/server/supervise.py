@@ -7,7 +7,9 @@ Why this is more than `subprocess.run`:
 - Ctrl-C, SIGTERM and a hangup stop every process the backend started (`tree.py`), and the
   backend dies with the launcher however the launcher dies (`guard.py`);
 - a port taken between the pre-flight and uvicorn's own bind is reported like the pre-flight;
-- a console that goes away (closed terminal, closed pipe) is a quiet stop, not a crash.
+- a console that goes away (closed terminal, closed pipe) is a quiet stop, not a crash;
+- a `restart` event (a model that arrived in the background) stops the tree the same gentle
+  way and returns `RESTART`, so the caller starts the backend again with a new environment.
 
 Nothing here prints: output lines, readiness and the exit are reported through `ServeEvents`,
 which the `up` flow renders.
@@ -40,6 +42,10 @@ from launcher.server.tree import POLL, ProcessTree, StopFlag, exit_code, stop_si
 WINDOWS = sys.platform == "win32"
 CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
 FOREIGN_RETRY = 0.25  # how often to look again while another process answers on our port
+
+# serve()'s answer when its `restart` event was set: the tree is stopped, start it again. Not an
+# exit code any process can have (those are 0-255).
+RESTART = -1
 
 # uvicorn: "[Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): ..."
 _BIND_ERROR = re.compile(r"\[(?:Errno|WinError) (\d+)\] error while attempting to bind")
@@ -181,11 +187,18 @@ def _bind_race(tail: list[str], bind: tuple[str, int] | None) -> ServerError | N
 class _Supervisor:
     """One run of the backend: wait for health, then for an exit or a stop request."""
 
-    def __init__(self, child: _Child, target: ServeTarget, guard: Guard) -> None:
+    def __init__(
+        self,
+        child: _Child,
+        target: ServeTarget,
+        guard: Guard,
+        restart: threading.Event | None = None,
+    ) -> None:
         self.child = child
         self.target = target
         self.guard = guard
         self.flag = child.flag
+        self.restart = restart
         self._console_checked = 0.0
         self.foreign: int | None = None  # a process outside the tree that answered for it
 
@@ -202,7 +215,12 @@ class _Supervisor:
                 logger.debug("stdout/stderr hung up")
                 silence_console()
                 self.flag.lose_console()
-        return self.flag.signum is None and self.child.popen.poll() is None
+        return (
+            self.flag.signum is None and not self.restarting() and self.child.popen.poll() is None
+        )
+
+    def restarting(self) -> bool:
+        return self.restart is not None and self.restart.is_set()
 
     def wait_ready(self) -> health.Readiness | None:
         probe = health.HealthProbe(self.target.health_url, discover=self.target.discover_health)
@@ -278,6 +296,17 @@ class _Supervisor:
         logger.debug(f"backend stopped; exit code {self.flag.exit_code}")
         return self.flag.exit_code
 
+    def _stop_for_restart(self) -> int:
+        """Stop the tree for a restart; a stop signal that came meanwhile wins (its code)."""
+        child, events = self.child, self.child.events
+        logger.debug(f"stopping the backend (pid {child.pid}) to start it again")
+        self._quietly(events.stopping, child.pid, "restart")
+        began = time.monotonic()
+        child.tree.stop()
+        child.finish_output()
+        self._quietly(events.stopped, time.monotonic() - began)
+        return self.flag.exit_code if self.flag.signum is not None else RESTART
+
     def serve_until_done(self) -> int:
         child, events = self.child, self.child.events
         ready = self.wait_ready()
@@ -288,6 +317,8 @@ class _Supervisor:
                 time.sleep(POLL)
         if self.flag.signum is not None:
             return self._stop_on_request()
+        if self.restarting():
+            return self._stop_for_restart()
         code = exit_code(child.popen.returncode)
         child.tree.stop()  # the child is gone; its leftovers (if any) must not outlive it
         tail = child.finish_output()
@@ -308,6 +339,7 @@ def serve(
     log_tail: int = 30,
     guard: Guard | None = None,
     started: subprocess.Popen[bytes] | None = None,
+    restart: threading.Event | None = None,
 ) -> int:
     """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
 
@@ -320,6 +352,9 @@ def serve(
     `guard` (default: this platform's) makes the tree die with the launcher, even on kill -9.
     `started`: the backend was already started with `argv` under `guard` (an early start),
     supervise that process instead of starting one.
+    `restart`: when it is set, the tree is stopped (gently, as for Ctrl-C) and `RESTART` is
+    returned (the exit code of a stop signal that came meanwhile wins); the caller starts the
+    backend again, a new serve() with its own guard.
     """
     flag = StopFlag()
     guard = guard if guard is not None else guard_for(sys.platform)
@@ -339,7 +374,7 @@ def serve(
         stopped = False
         try:
             events.started(child.pid)
-            code = _Supervisor(child, target, guard).serve_until_done()
+            code = _Supervisor(child, target, guard, restart).serve_until_done()
             stopped = True
             return code
         finally:

@@ -1,1 +1,1 @@
-"""`robo-backend up`: the pipeline, how it is shown, and the early start of a warm run."""
+"""`robo-backend up`: the pipeline, its display, the early start, the background model work."""

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from launcher.discover import AppTarget
     from launcher.model_step import CacheChoice, ModelStep
     from launcher.models.location import CacheLocation
+    from launcher.models.outcome import PrefetchResult
     from launcher.platform import PlatformFacts
     from launcher.server.guard import Guard
     from launcher.shells.detect import ShellInfo
     from launcher.shells.strategies import ActivationResult
+    from launcher.up.background import BackgroundModel
     from launcher.up.early import EarlyStart, Launch
     from launcher.venvs import VenvInfo
 
@@ -63,6 +65,7 @@ class ServerPlan:
     venv: VenvInfo
     model: ModelStep
     launch: Launch  # command line, environment, folder, address
+    activation: ActivationResult
     own_listener: bool = True  # the listening socket is visible as our child's (not via WSL)
 
     @property
@@ -185,8 +188,11 @@ def activate(resolved: Resolved, venv: VenvInfo) -> ActivationResult:
     return activation
 
 
-def fetch_model(resolved: Resolved, venv: VenvInfo, activation: ActivationResult) -> ModelStep:
-    """Step 6: the embedding model in the cache (or a degraded start)."""
+def fetch_model(
+    resolved: Resolved, venv: VenvInfo, activation: ActivationResult, background: BackgroundModel
+) -> ModelStep:
+    """Step 6: the embedding model in the cache (or a degraded start), after the download that
+    ran in the background during the install (never a second one)."""
     from launcher.checks import preflight
     from launcher.model_step import make_model_ready
     from launcher.up.view import model_summary
@@ -206,9 +212,10 @@ def fetch_model(resolved: Resolved, venv: VenvInfo, activation: ActivationResult
             download=settings.prefetch,
             environment=activation.to_json(),
             recheck=recheck,
+            settle=background.settle,
         )
         result = model.result
-        current.detail = model_summary(result.resolved, result.state)
+        current.detail = background.detail or model_summary(result.resolved, result.state)
         error = result.error()
         if error is not None:
             raise error
@@ -228,39 +235,54 @@ def plan_server(
 ) -> ServerPlan:
     """uvicorn's command line, wrapped by the activation strategy, and the backend's
     environment: the activated venv plus the launcher's contract."""
-    from launcher.shells.strategies import run_env, wrap_argv
-    from launcher.up.contract import backend_env, backend_hub
+    from launcher.shells.strategies import wrap_argv
     from launcher.up.early import Launch
-    from launcher.venvs import activated_env
 
     settings = resolved.settings
     argv = [str(venv.python), "-m", "uvicorn", *resolved.app.uvicorn_args()]
     argv += ["--host", settings.host, "--port", str(port)]
     if settings.reload:
         argv.append("--reload")
-    hub = backend_hub(venv, model.result.resolved, resolved.env, settings.offline)
-    base = backend_env(
-        activated_env(venv, resolved.env),
-        cache_dir=model.cache.path,
-        model=model.result.resolved,
-        status_file=settings.status_file,
-        hub=hub,
-    )
     launch = Launch(
         wrap_argv(activation, argv),
-        run_env(activation, base),
+        backend_environment(resolved, venv, activation, model.result.resolved, model.cache.path),
         str(settings.project),
         settings.host,
         port,
     )
     own = activation.strategy != "wsl"
-    return ServerPlan(resolved, port, venv, model, launch, own_listener=own)
+    return ServerPlan(resolved, port, venv, model, launch, activation, own_listener=own)
 
 
-def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) -> int:
+def backend_environment(
+    resolved: Resolved, venv: VenvInfo, activation: ActivationResult, model: str | None, cache: Path
+) -> dict[str, str]:
+    """The backend's environment: the activated venv plus the launcher's contract for `model`
+    (also when the backend is restarted onto a model that arrived in the background)."""
+    from launcher.shells.strategies import run_env
+    from launcher.up.contract import backend_env, backend_hub
+    from launcher.venvs import activated_env
+
+    settings = resolved.settings
+    hub = backend_hub(venv, model, resolved.env, settings.offline)
+    base = backend_env(
+        activated_env(venv, resolved.env),
+        cache_dir=cache,
+        model=model,
+        status_file=settings.status_file,
+        hub=hub,
+    )
+    return run_env(activation, base)
+
+
+def start_server(
+    plan: ServerPlan, early: EarlyStart | None, key: str | None, background: BackgroundModel
+) -> int:
     """Step 7: the supervised server (the early one when the steps confirmed it), until it
     exits or the launcher is told to stop; the run file says which launcher runs it, and the
     project's claim is released only after it is gone."""
+    from functools import partial
+
     from launcher.redact import redact
     from launcher.server.claim import release, remove_own_run
     from launcher.server.runfile import make_record, write_run
@@ -292,15 +314,20 @@ def start_server(plan: ServerPlan, early: EarlyStart | None, key: str | None) ->
     view.also_ready.append(lambda url, pid: _remember_launch(plan, key))
     load_check = after_ready(plan)  # the model, loaded as the backend will (up/loadcheck.py)
     view.also_ready.append(load_check.on_ready)
-    try:
-        return serve(
-            launch.argv,
+    resolved, venv, activation = plan.resolved, plan.venv, plan.activation
+
+    def env_for(model: PrefetchResult) -> dict[str, str]:  # a restart onto an arrived model
+        return backend_environment(
+            resolved, venv, activation, model.resolved, plan.model.cache.path
+        )
+
+    try:  # serve again, restarted onto a model that arrived in the background (up/background.py)
+        return background.serve(
+            partial(serve, launch.argv, cwd=settings.project, target=target, events=view.events()),
             env=launch.env,
-            cwd=settings.project,
-            target=target,
-            events=view.events(),
             guard=guard,
             started=started,
+            env_for=env_for,
         )
     finally:
         load_check.stop()
@@ -314,24 +341,33 @@ def run_up(request: UpRequest) -> int:
     The caller (`commands/up.py`, through `commands/startup.start`) has already wired logging
     and registered the project's `.env` values as secrets. A backend the entry point started
     early (up/early.py) is confirmed by these steps, or stopped."""
+    from launcher.up.background import BackgroundModel
     from launcher.up.early import take
 
     key, early = take()
     if early is not None:
         logger.debug(f"early start: the backend (pid {early.popen.pid}) loads while the checks run")
+    background: BackgroundModel | None = None
     try:
         resolved = resolve(request)
         port = check(resolved, early)
+        background = BackgroundModel()  # the model download overlaps the venv and the install
+        background.start_download(resolved.settings, resolved.env, resolved.cache.location)
         venv = make_venv(resolved)
         venv = sync(resolved, venv)
         activation = activate(resolved, venv)
-        model = fetch_model(resolved, venv, activation)
+        model = fetch_model(resolved, venv, activation, background)
         plan = plan_server(resolved, port, venv, activation, model)
     except BaseException:
         if early is not None:  # the checks failed or were interrupted: stop it
             early.abandon()
+        if background is not None:
+            background.stop()
         raise
-    return start_server(plan, early, key)
+    try:
+        return start_server(plan, early, key, background)
+    finally:
+        background.stop()  # Ctrl-C, the end: the recovery stops with the backend
 
 
 def _adopt_early(

@@ -88,6 +88,9 @@ class ConsoleEvents:
             hook(url, pid)
 
     def stopping(self, pid: int, reason: str) -> None:
+        if reason == "restart":
+            console.info(f"stopping the backend (pid {pid}) to start it again with the model...")
+            return
         console.info(f"stopping the backend (pid {pid}) and its processes...")
 
     def stopped(self, seconds: float) -> None:

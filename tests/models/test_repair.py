@@ -196,3 +196,29 @@ def test_onnx_structure_check(embedding_models, tmp_path: Path) -> None:
     assert onnx_looks_complete(good)
     assert not onnx_looks_complete(cut)
     assert not onnx_looks_complete(tmp_path / "missing.onnx")
+
+
+def test_the_backends_spelling_is_hard_linked_not_copied(
+    fake_hub: FakeHub, make_options, cache_root: Path
+) -> None:
+    """A model fetched under the built-in spelling, then asked for as fastembed 0.5-0.8 spell
+    it: laid out under that spelling with the same files (hard links), nothing downloaded and
+    no second copy of the model on disk."""
+    from launcher.models.registry import described_spec, lookup
+
+    prefetch(make_options())
+    fake_hub.reset_log()
+    spec = lookup(BGE_MODEL)
+    lower = described_spec(BGE_MODEL, spec.repo.lower(), spec.model_file, 0.067)
+
+    result = prefetch(make_options(described={BGE_MODEL: lower}))
+
+    assert result.state == "ready" and fake_hub.requests == []
+    built_in = cache_root / "models--Qdrant--bge-small-en-v1.5-onnx-Q"
+    spelled = cache_root / "models--qdrant--bge-small-en-v1.5-onnx-q"
+    assert result.path is not None and Path(result.path).is_relative_to(spelled)
+    blobs = sorted((built_in / "blobs").iterdir())
+    assert blobs
+    for blob in blobs:
+        assert os.path.samefile(blob, spelled / "blobs" / blob.name), blob.name
+    assert inspect_model(cache_root, BGE_MODEL).ok  # the built-in one is untouched

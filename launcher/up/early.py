@@ -226,6 +226,18 @@ class EarlyStart:
     paths: list[str]
     signed: Signature
 
+    def adopt(self, launch: Launch) -> tuple[subprocess.Popen[bytes] | None, Any]:
+        """(the early backend, its guard) when the steps decided exactly what it runs; else it
+        is stopped and (None, None): serve() starts the right one."""
+        from loguru import logger
+
+        if self.confirmed(launch):
+            logger.debug(f"early start confirmed: supervising pid {self.popen.pid}")
+            return self.popen, self.guard
+        logger.debug("early start not confirmed (something changed): starting the backend anew")
+        self.abandon()
+        return None, None
+
     def confirmed(self, launch: Launch) -> bool:
         """The pipeline decided the same launch, nothing it depends on changed meanwhile, and
         the early backend still runs."""

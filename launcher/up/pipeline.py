@@ -19,14 +19,11 @@ from launcher.settings import Flags, Settings, Source, resolve_settings
 from launcher.ui import console
 
 if TYPE_CHECKING:
-    from subprocess import Popen
-
     from launcher.discover import AppTarget
     from launcher.model_step import CacheChoice, ModelStep
     from launcher.models.location import CacheLocation
     from launcher.models.outcome import PrefetchResult
     from launcher.platform import PlatformFacts
-    from launcher.server.guard import Guard
     from launcher.shells.detect import ShellInfo
     from launcher.shells.strategies import ActivationResult
     from launcher.up.background import BackgroundModel
@@ -290,7 +287,7 @@ def start_server(
     from launcher.up.loadcheck import after_ready
     from launcher.up.view import ConsoleEvents
 
-    started, guard = _adopt_early(early, plan.launch)
+    started, guard = early.adopt(plan.launch) if early is not None else (None, None)
     settings, launch = plan.resolved.settings, plan.launch
     target = ServeTarget(
         url=plan.url,
@@ -368,21 +365,6 @@ def run_up(request: UpRequest) -> int:
         return start_server(plan, early, key, background)
     finally:
         background.stop()  # Ctrl-C, the end: the recovery stops with the backend
-
-
-def _adopt_early(
-    early: EarlyStart | None, launch: Launch
-) -> tuple[Popen[bytes] | None, Guard | None]:
-    """(the early backend, its guard) when the steps decided exactly what it runs; else the
-    early backend is stopped and (None, None): serve() starts the right one."""
-    if early is None:
-        return None, None
-    if early.confirmed(launch):
-        logger.debug(f"early start confirmed: supervising pid {early.popen.pid}")
-        return early.popen, early.guard
-    logger.debug("early start not confirmed (something changed): starting the backend anew")
-    early.abandon()
-    return None, None
 
 
 def _remember_launch(plan: ServerPlan, key: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from launcher.model_step import prefetch_options, settings_cache_dir
+from launcher.model_step import decide_cache, prefetch_options
 from launcher.models.fetch import prefetch
 from launcher.models.statusfile import read_status
 from launcher.settings import resolve_settings
@@ -28,10 +28,10 @@ def settings_for(project: Path, cache: Path, **flags: Any) -> Any:
 
 def start(settings: Any, hub: FakeHub) -> tuple[BackgroundModel, Any, dict[str, str]]:
     env = {"HF_ENDPOINT": hub.url}
-    cache = settings_cache_dir(settings, env)
+    cache = decide_cache(settings, env, None).location
     jobs = BackgroundModel()
     jobs.start_download(settings, env, cache)
-    options = prefetch_options(settings, env=env, cache=cache, show_progress=False)
+    options = prefetch_options(settings, env, cache, {}, show_progress=False)
     return jobs, options, env
 
 
@@ -42,7 +42,8 @@ def test_nothing_starts_offline_without_prefetch_turned_off_or_with_the_model_ca
     for flags in ({"offline": True}, {"prefetch": False}, {"background_model": False}):
         jobs, _, _ = start(settings_for(project, cache, **flags), fake_hub)
         assert jobs.download is None, flags
-    prefetch(prefetch_options(settings_for(project, cache), env={"HF_ENDPOINT": fake_hub.url}))
+    settings, env = settings_for(project, cache), {"HF_ENDPOINT": fake_hub.url}
+    prefetch(prefetch_options(settings, env, decide_cache(settings, env, None).location, {}))
     fake_hub.reset_log()
     jobs, _, _ = start(settings_for(project, cache), fake_hub)
     assert jobs.download is None and fake_hub.requests == []

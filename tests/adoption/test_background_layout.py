@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.model_step import lay_out_as_backend, prefetch_options, settings_cache_dir
+from launcher.model_step import decide_cache, make_model_ready
 from launcher.settings import resolve_settings
 from launcher.up.background import BackgroundModel
 from tests.adoption.test_fastembed_versions import load_offline
@@ -30,15 +30,17 @@ def test_one_download_laid_out_as_fastembed_07_opens_it(
     cache = tmp_path / "cache"
     env = {"HF_ENDPOINT": fake_hub.url}
     settings = resolve_settings(project, {"cache_dir": str(cache)}, env)
-    location = settings_cache_dir(settings, env)
+    choice = decide_cache(settings, env, None)
 
     jobs = BackgroundModel()
-    jobs.start_download(settings, env, location)  # before the install: the built-in spelling
+    jobs.start_download(settings, env, choice.location)  # before the install: built-in spelling
     assert jobs.download is not None
-    options = prefetch_options(settings, env=env, cache=location, show_progress=False)
     venv = project / ".venv"
-    lay_out_as_backend(settings, options, venv, venv / "bin" / "python", env)  # after it
-    result, _ = jobs.settle(settings, options, None)
+    # after it: the model step as `up` runs it, laid out as the venv's fastembed names the model
+    step = make_model_ready(
+        settings, env, choice, venv, venv / "bin" / "python", settle=jobs.settle
+    )
+    result = step.result
 
     assert result.state == "ready", result.last_error
     gets = [r for r in fake_hub.requests if r.method == "GET" and r.path.endswith(BGE_FILE)]

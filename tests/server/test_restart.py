@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launcher.server import RESTART, ServeEvents, ServeTarget, pick_free_port, serve
+from launcher.server.port import pick_free_port
+from launcher.server.supervise import RESTART, ServeEvents, ServeTarget, serve
 from tests.helpers.serve_driver import uvicorn_argv
 from tests.processes import alive, kill_all
 

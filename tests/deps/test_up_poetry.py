@@ -72,7 +72,7 @@ def test_a_backend_without_uvicorn_is_told_before_anything_is_installed(
 ) -> None:
     project = backend(tmp_path, "poetry-no-uvicorn")
     done = subprocess.run(
-        [sys.executable, "-m", "launcher", "up", "-p", str(project), "--offline"],
+        [sys.executable, "-m", "launcher", "up", "-p", str(project), "--offline", "--port", "0"],
         capture_output=True,
         text=True,
         env=env,

@@ -182,7 +182,7 @@ def test_up_stops_at_the_preflight_with_the_check_hint(project: Path, run_cli: C
         "from fastapi import FastAPI\napp = FastAPI()\n", encoding="utf-8"
     )
     done = run_cli(
-        "up", "-p", str(project), "--python", "/nonexistent/python3", "--offline",
+        "up", "-p", str(project), "--python", "/nonexistent/python3", "--offline", "--port", "0",
         env={"HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr

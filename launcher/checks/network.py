@@ -9,10 +9,9 @@ from typing import Any
 from launcher.checks.cache import model_specs
 from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
+from launcher.models.registry import DEFAULT_ENDPOINT
 from launcher.redact import redact_url
 from launcher.values import truthy
-
-DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 def _token_value(env: Mapping[str, str]) -> str | None:

@@ -10,13 +10,12 @@ from launcher.checks.cache import model_specs
 from launcher.checks.core import Check, DoctorContext
 from launcher.errors import LauncherError
 from launcher.models.failures import proxy_for
+from launcher.models.registry import DEFAULT_ENDPOINT
 from launcher.redact import redact_url
 from launcher.values import truthy
 
 if TYPE_CHECKING:
     from launcher.server.runfile import RunRecord
-
-DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 def _token_value(env: Mapping[str, str]) -> str | None:

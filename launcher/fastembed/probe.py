@@ -1,7 +1,7 @@
 """Ask the fastembed installed in the backend's venv how it describes models and where it looks.
 
-fastembed 0.5-0.8 describe bge-small as `qdrant/bge-small-en-v1.5-onnx-q` and open only
-`models--qdrant--bge-small-en-v1.5-onnx-q`; 0.9 says `Qdrant/bge-small-en-v1.5-onnx-Q`. On a
+fastembed 0.5-0.8.0 describe bge-small as `qdrant/bge-small-en-v1.5-onnx-q` and open only
+`models--qdrant--bge-small-en-v1.5-onnx-q`; 0.8.1 on say `Qdrant/bge-small-en-v1.5-onnx-Q`. On a
 case-sensitive disk the model must be prefetched under the backend's own spelling, so the
 launcher runs the venv's python once on `ask.py` (through `proc.run`) and prefetches
 what it answers: the hub repo id as spelled, the model file, the additional files, and the cache

@@ -1,4 +1,5 @@
-"""Isolate every test from the machine: caches, logs and config point into tmp_path."""
+"""Every test isolated from the machine (caches, logs and config in tmp), the slow e2e tests
+scheduled first, and the `run_cli` fixture (the real CLI as a subprocess)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ pytest_plugins = ["tests.fakehub.fixtures"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow end-to-end tests first (in their own order): run in parallel (pytest-xdist),
-    the long ones start at once and overlap the short ones instead of ending the run alone."""
+    """The slow end-to-end tests first (in their own order): in parallel (pytest-xdist) the
+    long ones start at once and the short ones fill in around them, instead of a long one
+    ending the run alone."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 

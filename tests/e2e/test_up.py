@@ -2,7 +2,8 @@
 
 A real venv is created (uv), real dependencies installed, the model prefetched from the loopback
 fake hub, real uvicorn supervised; then real signals. The project path has a space in it.
-The tests in this module share one project (and so one venv): the first run is the cold one.
+The tests in this module share one project (and so one venv) per test worker: the first run
+is the cold one (the cold test gets a fresh copy if a test of this module came first).
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def cold_project(project: Path, tmp_path: Path) -> Path:
+    """The module's project while no test has set it up yet (the cold test usually runs first
+    on its worker), else a fresh copy: the cold test always sees a cold project."""
+    if not (project / ".venv").exists():
+        return project
+    target = tmp_path / "textbook backend"
+    shutil.copytree(
+        EXAMPLE, target, ignore=shutil.ignore_patterns(".venv*", ".robo-backend", "__pycache__")
+    )
+    return target
+
+
+@pytest.fixture
 def env(hub: FakeHub, tmp_path: Path) -> dict[str, str]:
     hub.clear_faults()
     hub.reset_log()
@@ -107,9 +121,9 @@ def run_to_end(project: Path, env: dict[str, str], *args: str) -> subprocess.Com
 
 
 def test_cold_up_serves_search_then_ctrl_c_stops_the_whole_tree(
-    project: Path, env: dict[str, str], tmp_path: Path
+    cold_project: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
-    launcher = up(project, env, tmp_path / "cache")
+    launcher = up(cold_project, env, tmp_path / "cache")
     try:
         url = ready_url(launcher)
         out = launcher.output

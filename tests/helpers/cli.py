@@ -9,7 +9,7 @@ seen); `.bound(...)` fixes more for a folder of tests (a working folder, variabl
 a plain runner for code that has no test (a module-scoped fixture).
 
 A process the test talks to while it runs (signals, a terminal, an `up` that serves) is a
-different job: start it from `runner.argv(...)` and `runner.environ(...)`, or with
+different job: start it from `launcher_argv(...)` with `runner.environ(...)`, or with
 tests/helpers/up_run.py's `UpRun`.
 """
 
@@ -69,9 +69,6 @@ class CliRunner:
             timeout=timeout or self.timeout,
         )
 
-    def argv(self, *args: str) -> list[str]:
-        return launcher_argv(*args)
-
     def environ(
         self, env: Env | None = None, base: Mapping[str, str] | None = None
     ) -> dict[str, str]:
@@ -92,7 +89,7 @@ class CliRunner:
         """Run `python -m launcher *args` (after `prefix`, e.g. a `setpriv …` wrapper) to its
         end. stdin is empty (no terminal) unless `input` is given."""
         return subprocess.run(
-            [*prefix, *self.argv(*args)],
+            [*prefix, *launcher_argv(*args)],
             env=self.environ(env, base),
             cwd=cwd or self.cwd,
             input=input,

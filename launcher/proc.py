@@ -43,7 +43,7 @@ def run(
     """Run argv to completion and capture its output; a missing program gives returncode 127.
 
     A timeout kills the process and gives returncode 124 with a note in stderr. `quiet`: not
-    logged (logging is not wired yet: the entry point's early work, early_start.py).
+    logged (logging is not wired yet: the entry point's early work, up/early.py).
     """
     args = [os.fspath(a) for a in argv]
     if not quiet:
@@ -111,7 +111,7 @@ def spawn(
         options["start_new_session"] = True
         if preexec is not None:
             options["preexec_fn"] = preexec
-    if not quiet:  # `quiet`: logging is not wired yet (an early start, early_start.py)
+    if not quiet:  # `quiet`: logging is not wired yet (an early start, up/early.py)
         _debug(f"spawn: {args} in {cwd}")
     return subprocess.Popen(
         args,

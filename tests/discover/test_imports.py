@@ -9,32 +9,11 @@ import pytest
 from launcher.discover import find_hardwired
 from launcher.discover.adopt import adopt_hardwired
 from launcher.settings import resolve_settings
+from tests.helpers.files import warnings_while, write
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BGE = "BAAI/bge-small-en-v1.5"
 PYPROJECT = '[project]\nname = "p"\nversion = "0"\n'
-
-
-def write(project: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = project / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return project
-
-
-def warnings_while(run: object) -> list[str]:
-    from loguru import logger
-
-    messages: list[str] = []
-    handler = logger.add(
-        lambda m: messages.append(m.rstrip("\n")), level="WARNING", format="{message}"
-    )
-    try:
-        run()  # type: ignore[operator]
-    finally:
-        logger.remove(handler)
-    return messages
 
 
 def test_a_constant_in_config_py_is_the_model(tmp_path: Path) -> None:

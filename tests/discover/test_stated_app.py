@@ -8,31 +8,11 @@ import pytest
 
 from launcher.discover import AppTarget, discover_app
 from launcher.errors import ProjectError, SettingsError
+from tests.helpers.files import warnings_while as warnings_of
+from tests.helpers.files import write
 
 APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
 PACKAGE = {"pkg/__init__.py": "", "pkg/service.py": APP}
-
-
-def write(project: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = project / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return project
-
-
-def warnings_of(run: object) -> list[str]:
-    from loguru import logger
-
-    messages: list[str] = []
-    handler = logger.add(
-        lambda m: messages.append(m.rstrip("\n")), level="WARNING", format="{message}"
-    )
-    try:
-        run()  # type: ignore[operator]
-    finally:
-        logger.remove(handler)
-    return messages
 
 
 @pytest.mark.parametrize(

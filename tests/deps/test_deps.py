@@ -32,19 +32,6 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def venv_python(tmp_path: Path) -> Path:
-    """A fresh, empty venv made by uv (so it has no pip)."""
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
-        check=True,
-        timeout=120,
-        env=dict(os.environ, UV_OFFLINE="1"),
-    )
-    return venv / BIN / ("python.exe" if sys.platform == "win32" else "python")
-
-
-@pytest.fixture
 def offline_env(wheels: Path) -> dict[str, str]:
     """Installer settings that keep both uv and pip on the local wheel folder."""
     return dict(

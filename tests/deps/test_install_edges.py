@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,22 +18,9 @@ from launcher.deps.sources import find_source
 from launcher.deps.sync import _hint
 from launcher.errors import DependencyError
 from launcher.settings import resolve_settings
-from tests.deps.test_deps import UV, write_project
+from tests.deps.test_deps import write_project
 
 TIMEOUT = 4.0  # the install_timeout of these tests: the watch speaks every second
-
-
-@pytest.fixture
-def empty_venv(tmp_path: Path) -> Path:
-    """A fresh, empty venv made by uv; its python."""
-    venv = tmp_path / "venv"
-    subprocess.run(
-        [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
-        check=True,
-        timeout=120,
-        env=dict(os.environ, UV_OFFLINE="1"),
-    )
-    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
 @pytest.fixture
@@ -67,7 +52,7 @@ def silent_index() -> Iterator[str]:
 
 def test_a_silent_index_is_named_while_waiting_and_the_install_gives_up_in_time(
     tmp_path: Path,
-    empty_venv: Path,
+    venv_python: Path,
     silent_index: str,
     log_messages: list[str],
 ) -> None:
@@ -77,7 +62,7 @@ def test_a_silent_index_is_named_while_waiting_and_the_install_gives_up_in_time(
 
     with pytest.raises(DependencyError) as caught:
         sync_dependencies(
-            project, empty_venv, "auto", project / ".robo-backend", env, timeout=TIMEOUT
+            project, venv_python, "auto", project / ".robo-backend", env, timeout=TIMEOUT
         )
 
     error = caught.value

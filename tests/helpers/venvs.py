@@ -132,3 +132,17 @@ def weird_venv(weird_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Ve
         host_facts(tools_dir(root, "uv")) if sys.platform != "win32" else PlatformFacts.current()
     )
     return ensure_venv(project, Path(".venv"), base_python(), facts, creators=("uv",))
+
+
+@pytest.fixture
+def venv_python(tmp_path: Path) -> Path:
+    """A fresh, empty venv made by the bundled uv (so it has no pip), for one test; its python."""
+    uv = Path(sys.executable).parent / ("uv.exe" if sys.platform == "win32" else "uv")
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [str(uv), "venv", "--quiet", "--python", sys.executable, str(venv)],
+        check=True,
+        timeout=120,
+        env=dict(os.environ, UV_OFFLINE="1"),
+    )
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")

@@ -1,15 +1,8 @@
 """Keep secrets out of every output and log: tokens, `.env` values, credentials in URLs.
 
-What is hidden, replaced by `***` wherever it appears:
-- the values of secret-looking environment variables (HF_TOKEN, *_TOKEN, *_API_KEY, *_SECRET,
-  *_PASSWORD);
-- every value of the project's `.env` (read with python-dotenv's parser, so quotes, `export`,
-  inline comments and multi-line values are understood exactly as the backend reads them),
-  except, under names that do not look secret, plain numbers, booleans, loopback addresses
-  and words under 6 characters (a `PORT=8000` must not turn every 8000 into `***`);
-- the user and password of any URL (`http://user:token@mirror/` → `http://***@mirror/`), in
-  any text, and the credentials of the URLs in HF_ENDPOINT and the proxy variables wherever
-  they appear on their own (an error message that quotes only the password).
+Replaced by `***` wherever they appear: secret-looking environment variables, every value of the
+project's `.env` (read as python-dotenv reads it; plain numbers, booleans, loopback addresses and
+short words under non-secret names excepted), and the credentials of any URL.
 """
 
 from __future__ import annotations

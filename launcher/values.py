@@ -1,5 +1,4 @@
-"""Plain values shared by every module: settings' values parsed from text, byte sizes for people
-and back."""
+"""Plain values shared by every module: settings' values parsed from text, byte sizes both ways."""
 
 from __future__ import annotations
 

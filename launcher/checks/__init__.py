@@ -1,33 +1,8 @@
 """Doctor's checks as data, reused by `up` as its pre-flight.
 
-Every check returns a `Check(id, status, summary, hint, details)`: `status` is ok, warn or
-fail, `summary` one line a person reads, `hint` a fix they can copy, `details` the facts behind
-it for `--json`. The ids are a stable contract (docs/doctor.md lists them).
-
-Everything a check looks at comes through a `DoctorContext`: the resolved settings, the
-platform facts, the environment, the cache location, the port, and the probes that touch the
-machine (hub request, disk usage, PowerShell's execution policy, the long-path registry value,
-the port). Tests inject those instead of patching the world; the real machine gets the
-defaults. Checks run in parallel with short timeouts, so doctor finishes in well under 2 s
-without a network.
-
-`warn` means "`up` copes (it repairs, downloads or falls back) but you should know";
-`fail` means "`up` will stop, or something is definitely misconfigured".
-
-Where things live:
-- `core.py`: `Check`, `DoctorContext`, `PreflightError`, `default_settings`;
-- `probes.py`: the real probes (the context's defaults);
-- `system.py`: os, shell, uv, powershell-policy, long-paths;
-- `venv.py`: python (the interpreter that would create the venv), venv;
-- `cache.py`: cache-dir, model:<name>, legacy-cache;
-- `network.py`: hub, port;
-- `settings.py`: settings;
-- `project.py`: app, health-path, state-dir, running;
-- `runner.py`: the registry (`CHECKS`, `CHECK_IDS`, `PREFLIGHT_IDS`), `run_checks`,
-  `preflight`, `overall_ok`, `document`.
-
-This package imports nothing heavy at module top (no fastembed, huggingface_hub or httpx):
-the checks import what they need when they run.
+Every check returns `Check(id, status, summary, hint, details)`; the ids are a stable contract
+(docs/doctor.md). `warn`: `up` copes but you should know; `fail`: `up` will stop. Nothing heavy
+is imported at module top: each check imports what it needs when it runs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The framework every check uses: `Check` (one finding), `DoctorContext` (all a check looks at).
 
-A check is a function `DoctorContext -> list[Check]`; the context carries the resolved
-settings, the platform facts, the environment, the cache location, the port, and the probes
-that touch the machine (launcher/checks/probes.py), so tests inject facts instead of patching.
+A check is a function `DoctorContext -> list[Check]`; tests inject facts through the context.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """The model-load check: does the backend's own fastembed load the model as `up` runs it?
 
-The model check (model:<name>) looks at the files; this one loads them: the venv's python
-imports the venv's fastembed and calls `TextEmbedding(model_name=…)` in the project's folder,
-with the environment `up` gives the backend (its cache folder, and HF_HUB_OFFLINE where `up`
-sets it: fastembed/offline.py), embedding one sentence. It catches what no file check can: a
-fastembed that asks the hub before its cache while the hub is out of reach, a cache laid out
-under another spelling than this fastembed opens, a broken onnxruntime.
+It loads the model in the venv with the environment `up` gives the backend, so it catches what
+no file check can: a fastembed that asks the hub first, another cache spelling, a bad onnxruntime.
 """
 
 from __future__ import annotations

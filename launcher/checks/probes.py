@@ -1,8 +1,6 @@
 """The probes that touch the real machine: the defaults of `DoctorContext`.
 
-Each is a plain function a test replaces through the context (`hub_probe=`, `disk_usage=`,
-`execution_policy=`, `long_paths=`, `port_probe=`, `find_uv=`) instead of patching the world.
-They are bounded in time, so doctor finishes in well under 2 s without a network.
+Each is a plain function, bounded in time, that a test replaces through the context.
 """
 
 from __future__ import annotations

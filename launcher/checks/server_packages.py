@@ -1,9 +1,7 @@
 """The server-packages check: do the project's dependencies bring uvicorn and fastapi?
 
-`up` runs the backend with `python -m uvicorn`: a dependency source that certainly lacks uvicorn
-(a lock without it, or no dependencies at all and a venv without it) fails; a list that does
-not name it while the venv does not have it either is a warning (another package may bring
-it); fastapi missing is a warning. Each finding says the line to add, in the project's format.
+A source that certainly lacks uvicorn fails (`up` runs `python -m uvicorn`); one that may lack it,
+or lacks fastapi, warns. Each finding says the line to add, in the project's format.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
 """clear-cache's core: plan what to delete, then delete it without ever leaving the root.
 
-The plan comes first and is the same object for `--dry-run`, the confirmation prompt, the
-deletion and the JSON document, so what a user confirms is exactly what gets deleted. Safety
-rules, each one enforced here rather than trusted to the caller:
-
-- a root that is `/`, a drive root, the home folder, the project folder or a parent of either
-  is refused (a mistyped `FASTEMBED_CACHE_PATH=~` must not wipe a home folder);
-- only direct children of the root are planned, and only the kinds robo-backend, fastembed and
-  huggingface_hub create there (`models--*`, `fast-*`, `.locks`, …); anything else is listed as
-  skipped, never deleted;
-- symlinks are unlinked, never followed (`os.lstat`; `shutil.rmtree` never gets a symlink);
-- before each deletion the entry's parent must still resolve to the root (a swapped folder is
-  skipped);
-- a model whose download lock is held by a live process is skipped and reported.
-
-Where things live: `entries.py` (Selection, Entry, Plan, the Action and Skip enums),
-`safety.py` (root checks, sizes, link-safe removal), `adapter.py` (the model-cache seam),
-`plan.py` (the planner), `execute.py` (the deletion), `project.py` (a project's cache root).
+The plan is the same object for `--dry-run`, the prompt, the deletion and the JSON document, so
+what a user confirms is exactly what gets deleted. The safety rules (docs/clear-cache.md) are
+enforced here, never trusted to the caller.
 """
 
 from __future__ import annotations

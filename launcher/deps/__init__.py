@@ -1,10 +1,6 @@
 """Install the backend's dependencies into its venv from the source the user's tool would read.
 
-The modules: `sources` (uv.lock > pylock.toml > poetry.lock > requirements*.txt > pyproject),
-`poetry_spec` and `poetry_lock` (poetry's formats, read without poetry), `stamp` (skip the
-install when nothing changed), `installer` (the command lines, run interruptibly), `sync` (the
-install under the project's environment lock), `declared` (are uvicorn and fastapi among the
-dependencies), `wheels` (an install that failed for lack of wheels), `step` (what `up` calls).
+`step` is what `up` calls; `sources` decides which file counts (docs/shells.md).
 """
 
 from __future__ import annotations

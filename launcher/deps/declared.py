@@ -1,9 +1,7 @@
 """Does the project declare the packages `up` runs it with (uvicorn, fastapi), and the line to add.
 
-A lock file lists every package it installs, so a lock without uvicorn is certain: nothing
-installs it. Requirements and pyproject lists name only the direct dependencies, so a package
-they do not name may still come with another one (`fastapi[standard]` brings uvicorn, so do
-some frameworks): "unsure", settled by looking in the venv after the install.
+A lock lists every package it installs, so a lock without uvicorn is certain; requirements and
+pyproject name only direct dependencies, so a package they omit is "unsure" until the venv is seen.
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """Run the installer: the command line for each dependency source, interruptible and marked.
 
-`uv sync` for uv.lock (into the launcher's venv through UV_PROJECT_ENVIRONMENT), `uv pip install
--r pylock.toml`, `uv pip install -r <pins> -c <lock>` for what poetry.lock pins (no poetry
-needed), `uv pip install` (or the venv's pip) for requirements and pyproject dependencies.
-The installer runs in its own process group; Ctrl-C,
-SIGTERM or a hangup stop its whole process tree before the launcher exits (130, 143, 129), and
-a marker in the venv says an install is under way until it has finished.
-
-A silent installer is watched: after a stretch without output the launcher says it is still
-installing and what it waits on (the package index, when the installer holds a connection
-open), and after `install_timeout` seconds it stops the installer and says why in one line.
+The installer runs in its own process group: Ctrl-C, SIGTERM or a hangup stop its whole tree
+before the launcher exits, and a marker in the venv says an install is under way until it ends.
+A silent installer is reported while it waits and stopped after `install_timeout` seconds.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """poetry.lock without poetry: the locked packages `poetry install` would put in this venv, pinned.
 
-Read as poetry's installer reads it: start from the project's groups (main and every group not
-marked optional; the project itself is not installed), follow each locked package's
-dependencies whose markers hold for the venv's own interpreter (the `extra == …` ones only for
-the extras asked for), and pin what is reached to its locked version, with the lock's hashes.
-Every lock format since poetry 1.0 (`category` and `[metadata.files]` in 1.1, `groups` in 2.1)
-is read the same way, because the walk needs none of them. Every locked version is also a
-constraint, so the installer's own resolution can add nothing unlocked that the lock names.
+Read as poetry's installer reads it: from the project's non-optional groups, following each
+locked package's dependencies whose markers hold for the venv's interpreter, pinned to the locked
+version with its hashes. Every lock format since poetry 1.0 reads the same way.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Which file decides what gets installed: uv.lock, pylock.toml, poetry.lock, requirements…
 
-The order is the one the user's own tool reads: `uv.lock` (the exact locked versions, as
-`uv sync --frozen` installs them, the project itself included when it is a package, default
-groups included); `pylock.toml` (PEP 751); `poetry.lock` (read without poetry: the locked
-versions `poetry install` would install, see poetry_lock.py); `requirements*.txt` (with the
-pyproject dependencies); the pyproject dependencies alone: `[project].dependencies`, or
-poetry's `[tool.poetry.dependencies]` and groups when the project is poetry's.
+The order is the one the user's own tool reads: `uv.lock` (as `uv sync --frozen`), `pylock.toml`,
+`poetry.lock` (read without poetry), `requirements*.txt` (with the pyproject dependencies), then
+the pyproject dependencies alone (`[project]` or poetry's tables).
 """
 
 from __future__ import annotations

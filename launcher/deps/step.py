@@ -1,13 +1,8 @@
 """The dependency step of `up`: uvicorn named first, the sync, a retry on another Python.
 
-The retry is for a package that has no wheel for the venv's Python.
-
-Before an install: a dependency source that certainly lacks uvicorn stops `up` (it runs the
-backend with `python -m uvicorn`), one that may lack it or fastapi is a warning; both give the
-line to add. After it: the venv must hold uvicorn. An install that failed because a package has
-no wheel for the venv's Python (and its source build failed or is not possible) is tried once
-more in a venv made by the nearest installed Python that fits requires-python and that uv says
-has a wheel for it; without one, the error names the version to install.
+Before the install, a source that certainly lacks uvicorn stops `up` and one that may lack it
+warns; after it, the venv must hold uvicorn. An install that failed for lack of wheels is tried
+once more in a venv of the nearest installed Python that fits and has them.
 """
 
 from __future__ import annotations

@@ -65,14 +65,10 @@ def sync_dependencies(
 ) -> DepsResult:
     """Make the venv hold the project's dependencies; `mode` is auto, always or never.
 
-    `installer` is "auto" (uv when available, else pip), "uv" or "pip". `before_install` is
-    called (under the lock) just before an installer runs, never when nothing is installed.
-    `timeout` bounds each installer run (the install_timeout setting; 0: no limit).
-
-    auto installs only when the stamp differs (or the venv is half-installed); always
-    installs; never skips (and says whether the stamp was in sync). Raises DependencyError
-    (exit 1) with the installer's last lines when the install fails; the stamp is then left
-    untouched, so the next run tries again; InstallFailed says when a wheel was missing.
+    auto installs only when the stamp differs or the venv is half-installed. `installer` is auto
+    (uv, else pip), uv or pip; `before_install` is called under the lock just before an installer
+    runs; `timeout` bounds each run (0: none). A failed install raises DependencyError with the
+    installer's last lines (InstallFailed when a wheel was missing) and leaves the stamp untouched.
     """
     if mode not in MODES:
         raise ValueError(f"unknown install mode {mode!r}")

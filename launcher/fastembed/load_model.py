@@ -1,15 +1,9 @@
 """Load one embedding model with this Python's fastembed, as the backend will, and say how it went.
 
-Run by the backend venv's python (standard library plus the installed fastembed, Python
-3.8-compatible) in the backend's folder with the environment `up` gives the backend:
-`<venv python> -c "runpy.run_path(load_model.py)" MODEL PARENT_PID DEADLINE`. It calls
-`TextEmbedding(model_name=MODEL)` (the cache folder from FASTEMBED_CACHE_PATH, the hub access
-from HF_HUB_OFFLINE/HF_ENDPOINT, exactly as the backend's own call), embeds one sentence and
-prints one JSON line: {"ok", "fastembed", "model", "dim", "error", "cause", "seconds"}.
-
-Only the pauses between fastembed's own download retries (3 + 9 + 27 s) are skipped: a model
-that cannot load fails the same way, 40 s sooner. The process ends by itself when its parent
-is gone or its deadline has passed, so it never outlives the launcher that started it.
+Run by the backend venv's python (standard library plus fastembed, Python 3.8-compatible) as
+`MODEL PARENT_PID DEADLINE`; prints one JSON line {"ok", "fastembed", "model", "dim", "error",
+"cause", "seconds"}. Only the pauses between fastembed's own retries are skipped. It ends by
+itself when its parent is gone or its deadline has passed.
 """
 
 from __future__ import annotations

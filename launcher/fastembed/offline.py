@@ -1,18 +1,8 @@
 """Decide the backend's hub access from its own fastembed: offline only where it loads from cache.
 
-The model is prefetched before the backend starts, so the backend should load it from the cache
-without the network (`HF_HUB_OFFLINE=1`). That works for fastembed up to 0.5.x (a plain
-`snapshot_download`, which falls back to the cache) and from 0.7.4 on (a cache-first attempt).
-fastembed 0.6.0 to 0.7.3 ask the hub for `model_info` *before* they look in the cache: under
-`HF_HUB_OFFLINE=1` they fail at every start although the model is cached, and without the hub
-they cannot load it at all (3 + 9 + 27 s of retries, then `Could not load model … from any
-source`). For those the backend gets no `HF_HUB_OFFLINE` while the hub answers (they then load
-the cached files, nothing is downloaded again), and one line names the version, the reason and
-the fix when it does not.
-
-`decide` is the pure decision (version, hub reachable?) → `HubAccess`; `hub_access_for` gathers
-its inputs for a real backend (the venv's fastembed, the user's offline wish, one bounded request
-to the hub, made only for the versions that need the hub).
+fastembed 0.6.0 to 0.7.3 ask the hub before their cache, so `HF_HUB_OFFLINE=1` breaks them: they
+get the hub while it answers, and one line with the fix when it does not (docs/models.md).
+`decide` is the pure decision; `hub_access_for` gathers its inputs for a real backend.
 """
 
 from __future__ import annotations

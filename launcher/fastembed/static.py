@@ -1,16 +1,8 @@
 """Read how the venv's fastembed describes text models from its source files, without running it.
 
-Importing fastembed in the backend's venv costs seconds (onnxruntime, numpy, tokenizers, ...),
-and a cold `up` pays it once to learn the hub repo id as that fastembed spells it. The same facts
-are literals in its source: `TextEmbedding.EMBEDDINGS_REGISTRY` names the classes, each class's
-listing method returns a module-level list of dicts (0.5) or `DenseModelDescription(...)` calls
-(0.6+), and `define_cache_dir` reads FASTEMBED_CACHE_PATH. This module parses those files with
-`ast` (no import, no exec) and returns what `ask.py` would print for the same models.
-
-It is deliberately narrow: a file missing, a registry entry it cannot follow, a field that is not
-a literal, a wanted model it does not find (or finds twice, described differently), a cache
-folder not visibly taken from FASTEMBED_CACHE_PATH, anything unusual: it answers None and the
-caller asks the venv's fastembed as before. Standard library and loguru only.
+Parses fastembed's registry, model listings and cache-folder rule with `ast` (no import, no exec)
+and returns what `ask.py` would print. Anything unusual answers None, and the caller then asks
+the venv's fastembed. Standard library and loguru only.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Load the model with the backend's own fastembed in its venv, as a child; read how it went.
 
-`doctor` (checks/model_load.py) runs it to completion; `up` (up/loadcheck.py) runs it beside the
-running backend once per change of what decides the load (`load_key`). The child is
-`load_model.py`, run by the venv's python in the backend's folder with the environment the
-backend gets (not isolated: PYTHONPATH and the like count, as they do for the backend).
+`doctor` runs it to completion; `up` runs it beside the backend once per `load_key`. The child
+gets the backend's folder and environment (not isolated: PYTHONPATH and the like count).
 """
 
 from __future__ import annotations

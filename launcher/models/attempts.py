@@ -1,6 +1,8 @@
-"""The retry loop of one model: download attempts, `retry_delay` apart, until one succeeds or a
-failure says to stop (permanent, unreachable, disk), the attempts run out, or the step's
-budget does."""
+"""The retry loop of one model: download attempts, `retry_delay` apart, until one succeeds.
+
+It stops early on a failure that says to stop (permanent, unreachable, disk), when the attempts
+run out, or when the step's budget does.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
 """One file's body over one connection: the partial file, Range resume, the running hashes.
 
-The partial has a stable name, `blobs/<etag>.incomplete`, guarded by the per-model lock; a
-retry, or the next run after a crash, sends `Range: bytes=<size>-` and appends. The content is
-hashed as it arrives (sha256, and the git blob sha1 for non-LFS files) and renamed into
-`blobs/<etag>` only when it matches the hub's hash. `Tally` counts the model's bytes for the
-progress display across files, parts and restarts.
+The partial `blobs/<etag>.incomplete` is guarded by the per-model lock and resumed with a Range;
+it is renamed into `blobs/<etag>` only when its hash matches the hub's. `Tally` counts the
+model's bytes for the progress display.
 """
 
 from __future__ import annotations

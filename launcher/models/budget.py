@@ -1,13 +1,8 @@
 """The model step's budget: how long the whole chain may go without making progress.
 
-Per-attempt limits (`stall_timeout`, `retries`, `retry_delay`, the throughput floor) bound one
-attempt; this bounds the step. Time spent in attempts that made no progress (received nothing,
-or received less than the floor's `min_download_rate`, e.g. a hub trickling a byte a second),
-and the delays after them, is charged to it, time spent receiving included; an attempt that
-received at the floor's rate or faster is progress and costs nothing, so a working download is
-never stopped by the budget (a read gap longer than what is left ends that attempt and the next
-one resumes it). When the budget has run out no new attempt starts, the rest of the chain is
-skipped unless it is already cached, and the backend starts degraded.
+Only attempts that received less than the floor's rate (and the delays after them) are charged,
+so a working download is never stopped by the budget. Once it has run out no new attempt starts,
+the rest of the chain is skipped unless cached, and the backend starts degraded.
 """
 
 from __future__ import annotations

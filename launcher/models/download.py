@@ -1,14 +1,8 @@
 """The download engine: one attempt at bringing a model's files into the cache, verified.
 
-For each missing file: one connection (`body.py`: a partial with a stable name, resumed with
-a Range) or, for a large file, parallel ranged parts (`parts.py`); every file is verified
-(sha256 for LFS files, the git blob sha1 for the others) BEFORE it is renamed into
-`blobs/<etag>`, so nothing unverified is ever visible to fastembed. Then the snapshot, refs,
-fastembed's metadata and our stamp are laid out.
-
-One call of `download_model` is one attempt; the retry policy lives in `attempts.py`, the
-fallback chain in `fetch.py`, the failure kinds in `failures.py`, the HTTP client and
-metadata in `hub.py`.
+Every file is verified (sha256 for LFS files, the git blob sha1 for the others) before it is
+renamed into `blobs/<etag>`, so nothing unverified is ever visible to fastembed. One call of
+`download_model` is one attempt; retries, fallback and failure kinds live elsewhere.
 """
 
 from __future__ import annotations
@@ -222,15 +216,12 @@ def download_model(
     connections: Connections | None = None,
     floor: Floor | None = None,
 ) -> DownloadStats:
-    """One attempt: fetch what is missing of `remote` into `folder`, verify, then materialize the
-    snapshot (symlinks or moved files), `refs/main`, fastembed's metadata and our stamp.
+    """One attempt: fetch what is missing of `remote` into `folder`, verify, lay out the snapshot.
 
-    Must be called under `lock.model_lock`. `verified` (etag → sha256) carries blobs already
-    verified by an earlier attempt of the same run, so a retry does not re-hash them.
-    `progress(label, total, completed)` opens the progress display; `shown` is the endpoint as
-    messages may name it (credentials masked); `connections` how many parallel ranged parts a
-    large file gets (see `parts.py`); `floor` ends an attempt that receives too slowly
-    (`floor.py`). Raises DownloadError.
+    Must be called under `lock.model_lock`. `verified` (etag → sha256) spares a retry re-hashing
+    blobs an earlier attempt verified; `shown` is the endpoint with credentials masked;
+    `connections` the parallel parts of a large file; `floor` the throughput floor. Raises
+    DownloadError.
     """
     verified = {} if verified is None else verified
     blobs = folder / "blobs"

@@ -1,13 +1,8 @@
 """Make an embedding model ready: walk the chain (primary, fallback, sentence-transformers), report.
 
-The chain: the primary model (`BAAI/bge-small-en-v1.5`) → the fallback model through fastembed's
-ONNX build (`sentence-transformers/all-MiniLM-L6-v2`, no torch) → the sentence-transformers
-package, only when it is installed → degraded (the backend starts without embeddings, loudly).
-
-Each model is handled under its per-model lock: a valid cache answers with zero requests; a
-model found in fastembed's old temp cache is copied, not downloaded; a partial or corrupt folder
-is repaired (its verified blobs and resumable partials are kept); then the download attempts of
-`attempts.py`. The status file is rewritten after every attempt.
+Each model is handled under its per-model lock: a valid cache costs zero requests, fastembed's
+old temp cache is copied, a broken folder is repaired, then the download attempts run; the status
+file is rewritten after every attempt. The chain ends degraded, never silently (docs/models.md).
 """
 
 from __future__ import annotations
@@ -80,13 +75,11 @@ def prefetch(
     environment: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PrefetchResult:
-    """Make a model ready in the cache and say which one (see the module docstring), laid out
-    as `options.described` (the backend's own fastembed) says, else as the built-in table says.
+    """Make a model ready in the cache, laid out as `options.described` or the built-in table says.
 
-    Returns a PrefetchResult whose state is `ready`, `fallback`, `degraded`, or `failed` (only
-    with `require_model`; the caller raises `result.error()`). Unknown model names raise a
-    UsageError before anything is touched. `status_file`, when given, is rewritten after every
-    attempt with `environment` (None keeps the environment already in the file).
+    Returns a PrefetchResult: `ready`, `fallback`, `degraded`, or `failed` (only with
+    `require_model`; the caller raises `result.error()`). An unknown model name raises UsageError
+    before anything is touched. `status_file` is rewritten after every attempt.
     """
     with described(options.described):
         chain = _chain(options)

@@ -1,13 +1,7 @@
 """The throughput floor: an attempt that receives less than `min_rate` bytes/s over a window ends.
 
-The stall watchdog (the client's read timeout) ends an attempt that receives nothing for
-`stall_timeout` seconds, but a hub that trickles one byte a second never goes silent that long.
-The floor closes that gap: the attempt's bytes are counted in windows of `window` seconds (the
-stall timeout), and a window that ends with fewer than `min_rate × window` bytes ends the attempt
-as a stall (transient: the next attempt resumes from the partial file). Silence is the limiting
-case (0 bytes), which the read timeout already catches.
-
-The clock is a parameter so tests can drive the windows without waiting.
+It catches a hub that trickles bytes, which the read timeout never sees; the attempt ends as a
+stall and the next one resumes from the partial file. The clock is a parameter for tests.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
 """Cache layout: folder naming, snapshot paths, and materialising a verified download.
 
-The huggingface_hub cache layout that fastembed reads with `cache_dir=<root>`:
-
-    <root>/models--Qdrant--bge-small-en-v1.5-onnx-Q/
-        blobs/<etag>                     verified file bodies (sha256 for LFS, git sha1 otherwise)
-        blobs/<etag>.incomplete          a download in progress, resumed with an HTTP Range
-        snapshots/<commit>/<file>        relative symlink to the blob (or the file itself
-                                         where symlinks are unavailable)
-        refs/main                        the commit
-        files_metadata.json              fastembed's own record (size and blob id per file)
-        .robo-verified.json              our stamp (see `stamp.py`)
-    <root>/.locks/<model folder>.lock    per-model file lock (see `lock.py`)
-
-Folder names follow the repo id exactly as it is spelled (`repo_folder_name`), and lookups
-match any casing, so a caller may name a folder after whatever spelling its fastembed uses.
+The layout is huggingface_hub's, which fastembed reads with `cache_dir=<root>` (docs/models.md,
+"What is in the cache"). Folder names follow the repo id as spelled; lookups match any casing.
 """
 
 from __future__ import annotations

@@ -134,13 +134,12 @@ def resolve_cache_dir(
     source: str = "default",
     env: Mapping[str, str] | None = None,
 ) -> CacheLocation:
-    """Pick the cache root: the explicit setting (`value`, from `source`) > `FASTEMBED_CACHE_PATH`
-    > platformdirs' user cache dir > `~/.robo-backend/models` > the temp folder.
+    """Pick the cache root, first usable of: the setting, `FASTEMBED_CACHE_PATH`, platformdirs,
+    `~/.robo-backend/models`, the temp folder.
 
-    Each candidate is write-probed for real; an unwritable one is skipped with a warning (kept in
-    `warnings`), and the one used is returned with its source. An unwritable candidate that
-    already holds model folders is used read-only (`writable=False`) instead of skipped. A root
-    longer than ~115 characters gets a warning (Windows MAX_PATH). None usable → ModelError.
+    Each candidate is write-probed; an unwritable one is skipped with a warning, unless it already
+    holds models (then it is used read-only, `writable=False`). A root longer than ~115 characters
+    gets a MAX_PATH warning. None usable → ModelError.
     """
     environ = os.environ if env is None else env
     warnings: list[str] = []

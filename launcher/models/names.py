@@ -1,10 +1,7 @@
-"""Values that become parts of cache paths, checked for their exact form before any file
-operation: commit ids, blob hashes and file paths from a hub or a mirror, repo ids, and what a
-state file on disk says of them. And the one rule every path the cache code touches follows:
-it stays inside the cache root, symlinks resolved.
+"""Values that become parts of cache paths, checked for their exact form before any file operation.
 
-A hub is untrusted input: a "sha256" or a commit that is an absolute path, a file name with
-`..`, must never name a file outside the model's folder.
+Commit ids, blob hashes, file paths and repo ids from a hub, a mirror or a state file are
+untrusted; every path the cache code touches stays inside the cache root, symlinks resolved.
 """
 
 from __future__ import annotations

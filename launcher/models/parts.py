@@ -1,17 +1,8 @@
 """Several connections per large file: ranged parts fetched in parallel, each resumable.
 
-A file of at least `threshold` bytes is cut into `count` contiguous ranges. Part 0 is the
-ordinary partial file, `blobs/<etag>.incomplete`; part i > 0 is `blobs/<etag>.<i>of<n>
-.incomplete`. Each part sends `Range: bytes=<start+have>-<end-1>` and appends, so a part that
-was interrupted (in this attempt, a later one, or a later run) resumes where it stopped and
-no byte is sent twice. Each part has its own retries (a reset or a stall ends that part's
-request, not the others'); a part that still fails ends the attempt, and the retry loop above
-resumes every part. When all parts have their bytes, parts 1… are appended to part 0, the
-whole file is hashed and checked against the hub's hash exactly as a one-connection download
-is, and only then renamed into `blobs/<etag>`.
-
-A hub or mirror that ignores `Range` (answers 200) gets one connection (`NoRanges`): the
-caller falls back to the one-connection download and says so at debug level.
+A file of at least `threshold` bytes is cut into `count` ranges (`blobs/<etag>.<i>of<n>.incomplete`,
+part 0 the ordinary partial); each part resumes where it stopped, and the joined file is verified
+like a one-connection download. A server that ignores `Range` raises `NoRanges`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Disk space for a download: what is still to fetch, what is free, and the advice when short.
 
-A download needs its remaining bytes plus a margin, not twice: a finished partial file is
-renamed into `blobs/<etag>` (and, without symlinks, renamed again into the snapshot), never
-copied, so each byte is on the disk once. The margin leaves room for the metadata, the stamp
-and whatever else writes to that drive meanwhile.
+A download needs its remaining bytes plus a margin, not twice: finished files are renamed, never
+copied.
 """
 
 from __future__ import annotations

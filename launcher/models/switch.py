@@ -1,13 +1,8 @@
 """Keep the embedding model consistent across runs, and say so loudly when it is not.
 
-Vectors already stored (a Qdrant collection, a pgvector table) were made by one model. bge-small
-and MiniLM are both 384-dimensional, so a run that resolves to the other one (the fallback after
-a flaky download, then back to bge on the next run) breaks nothing visibly: searches just
-return the wrong passages. So the status file remembers which model the runs so far used
-(`model.last_used`); a run that resolves to a different one records `model.changed_from` (the
-backend's /health can show it), `up` and `prefetch` print a warning, and `doctor` flags it.
-With `allow_model_switch = false` a switch is refused instead: the run fails before the
-backend starts, and the model the stored vectors were made with stays the reference.
+Stored vectors were made by one model, and bge-small and MiniLM have the same dimension, so a
+switch breaks searches silently. The status file remembers the model the runs used; a switch is
+recorded and warned about, or refused with `allow_model_switch = false`.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """No orphans: the backend dies with the launcher, however the launcher dies (even kill -9).
 
-- Linux: the backend gets a parent-death signal (prctl PR_SET_PDEATHSIG = SIGTERM, set
-  between fork and exec), and a watchdog process stops the backend's whole process group
-  (uvicorn's --reload worker included) the moment the launcher is gone;
-- macOS (no parent-death signal): the same watchdog;
-- Windows: the backend runs in a Job Object with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, so the OS
-  kills the whole tree when the launcher's handle to the job closes, i.e. when it exits.
-
-The watchdog (`watchdog.py`) is a small Python process in its own session, holding the read
-end of a pipe whose write end only the launcher has: when the launcher dies, the pipe reads EOF
-at once (it also checks its parent pid every 0.5 s), it sends SIGTERM to the backend's group
-and to every descendant the launcher told it about, and SIGKILL 0.5 s later to whatever is
-left. A launcher that ends normally says "done" first, and the watchdog leaves.
+Linux: a parent-death signal plus the watchdog (`watchdog.py`); macOS: the watchdog; Windows: a
+Job Object that kills the tree when the launcher's handle closes (docs/supervision.md).
 """
 
 from __future__ import annotations

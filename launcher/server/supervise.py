@@ -1,18 +1,8 @@
 """serve(): run the backend as a supervised child until it exits or the launcher is told to stop.
 
-Why this is more than `subprocess.run`:
-- "ready" is reported only after the health route answered 200 (fastapi-cli prints "started"
-  before the port is even open), and only when the process listening on the port is the
-  backend or one of its descendants: another server answering there is not our backend;
-- Ctrl-C, SIGTERM and a hangup stop every process the backend started (`tree.py`), and the
-  backend dies with the launcher however the launcher dies (`guard.py`);
-- a port taken between the pre-flight and uvicorn's own bind is reported like the pre-flight;
-- a console that goes away (closed terminal, closed pipe) is a quiet stop, not a crash;
-- a `restart` event (a model that arrived in the background) stops the tree the same gentle
-  way and returns `RESTART`, so the caller starts the backend again with a new environment.
-
-Nothing here prints: output lines, readiness and the exit are reported through `ServeEvents`,
-which the `up` flow renders.
+"Ready" only after the health route answered 200 from the backend's own process tree; every stop
+(Ctrl-C, SIGTERM, hangup, `restart`) stops the whole tree; a console that goes away is a quiet
+stop. Nothing here prints: everything is reported through `ServeEvents`, which `up` renders.
 """
 
 from __future__ import annotations
@@ -343,18 +333,12 @@ def serve(
 ) -> int:
     """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
 
-    `events.ready(url, pid)` is called once, only after the health route answered 200 from
-    the backend's own process tree (see `ServeTarget.own_listener`).
-    Returns 130 after Ctrl-C (143 after SIGTERM, 129 after a hangup or a lost console; the
-    whole tree stopped), the child's own code when it exits by itself, and raises ServerError
-    when it is not healthy within the ready timeout (the tree stopped, its last lines in the
-    message) or PortInUseError when another process took the port before uvicorn bound it.
-    `guard` (default: this platform's) makes the tree die with the launcher, even on kill -9.
-    `started`: the backend was already started with `argv` under `guard` (an early start),
-    supervise that process instead of starting one.
-    `restart`: when it is set, the tree is stopped (gently, as for Ctrl-C) and `RESTART` is
-    returned (the exit code of a stop signal that came meanwhile wins); the caller starts the
-    backend again, a new serve() with its own guard.
+    `events.ready` is called once, after the health route answered 200 from the backend's own
+    process tree. Returns 130/143/129 after Ctrl-C/SIGTERM/hangup (the whole tree stopped), the
+    child's own code when it exits by itself, or `RESTART` once `restart` is set (the tree stopped
+    gently; a stop signal that came meanwhile wins). Raises ServerError when not healthy in time and
+    PortInUseError when another process took the port first. `guard` makes the tree die with the
+    launcher; `started` is an early-started process to supervise instead of starting one.
     """
     flag = StopFlag()
     guard = guard if guard is not None else guard_for(sys.platform)

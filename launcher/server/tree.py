@@ -1,12 +1,8 @@
 """Stop a process tree: stop signals routed to a flag, the gentle-then-hard stop, the tree kill.
 
-The backend runs in its own session / process group, so the terminal's Ctrl-C reaches only the
-launcher, which then stops the tree in order: SIGINT, grace, SIGTERM, grace, SIGKILL; members of
-the group still alive once the leader is gone are killed too, and so are remembered descendants
-that escaped the group (by pid + start time, so a reused pid is never touched). On Windows:
-CTRL_BREAK_EVENT (uvicorn handles SIGBREAK), grace, `taskkill /T /F /PID`.
-
-`kill_tree(pid)` is the same stop for any process the launcher started (the installer too).
+POSIX: SIGINT, grace, SIGTERM, grace, SIGKILL to the group and to remembered descendants that
+left it (by pid + start time, so a reused pid is never touched); Windows: CTRL_BREAK_EVENT, grace,
+`taskkill /T /F`. `kill_tree(pid)` is the same stop for any process the launcher started.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """The watchdog process: when the launcher is gone, stop the backend's process group.
 
-Run as `python -I watchdog.py LAUNCHER_PID` by `guard.py`, in its own session, with the read end
-of a pipe on stdin whose write end only the launcher holds. Lines it understands: `g PGID` (a
-process group to stop), `p PID CREATE_TIME` (a descendant that may have left the group), `done`
-(the launcher stopped the backend itself: leave). EOF, or a parent pid that changed (checked
-every 0.5 s), means the launcher died: SIGTERM to every group and descendant, then SIGKILL to
-what is left 0.5 s later. Standard library only (psutil when importable, to check start times),
-so it starts fast and does not import the launcher.
+Run as `python -I watchdog.py LAUNCHER_PID` in its own session, reading lines from a pipe only
+the launcher writes: `g PGID`, `p PID CREATE_TIME`, `done` (leave). EOF or a changed parent pid
+means the launcher died: SIGTERM to every group and descendant, SIGKILL 0.5 s later. Standard
+library only (psutil when importable), so it starts fast.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
 """Which shell is the user in: detection from `PlatformFacts` alone.
 
-Detection is a pure function of `PlatformFacts` (sys.platform, the environment, the names of
-the parent processes, the WSL osrelease text), so every case can be tested on
-Linux with injected facts. Only `PlatformFacts.current()` looks at the real machine.
-
-Order of evidence (first that answers wins):
-
-1. an explicit override (`--shell` / `ROBO_BACKEND_SHELL`);
-2. the parent-process chain, walked nearest-first the way shellingham does it (the first
-   process whose name is a known shell), with two corrections shellingham lacks: pyenv-win's
-   `cmd` shim and `sh -c` wrappers are looked through when a real shell sits above them;
-3. heuristics: `MSYSTEM` (Git Bash), `PSModulePath` (PowerShell 7 vs 5.1), `COMSPEC` (cmd)
-   on Windows; `SHELL` elsewhere.
-
-WSL is a flag, not a shell: a bash inside WSL is `bash` with `wsl=True`.
+A pure function of the facts, so every case is tested on Linux; only `PlatformFacts.current()`
+looks at the machine. Evidence in order: the override, the parent-process chain (looking through
+pyenv-win's `cmd` shim and `sh -c` wrappers), then environment heuristics (docs/shells.md).
+WSL is a flag, not a shell.
 """
 
 from __future__ import annotations

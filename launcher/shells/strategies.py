@@ -1,18 +1,8 @@
 """Launch strategies: how the server is started inside the venv, each probed before use.
 
-1. `direct`: run the venv's interpreter with the activated environment (VIRTUAL_ENV, scripts
-   folder first on PATH, PYTHONHOME removed). No script runs, so no execution policy can
-   block it; this is what `uv run` does and it nearly always wins.
-2. `powershell`: `powershell -NoProfile -ExecutionPolicy Bypass -Command "& 'Activate.ps1'; …"`.
-3. `cmd`: `cmd /d /c call "activate.bat" && python …`.
-4. `wsl`: `wsl -e bash -lc 'source …/bin/activate && exec python …'`, when the usable venv is
-   a Linux one seen from Windows.
-5. `posix`: `sh -c '. bin/activate && exec "$@"' sh python …`.
-
-Each strategy is verified by a probe (the interpreter it starts reports `sys.prefix` equal to
-the venv) before the server is started through it; every attempt and its error is recorded in
-the status file's `environment`. A strategy that cannot apply here (no `cmd` on Linux…) is
-recorded as skipped with the reason.
+In order: `direct`, `powershell`, `cmd`, `wsl`, `posix` (docs/shells.md). A strategy is used only
+after a probe it starts reports the venv's `sys.prefix`; every attempt, failure and skip is
+recorded in the status file's `environment`.
 """
 
 from __future__ import annotations

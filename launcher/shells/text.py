@@ -201,17 +201,13 @@ def _powershell(header: str, venv: str, scripts: str) -> str:
 
 
 def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
-    """`set` lines for cmd that extend `%PATH%` (never a copy of it) and save it for
-    `deactivate`.
+    """`set` lines for cmd that extend `%PATH%` (never a copy of it) and save it for `deactivate`.
 
-    Evaluated by `for /f "delims=" %i in (…) do @%i`, where a line's own text is not expanded
-    again, so `set "VIRTUAL_ENV=…"` takes the path literally (spaces, `&`, `^`, `(x86)`, `'`,
-    `%`, non-ASCII letters are safe inside the quotes). The PATH lines go through `call`, whose
-    second expansion reads `%PATH%` and `%VIRTUAL_ENV%` as they are at that moment; an expanded
-    value is not parsed again, and inside the quotes cmd's operators are plain text. The old
-    PATH is kept in `_OLD_VIRTUAL_PATH`, which the venv's own `deactivate.bat` (on PATH now,
-    written by venv, virtualenv and uv alike) puts back. cmd has no comment that `for /f`
-    skips quietly, so the usage line is printed by `--help`, not here.
+    Evaluated by `for /f "delims=" %i in (…) do @%i`, where a line is not expanded again, so
+    `set "VIRTUAL_ENV=…"` takes the path literally; the PATH lines go through `call`, whose second
+    expansion reads `%PATH%` and `%VIRTUAL_ENV%` as they are then. `_OLD_VIRTUAL_PATH` is what the
+    venv's own `deactivate.bat` puts back. cmd has no comment `for /f` skips quietly, so the usage
+    line is printed by `--help`, not here.
     """
     if '"' in venv or "\n" in venv:
         raise UsageError(

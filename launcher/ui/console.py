@@ -1,16 +1,8 @@
 """All human output goes through here: progress and logs on stderr, reports on stdout.
 
-Progress (step lines, warnings, errors, log messages) goes to a Rich console on stderr. A
-command's report (what `doctor`, `clear-cache`, `prefetch` and `status` found) goes to stdout,
-so `robo-backend doctor | less` shows it; with `--json` stdout carries only the JSON document.
-`activate` prints its shell code on stdout. Foreign text (paths, subprocess output) is always
-printed with markup off, exactly as given.
-
-A terminal or pipe that closes (`up 2>&1 | head -3`, a closed SSH session) is a hangup: the
-first write that fails points stdout and stderr at the null device and raises ConsoleGone
-(exit 129, like SIGHUP); the supervisor and the installer stop their process trees on it as on
-a hangup. From then on, what would have been printed (the error, the stop) goes to the log
-file. Rich's own answer (exit 1, nothing logged) is replaced.
+With `--json` stdout carries only the JSON document; foreign text is printed with markup off.
+A terminal or pipe that closes is a hangup: the first failed write points stdout and stderr at
+the null device and raises ConsoleGone (exit 129); later output goes to the log file only.
 """
 
 from __future__ import annotations

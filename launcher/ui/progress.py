@@ -1,9 +1,6 @@
 """Download progress display: one Rich bar per model on a terminal, throttled lines elsewhere.
 
-A person at a terminal gets bytes, speed and ETA in one overall bar for the model (not one bar
-per file: five bars for four tiny tokenizer files and one big ONNX file say nothing). CI logs and
-pipes get a plain line every 25 % or every 5 s, whichever comes first, so a log stays readable
-and a stalled job still shows signs of life.
+Pipes and CI logs get a plain line every 25 % or every 5 s, whichever comes first.
 """
 
 from __future__ import annotations

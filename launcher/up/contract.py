@@ -1,10 +1,8 @@
 """The launcher-to-backend contract: the environment the backend process is started with.
 
-On top of the activated venv's environment: `FASTEMBED_CACHE_PATH` (the cache actually used),
-`ROBO_BACKEND_MODEL` (the model that was prefetched, empty when degraded),
-`ROBO_BACKEND_STATUS_FILE`, and `HF_HUB_OFFLINE` as the backend's own fastembed needs it
-(`fastembed/offline.py`: most versions load a cached model offline; 0.6.0–0.7.3 ask the hub
-first, so they get the hub when it answers, and a warning before the start when it does not).
+On top of the activated venv's environment: `FASTEMBED_CACHE_PATH`, `ROBO_BACKEND_MODEL` (empty
+when degraded), `ROBO_BACKEND_STATUS_FILE`, and `HF_HUB_OFFLINE` as the backend's fastembed
+needs it (`fastembed/offline.py`).
 """
 
 from __future__ import annotations

@@ -1,24 +1,10 @@
 """Early start: a warm `up` starts the backend before it has re-checked everything.
 
-A backend takes seconds to import its libraries and load its model; the launcher's own checks
-(settings, pre-flight, venv, dependencies, model) take a few hundred milliseconds more. When
-nothing they depend on has changed since the last healthy start of the same command, they will
-decide exactly what they decided then, so `up` starts that same backend at once and runs the
-checks while the backend loads, on the other core.
-
-The start is only a guess until the checks confirm it: the pipeline then builds the backend's
-command line and environment as always, and the early backend is kept only when they are
-identical and none of the files it depends on (project files, the venv's pyvenv.cfg and
-interpreter, the dependency stamp, the model files) changed meanwhile; otherwise it is stopped
-(whole tree) before the pipeline starts the right one. Nothing is shown of it until then.
-
-The record (`early-start.json` in the project's state folder, wherever settings put it) holds
-the command line, the environment *changes* the launcher made (never the user's environment: no
-secrets), and the signatures (mtime, size) of those files.
-
-A cold `up` (no venv yet) gets a smaller head start from the same entry point: the probe of the
-interpreter its venv will most likely be made from runs while the launcher imports itself.
-`ROBO_BACKEND_FAST_START=0` turns both off (launcher/faststart.py).
+When nothing the checks depend on changed since the last healthy start of the same command, the
+same backend starts at once and is kept only if the pipeline then builds the identical command
+and environment and no watched file changed; otherwise its tree is stopped first. The record
+(`early-start.json`) holds only the environment *changes*, never secrets. A cold `up` gets an
+early interpreter probe instead. `ROBO_BACKEND_FAST_START=0` turns both off.
 """
 
 from __future__ import annotations

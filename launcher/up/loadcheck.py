@@ -1,13 +1,7 @@
 """After "ready", load the backend's model as the backend will, beside it; warn loudly on failure.
 
-A backend that loads its model lazily (qdrant-client's `models.Document`, on the first query)
-answers its health route at once: "ready" says nothing about the model. So once the backend is
-ready, `up` starts the venv's python on `fastembed/load_model.py` with exactly the backend's
-environment, in a background thread that never delays the ready line; a model that cannot be
-loaded is said in a warning with its fix, while the backend keeps running. A load that worked
-is remembered in the state folder (`model-load.json`), keyed on the model, the venv's fastembed
-and the environment fastembed reads, so it runs once per change of those, not at every start.
-The child is stopped when `up` ends, and ends by itself if the launcher dies.
+It runs in a background thread that never delays the ready line, once per change of what decides
+the load (`model-load.json` in the state folder); the child is stopped when `up` ends.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
-"""Back to full strength by itself: while the backend runs without the model it was asked for,
-fetch that model in the background and restart the backend onto it once it is verified.
+"""Back to full strength by itself: fetch the missing model in the background, then restart onto it.
 
-A backend that started *degraded* (no model: every hub request failed, the budget ran out)
-gets the model as soon as the hub answers again: a thread retries the model step with
-back-off (`BACKOFF_FIRST` s doubling to `BACKOFF_MAX` s, each try with a short stall timeout
-so a hub that came back is noticed quickly), quiet at normal verbosity and logged at debug.
-When the model is verified, one line says so and `up` restarts the backend with the model in
-its environment (serve()'s `restart` event); the status file, `/health` and `status` show it.
-
-A backend serving the *fallback* model is different: vectors stored with one model are wrong
-for the other. The main model is fetched the same way and its arrival announced; the switch
-itself follows the model-switch rule (`models/switch.py`): with `allow_model_switch = true`
-(the default) the backend is restarted onto it with the switch warning, never silently; with
-`false` it keeps serving the fallback and the status file says the main model is there.
-
-The status file's `model.background` says what the background is doing: `retrying` (since,
-tries, last error), `arrived` (and how long the backend ran without it) or `refused`.
-`background_model = false` (`--no-background-model`) turns all of it off.
+A degraded backend gets its model as soon as the hub answers again (retries with back-off); one
+serving the fallback gets the main model under the model-switch rule. The status file's
+`model.background` says what is happening; `background_model = false` turns it all off.
 """
 
 from __future__ import annotations

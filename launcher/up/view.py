@@ -1,8 +1,6 @@
-"""How `up` shows what it does: the settings (`-v`), the model step's outcome, and what serve()
-reports (the backend's output, the ready line, the stop, the exit).
+"""How `up` shows what it does: the settings (`-v`), the model step's outcome, what serve() reports.
 
-A console that can no longer be written to (a closed terminal or pipe) raises OSError from
-here; serve() takes that as a hangup and stops the tree quietly.
+A console that can no longer be written to raises OSError from here; serve() takes it as a hangup.
 """
 
 from __future__ import annotations

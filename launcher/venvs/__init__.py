@@ -1,10 +1,6 @@
 """Find, validate and create the project's venv; build the environment that "activates" it.
 
-A venv made by another OS (a Windows venv seen from WSL, or the reverse) is never touched: a
-per-platform sibling such as `.venv-wsl` is used instead, and why is explained once. The
-modules: `layout` (pyvenv.cfg, folders, which OS), `inspection` (is it usable), `interpreters`
-(which Python makes it), `creation` (the creator chain), `environment` (the activated env),
-`ensure` (reuse or create, what `up` calls).
+A venv made by another OS is never touched: a per-platform sibling such as `.venv-wsl` is used.
 """
 
 from __future__ import annotations

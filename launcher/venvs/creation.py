@@ -1,10 +1,8 @@
 """Create a venv with the first creator of the chain that works, and delete broken ones.
 
-The chain, in order, each failure logged with its reason:
-`uv venv` → `python -m venv` → `virtualenv` → `python -m venv --without-pip` + `ensurepip`.
-A creator whose tool is absent is *skipped* (a typed outcome, logged at info), one that ran and
-failed is a failure (a warning). The chain is a parameter so tests can make earlier creators
-fail for real.
+The chain: `uv venv` → `python -m venv` → `virtualenv` → `python -m venv --without-pip` +
+`ensurepip`. An absent tool is skipped (info), a creator that ran and failed is a warning; the
+chain is a parameter so tests can make creators fail for real.
 """
 
 from __future__ import annotations

@@ -50,13 +50,10 @@ def ensure_venv(
 ) -> VenvInfo:
     """The project's venv for this platform: reused when healthy, else (re)created.
 
-    `python` (`--python`) picks the interpreter for a new venv; the project's requires-python
-    must fit it (a venv on a version that does not is recreated, saying so). A half-installed
-    venv (an interrupted install) is recreated too. Creation holds the project's lock (in
-    `state_dir`, default `<project>/.robo-backend`), so a second `up` waits, then reuses.
-    With `create=False` nothing is created or deleted: a missing or broken venv is a VenvError
-    (used by `activate`). `creators` overrides the creator chain (tests make earlier creators
-    fail for real).
+    `python` (`--python`) picks the interpreter for a new venv; a venv whose version does not fit
+    requires-python, or that is half-installed, is recreated. Creation holds the project's lock in
+    `state_dir`, so a second `up` waits, then reuses. With `create=False` nothing is created or
+    deleted: a missing or broken venv is a VenvError. `creators` overrides the creator chain.
     """
     project = Path(project)
     venv_path = venv_path if venv_path.is_absolute() else project / venv_path

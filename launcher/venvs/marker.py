@@ -1,10 +1,8 @@
 """Half-installed venvs: the install marker, and the check for packages missing their metadata.
 
-An install writes `<venv>/.robo-backend-installing` (the installer's pid and tool) before it
-starts and removes it once it succeeded. A marker whose process is gone means the install was
-interrupted (Ctrl-C, SIGTERM, a kill, a power cut). A package folder whose `.dist-info` lacks
-METADATA or RECORD is what an interrupted installer leaves too ("Failed to read metadata from
-installed package"). Either way the venv is repaired by recreating it.
+An install writes `<venv>/.robo-backend-installing` (pid, tool) and removes it on success; a
+marker whose process is gone, or a `.dist-info` without METADATA or RECORD, means an interrupted
+install, and the venv is recreated.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """The per-project lock around venv creation and dependency sync, with its holder's pid.
 
-Two `up` started together on one project must not both create (or delete) the venv, nor both
-install into it. The lock is an OS file lock (filelock: flock / msvcrt), which the kernel
-releases when its holder dies, so a stale lock is recovered by simply taking it; next to it a
-small holder file names the pid that holds it, shown while another process waits and by
-`doctor`. The lock is re-entrant within one process (ensure the venv, then sync into it).
+An OS file lock, so a dead holder's lock is simply taken; a holder file names the pid for the
+waiting message and `doctor`. Re-entrant within one process.
 """
 
 from __future__ import annotations

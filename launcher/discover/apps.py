@@ -18,14 +18,13 @@ from pathlib import Path
 from loguru import logger
 
 from launcher.discover.cmdline import ServerCall, is_asgi_worker
-from launcher.discover.files import is_nested_project, project_sources
+from launcher.discover.files import is_nested_project, module_file, project_sources
 from launcher.discover.source import Interpreter, SourceFacts, read_facts
 from launcher.discover.stated import Statement, project_statements
 from launcher.discover.target import (
     CANDIDATE_NAMES,
     AppTarget,
     app_name,
-    module_file,
     module_name,
     rel,
 )

@@ -1,9 +1,9 @@
-"""List the backend's own Python files: no venvs, caches, tests, site-packages or nested projects.
+"""The backend's own Python files: which they are, and which of them an import names.
 
-Hidden folders are skipped too. A folder below the project that has its own pyproject.toml,
-setup.py, setup.cfg, Pipfile, requirements*.txt or .git is another project (a vendored library,
-an example backend, a checkout): its files say nothing about this one, so neither they nor its
-subfolders are read.
+No venvs, caches, tests, site-packages or hidden folders. A folder below the project that has
+its own pyproject.toml, setup.py, setup.cfg, Pipfile, requirements*.txt or .git is another
+project (a vendored library, an example backend, a checkout): its files say nothing about this
+one, so neither they nor its subfolders are read.
 """
 
 from __future__ import annotations
@@ -96,3 +96,34 @@ def belongs(project: Path, path: Path) -> bool:
         if _skipped_name(name) or (folder / "pyvenv.cfg").exists() or is_nested_project(folder):
             return False
     return path.is_file()
+
+
+def module_file(root: Path, parts: list[str]) -> Path | None:
+    """Where `a.b.c` lives when imported from `root`: root/a/b/c.py or root/a/b/c/__init__.py."""
+    base = root.joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def locate(project: Path, importer: Path, module: str, level: int) -> Path | None:
+    """The project file `module` names when `importer` imports it (None: not the project's)."""
+    parts = [part for part in module.split(".") if part]
+    if level > 0:
+        roots = [importer.parents[min(level, len(importer.parents)) - 1]]
+    else:
+        roots = [project, project / "src", _import_root(project, importer), importer.parent]
+    for root in dict.fromkeys(roots):
+        path = module_file(root, parts) if parts else root / "__init__.py"
+        if path is not None and path.is_file() and belongs(project, path):
+            return path
+    return None
+
+
+def _import_root(project: Path, path: Path) -> Path:
+    """The folder `path`'s top package sits in (where its absolute imports start)."""
+    folder = path.parent
+    while folder != project and (folder / "__init__.py").is_file():
+        folder = folder.parent
+    return folder

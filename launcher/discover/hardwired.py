@@ -4,8 +4,10 @@ Backends written without robo-backend in mind call `TextEmbedding(model_name=...
 "./cache/models")` (which ignores FASTEMBED_CACHE_PATH), pass `model="BAAI/..."` to
 qdrant-client's `models.Document(...)`, or keep the model name as the default of a settings
 field (`embedding_model: str = "BAAI/bge-small-en-v1.5"`). This module reads those literals from
-the source, without importing it, following a name through the project's own imports
-(`imports.py`: `from config import NEURAL_ENCODER`). A value read with `os.getenv("X", "default")`
+the source, without importing it, following a name through the project's own modules (`from
+config import NEURAL_ENCODER`, `import config` + `config.MODEL`, `settings.model` with `settings
+= Settings()` and a class default, `MODEL = other.MODEL`, `from defaults import *`; never into a
+venv, site-packages or a nested project). A value read with `os.getenv("X", "default")`
 is X's value when X is set in the environment or the project's `.env`, else the default.
 A relative `cache_dir` is relative to the folder the server runs in, which is the project folder.
 """
@@ -20,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.discover.files import project_sources
-from launcher.discover.imports import ProjectModules
+from launcher.discover.files import locate, project_sources
 from launcher.discover.source import TOKENS, Interpreter, SourceFacts, read_facts
 
 # Files worth parsing: they load a model, or name one in a setting.
-_EMBED_BYTES = (b"TextEmbedding", b"Document(", b"set_model(")
+_WANTED = re.compile(rb"TextEmbedding|Document\(|set_model\(|(?i:embed\w*model|model_?name)")
 _MODEL_FIELD = re.compile(r"(?i)(embed\w*model|model_?name|^model$)")
-_MODEL_FIELD_BYTES = re.compile(rb"(?i)embed\w*model|model_?name")
+MAX_STEPS = 12  # links followed from a name to its literal
 _MODEL_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -40,6 +41,7 @@ class Found:
     where: str
     how: str
     loaded: bool = False
+    env: str | None = field(default=None, compare=False)
 
     def describe(self, what: str) -> str:
         return f"{what} from {self.where} ({self.how})"
@@ -76,14 +78,6 @@ def _rel(project: Path, path: Path) -> str:
         return str(path)
 
 
-def _wanted(path: Path) -> bool:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
-    return any(marker in data for marker in _EMBED_BYTES) or bool(_MODEL_FIELD_BYTES.search(data))
-
-
 def find_hardwired(
     project: Path, interpreter: Interpreter = None, env: Mapping[str, str] | None = None
 ) -> Hardwired:
@@ -92,11 +86,10 @@ def find_hardwired(
     `interpreter` (the backend venv's python) parses what the launcher's Python cannot; `env`
     is the environment the backend will see (default: this process's).
     """
-    paths = [p for p in project_sources(project) if _wanted(p)]
-    facts = read_facts(paths, interpreter)
-    ordered = [facts[p] for p in paths if p in facts]
-    reader = _Reader(project, ProjectModules(project, interpreter, facts), env)
-    literals = _literal_index(reader, ordered)
+    facts = read_facts(project_sources(project), interpreter, _WANTED)
+    reader = _Reader(project, interpreter, facts, env)
+    ordered = list(facts.values())
+    literals = reader.literal_index(ordered)
     result = Hardwired(unparsed=[f.path for f in ordered if f.parsed_by == TOKENS])
     models: list[Found] = []
     for source in ordered:
@@ -124,15 +117,33 @@ def find_hardwired(
 
 class _Reader:
     """Reads one argument of a loading call: a literal, a name followed through the project's
-    imports, else a name's literal anywhere in the project; an environment variable first."""
+    imports, else a name's literal anywhere in the project; an environment variable first.
+    Each file is read once, the ones an import names when it is followed."""
 
     def __init__(
-        self, project: Path, modules: ProjectModules, env: Mapping[str, str] | None
+        self,
+        project: Path,
+        interpreter: Interpreter,
+        known: dict[Path, SourceFacts],
+        env: Mapping[str, str] | None,
     ) -> None:
         self.project = project
-        self.modules = modules
+        self.interpreter = interpreter
+        self.known: dict[Path, SourceFacts | None] = dict(known)
         self.env = os.environ if env is None else env
         self._dotenv: dict[str, str | None] | None = None
+        self._active: set[tuple[Path, tuple[str, ...]]] = set()
+
+    def literal_index(self, ordered: Iterable[SourceFacts]) -> dict[str, list[Found]]:
+        """name → its literal bindings (class-level fields first, then module-level constants)."""
+        index: dict[str, list[Found]] = {}
+        for source in ordered:
+            for item in sorted(source.literals, key=lambda i: i.get("scope") != "class"):
+                where = f"{_rel(self.project, source.path)}:{item['line']}"
+                how = f"default of {item['name']}"
+                found = self.with_env(Found(item["value"], where, how), item.get("env"))
+                index.setdefault(item["name"], []).append(found)
+        return index
 
     def argument(
         self, source: SourceFacts, call: dict[str, Any], key: str, literals: dict[str, list[Found]]
@@ -142,14 +153,9 @@ class _Reader:
         if literal is not None:
             return self.with_env(Found(literal, where, "literal"), call.get(f"{key}_env"))
         chain = call.get(f"{key}_chain")
-        bound = self.modules.resolve(source.path, chain) if chain else None
+        bound = self.resolve(source.path, chain) if chain else None
         if bound is not None:
-            found = Found(
-                bound.value,
-                f"{_rel(self.project, bound.path)}:{bound.line}",
-                f"default of {bound.name}",
-            )
-            return self.with_env(found, bound.env)
+            return self.with_env(bound, bound.env)
         return _resolve(call.get(f"{key}_ref"), literals)
 
     def with_env(self, found: Found, name: str | None) -> Found:
@@ -159,12 +165,6 @@ class _Reader:
             return found
         if name in self.env:
             return Found(self.env[name], found.where, f"{name} from the environment")
-        value = self.dotenv().get(name)
-        if value is not None:
-            return Found(value, found.where, f"{name} from .env")
-        return found
-
-    def dotenv(self) -> dict[str, str | None]:
         if self._dotenv is None:
             self._dotenv = {}
             path = self.project / ".env"
@@ -173,19 +173,87 @@ class _Reader:
 
                 with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
                     self._dotenv = dict(dotenv_values(path, interpolate=False))
-        return self._dotenv
+        value = self._dotenv.get(name)
+        if value is not None:
+            return Found(value, found.where, f"{name} from .env")
+        return found
+
+    def facts(self, path: Path) -> SourceFacts | None:
+        if path not in self.known:
+            self.known[path] = read_facts([path], self.interpreter).get(path)
+        return self.known[path]
+
+    def locate(self, importer: Path, module: str, level: int) -> Path | None:
+        return locate(self.project, importer, module, level)
+
+    def resolve(self, path: Path, chain: list[str], steps: int = 0) -> Found | None:
+        """The literal `chain` (`["config", "MODEL"]`) is bound to, seen from `path`, followed
+        through aliases, imports and `*` imports of the project's own modules; its `env` is
+        the variable it is read from first (`os.getenv("X", "default")`)."""
+        key = (path, tuple(chain))
+        if not chain or steps > MAX_STEPS or key in self._active:
+            return None  # too far, or a cycle (`A = B`, `B = A`)
+        self._active.add(key)
+        try:
+            return self._resolve(path, chain, steps)
+        finally:
+            self._active.discard(key)
+
+    def _resolve(self, path: Path, chain: list[str], steps: int) -> Found | None:
+        facts = self.facts(path)
+        if facts is None:
+            return None
+        item = _literal(facts, chain)
+        if item is not None:
+            where = f"{_rel(self.project, path)}:{item['line']}"
+            return Found(item["value"], where, f"default of {item['name']}", env=item.get("env"))
+        head, rest = chain[0], chain[1:]
+        alias = facts.aliases.get(head)
+        if alias is not None and (rest or not alias.get("instance")):
+            found_alias = self.resolve(path, [*alias["ref"], *rest], steps + 1)
+            if found_alias is not None:
+                return found_alias
+        imported = facts.imports.get(head)
+        if imported is not None:
+            found_import = self._through_import(path, imported, rest, steps)
+            if found_import is not None:
+                return found_import
+        for star in facts.star_imports:
+            target = self.locate(path, star["module"], star["level"])
+            found_star = self.resolve(target, chain, steps + 1) if target else None
+            if found_star is not None:
+                return found_star
+        return None
+
+    def _through_import(
+        self, path: Path, imported: dict[str, Any], rest: list[str], steps: int
+    ) -> Found | None:
+        module, name, level = imported["module"], imported["name"], imported["level"]
+        if name is None:  # import a.b [as c]: the rest may name submodules first
+            target = self.locate(path, module, level)
+            while len(rest) > 1 and self.locate(path, f"{module}.{rest[0]}", level):
+                module, rest = f"{module}.{rest[0]}", rest[1:]
+                target = self.locate(path, module, level)
+            return self.resolve(target, rest, steps + 1) if target is not None and rest else None
+        submodule = self.locate(path, f"{module}.{name}" if module else name, level)
+        if submodule is not None:  # from pkg import config
+            return self.resolve(submodule, rest, steps + 1) if rest else None
+        target = self.locate(path, module, level)
+        return self.resolve(target, [name, *rest], steps + 1) if target is not None else None
 
 
-def _literal_index(reader: _Reader, ordered: Iterable[SourceFacts]) -> dict[str, list[Found]]:
-    """name → its literal bindings (class-level fields first, then module-level constants)."""
-    index: dict[str, list[Found]] = {}
-    for source in ordered:
-        for item in sorted(source.literals, key=lambda i: i.get("scope") != "class"):
-            where = f"{_rel(reader.project, source.path)}:{item['line']}"
-            how = f"default of {item['name']}"
-            found = reader.with_env(Found(item["value"], where, how), item.get("env"))
-            index.setdefault(item["name"], []).append(found)
-    return index
+def _literal(facts: SourceFacts, chain: list[str]) -> dict[str, Any] | None:
+    """A module-level literal (`MODEL`) or a class default (`Settings.embedding_model`)."""
+    if len(chain) == 1:
+        scope, owner, name = "module", None, chain[0]
+    elif len(chain) == 2:
+        scope, owner, name = "class", chain[0], chain[1]
+    else:
+        return None
+    for item in facts.literals:
+        if item["name"] == name and item.get("scope") == scope and item.get("class") == owner:
+            return item
+    return None
 
 
 def _resolve(ref: str | None, literals: dict[str, list[Found]]) -> Found | None:

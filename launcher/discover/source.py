@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -74,8 +75,11 @@ def _from_json(path: Path, data: dict[str, Any], parsed_by: str, error: str | No
 Interpreter = Path | Callable[[], "Path | None"] | None
 
 
-def read_facts(paths: Iterable[Path], interpreter: Interpreter = None) -> dict[Path, SourceFacts]:
-    """The facts of every readable file in `paths` (unreadable files are left out)."""
+def read_facts(
+    paths: Iterable[Path], interpreter: Interpreter = None, wanted: re.Pattern[bytes] | None = None
+) -> dict[Path, SourceFacts]:
+    """The facts of every readable file in `paths` (unreadable files are left out, and so are
+    those whose bytes `wanted` does not find), in the order of `paths`."""
     found: dict[Path, SourceFacts] = {}
     pending: list[_Pending] = []
     for path in paths:
@@ -84,6 +88,9 @@ def read_facts(paths: Iterable[Path], interpreter: Interpreter = None) -> dict[P
         except OSError as exc:
             logger.debug(f"cannot read {path}: {exc}")
             continue
+        if wanted is not None and not wanted.search(data):
+            continue
+        found[path] = SourceFacts(path, None)  # keeps the order of `paths`
         try:
             found[path] = _from_json(path, scan.scan_source(data, str(path)), LAUNCHER, None)
         except (SyntaxError, ValueError) as exc:

@@ -1,4 +1,4 @@
-"""The app to serve (`AppTarget`), and where a module of the project lives and names its app."""
+"""The app to serve (`AppTarget`): module, attribute and folder, and how a module names its app."""
 
 from __future__ import annotations
 
@@ -55,15 +55,6 @@ def app_name(facts: SourceFacts) -> str | None:
         if name in facts.names:
             return name
     return facts.fastapi[0] if facts.fastapi else None
-
-
-def module_file(root: Path, parts: list[str]) -> Path | None:
-    """Where `a.b.c` lives when imported from `root`: root/a/b/c.py or root/a/b/c/__init__.py."""
-    base = root.joinpath(*parts)
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
 
 
 def module_name(project: Path, path: Path) -> tuple[str, Path | None]:

@@ -9,23 +9,17 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from launcher.fileops import read_state_text
 from launcher.models.integrity import (
     content_matches,
     file_digests,
     is_hash_name,
     onnx_looks_complete,
 )
-from launcher.models.layout import (
-    METADATA_NAME,
-    find_folder,
-    incomplete_files,
-    snapshot_dir,
-)
+from launcher.models.layout import METADATA_NAME, OnDisk, read_model, snapshot_dir
 from launcher.models.names import is_commit
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec, lookup
-from launcher.models.verified import STAMP_NAME, read_json, read_stamp, stamp_source
+from launcher.models.verified import STAMP_NAME, Stamp
 
 
 class CacheState(str, Enum):
@@ -127,46 +121,29 @@ def inspect_model(cache_root: Path, name: str, *, deep: bool = False) -> ModelCa
     their blob names (which are their hashes), fastembed's metadata and an ONNX structure walk.
     """
     spec = lookup(name)
-    folder = find_folder(Path(cache_root), spec)
-    if folder is None:
+    disk = read_model(Path(cache_root), spec)
+    if disk is None:
         return ModelCacheState(spec.name, spec.repo, MISSING, None)
+    folder = disk.folder
     state = ModelCacheState(spec.name, spec.repo, OK, folder, folder=folder)
-    partials = incomplete_files(folder)
-    stamp = read_stamp(folder, spec)
-    if stamp is not None:
-        _check_stamped(state, folder, stamp, deep)
+    if disk.stamp is not None:
+        _check_stamped(state, disk, disk.stamp, deep)
     else:
-        if (folder / STAMP_NAME).exists():
+        if disk.has_stamp:
             state.partial(f"verification stamp {folder / STAMP_NAME} is unreadable")
-        _check_unstamped(state, folder, spec)
+        _check_unstamped(state, disk, spec)
     if state.findings:
         kinds = {finding.kind for finding in state.findings}
         state.state = CORRUPT if CORRUPT in kinds else PARTIAL
         state.path = folder
-        if partials:
+        if disk.partials:
             state.partial(
-                f"{len(partials)} unfinished download(s) (.incomplete) in {folder / 'blobs'}"
+                f"{len(disk.partials)} unfinished download(s) (.incomplete) in {folder / 'blobs'}"
             )
     else:
-        state.leftovers = partials
+        state.leftovers = disk.partials
         state.path = snapshot_dir(folder, str(state.commit))
     return state
-
-
-def _read_ref(folder: Path) -> str | None:
-    """What `refs/main` says, when it is a commit id (the file is untrusted, like any on disk)."""
-    text = read_state_text(folder / "refs" / "main", limit=4096)
-    ref = text.strip() if text is not None else None
-    return ref if is_commit(ref) else None
-
-
-def _check_refs(state: ModelCacheState, folder: Path, commit: str) -> None:
-    ref = _read_ref(folder)
-    if ref is None:
-        state.partial(f"refs/main is missing or unreadable in {folder}")
-        return
-    if ref != commit:
-        state.partial(f"refs/main points at {ref[:12]}, not the verified {commit[:12]}")
 
 
 def _valid_metadata(meta: Any) -> bool:
@@ -175,15 +152,14 @@ def _valid_metadata(meta: Any) -> bool:
     )
 
 
-def _check_metadata(state: ModelCacheState, folder: Path, expected: dict[str, int]) -> None:
+def _check_metadata(state: ModelCacheState, disk: OnDisk, expected: dict[str, int]) -> None:
     """fastembed refuses (or crashes on) a metadata file that is garbage or disagrees on sizes."""
-    path = folder / METADATA_NAME
-    if not path.exists():
+    if not disk.has_metadata:
         state.partial(f"{METADATA_NAME} is missing")
         return
-    meta = read_json(path)
+    meta = disk.metadata
     if not _valid_metadata(meta):
-        state.corrupt(f"{path} is not valid fastembed metadata")
+        state.corrupt(f"{disk.folder / METADATA_NAME} is not valid fastembed metadata")
         return
     for rel, size in expected.items():
         entry = meta.get(str(Path("snapshots", str(state.commit), rel)))
@@ -211,15 +187,18 @@ def _stat_file(state: ModelCacheState, path: Path, rel: str) -> os.stat_result |
     return None
 
 
-def _check_stamped(state: ModelCacheState, folder: Path, stamp: dict[str, Any], deep: bool) -> None:
-    commit = stamp["commit"]
+def _check_stamped(state: ModelCacheState, disk: OnDisk, stamp: Stamp, deep: bool) -> None:
+    commit = stamp.commit
     state.commit = commit
     state.verified = "stamp"
-    state.source = stamp_source(stamp)
-    snapshot = snapshot_dir(folder, commit)
-    _check_refs(state, folder, commit)
+    state.source = stamp.source
+    snapshot = snapshot_dir(disk.folder, commit)
+    if disk.ref is None:
+        state.partial(f"refs/main is missing or unreadable in {disk.folder}")
+    elif disk.ref != commit:
+        state.partial(f"refs/main points at {disk.ref[:12]}, not the verified {commit[:12]}")
     sizes: dict[str, int] = {}
-    for rel, info in stamp["files"].items():
+    for rel, info in stamp.files.items():
         path = snapshot / rel
         stat = _stat_file(state, path, rel)
         if stat is None:
@@ -236,24 +215,21 @@ def _check_stamped(state: ModelCacheState, folder: Path, stamp: dict[str, Any], 
                 state.corrupt(f"{rel} does not match its sha256")
             else:
                 state.verified = "hash"
-    _check_metadata(state, folder, sizes)
+    _check_metadata(state, disk, sizes)
 
 
-def _unstamped_commit(state: ModelCacheState, folder: Path) -> str | None:
-    ref = _read_ref(folder)
-    if ref is not None:
-        return ref
-    snapshots_dir = folder / "snapshots"
-    snapshots = sorted(snapshots_dir.glob("*")) if snapshots_dir.is_dir() else []
-    if len(snapshots) != 1 or not is_commit(snapshots[0].name):
-        state.partial(f"no usable snapshot in {folder}")
+def _unstamped_commit(state: ModelCacheState, disk: OnDisk) -> str | None:
+    if disk.ref is not None:
+        return disk.ref
+    if len(disk.snapshots) != 1 or not is_commit(disk.snapshots[0]):
+        state.partial(f"no usable snapshot in {disk.folder}")
         return None
     state.partial("refs/main is missing or unreadable")
-    return snapshots[0].name
+    return disk.snapshots[0]
 
 
-def _metadata_sizes(state: ModelCacheState, folder: Path, commit: str) -> dict[str, int]:
-    meta = read_json(folder / METADATA_NAME)
+def _metadata_sizes(state: ModelCacheState, disk: OnDisk, commit: str) -> dict[str, int]:
+    meta = disk.metadata
     sizes: dict[str, int] = {}
     if isinstance(meta, dict):
         for key, entry in meta.items():
@@ -261,18 +237,18 @@ def _metadata_sizes(state: ModelCacheState, folder: Path, commit: str) -> dict[s
             if len(parts) > 2 and parts[1] == commit and isinstance(entry, dict):
                 size = entry.get("size")
                 sizes["/".join(parts[2:])] = size if isinstance(size, int) else -1
-    elif (folder / METADATA_NAME).exists():
-        state.corrupt(f"{folder / METADATA_NAME} is not valid fastembed metadata")
+    elif disk.has_metadata:
+        state.corrupt(f"{disk.folder / METADATA_NAME} is not valid fastembed metadata")
     return sizes
 
 
-def _check_unstamped(state: ModelCacheState, folder: Path, spec: ModelSpec) -> None:
-    commit = _unstamped_commit(state, folder)
+def _check_unstamped(state: ModelCacheState, disk: OnDisk, spec: ModelSpec) -> None:
+    commit = _unstamped_commit(state, disk)
     if commit is None:
         return
     state.commit = commit
-    snapshot = snapshot_dir(folder, commit)
-    meta_sizes = _metadata_sizes(state, folder, commit)
+    snapshot = snapshot_dir(disk.folder, commit)
+    meta_sizes = _metadata_sizes(state, disk, commit)
     hashed = False
     for rel in spec.files:
         path = snapshot / rel

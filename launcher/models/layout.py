@@ -13,12 +13,20 @@ import shutil
 import sys
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text
+from launcher.fileops import (
+    DEFAULT_FILE_OPS,
+    FileOps,
+    atomic_write_text,
+    read_state_json,
+    read_state_text,
+)
 from launcher.models.names import OutsideCache, confine, is_commit, is_etag, is_repo_path
 from launcher.models.registry import ModelSpec, lookup
+from launcher.models.verified import STAMP_NAME, Stamp, stamp_from_json
 from launcher.values import truthy
 
 METADATA_NAME = "files_metadata.json"
@@ -76,6 +84,47 @@ def incomplete_files(folder: Path) -> list[Path]:
         return sorted(p for p in blobs.iterdir() if p.name.endswith(INCOMPLETE_SUFFIX))
     except OSError:
         return []
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """One model's folder as it lies, every file read as untrusted input: the unfinished
+    downloads, the snapshot names, `refs/main` when it is a commit id, fastembed's metadata
+    (parsed JSON, None when unreadable) and our stamp when a check can rely on it; `has_*`
+    say whether those files exist at all."""
+
+    folder: Path
+    partials: list[Path]
+    snapshots: list[str]
+    ref: str | None
+    has_metadata: bool
+    metadata: Any
+    has_stamp: bool
+    stamp: Stamp | None
+
+
+def read_model(root: Path, spec: ModelSpec) -> OnDisk | None:
+    """What the cache under `root` holds for `spec` (None: no folder), without the network."""
+    folder = find_folder(root, spec)
+    if folder is None:
+        return None
+    partials = incomplete_files(folder)
+    snapshots = folder / "snapshots"
+    names = sorted(p.name for p in snapshots.glob("*")) if snapshots.is_dir() else []
+    text = read_state_text(folder / "refs" / "main", limit=4096)
+    ref = text.strip() if text is not None else None
+    metadata = read_state_json(folder / METADATA_NAME)
+    stamp = read_state_json(folder / STAMP_NAME)
+    return OnDisk(
+        folder,
+        partials,
+        names,
+        ref if is_commit(ref) else None,
+        (folder / METADATA_NAME).exists(),
+        metadata,
+        (folder / STAMP_NAME).exists(),
+        stamp_from_json(stamp, spec),
+    )
 
 
 def symlinks_supported(

@@ -6,11 +6,11 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps, atomic_write_text, read_state_json
-from launcher.models.layout import snapshot_dir
 from launcher.models.names import is_commit, is_repo_path
 from launcher.models.provenance import FOUND, Provenance
 from launcher.models.registry import ModelSpec
@@ -19,9 +19,14 @@ STAMP_NAME = ".robo-verified.json"
 STAMP_SCHEMA = 1
 
 
-def read_json(path: Path) -> Any:
-    """Parsed JSON of a state file (untrusted: see `fileops.read_state_json`), or None."""
-    return read_state_json(path)
+@dataclass(frozen=True)
+class Stamp:
+    """A stamp a check can rely on: the verified commit, per file (repo path) its size, sha256,
+    etag and the mtime_ns seen then, and where the model came from (None: not recorded)."""
+
+    commit: str
+    files: dict[str, dict[str, Any]]
+    source: Provenance | None
 
 
 def _valid_entry(rel: Any, info: Any) -> bool:
@@ -33,13 +38,12 @@ def _valid_entry(rel: Any, info: Any) -> bool:
     )
 
 
-def read_stamp(folder: Path, spec: ModelSpec) -> dict[str, Any] | None:
-    """The stamp of `folder` when it is one for `spec` that a check can rely on, else None.
+def stamp_from_json(stamp: Any, spec: ModelSpec) -> Stamp | None:
+    """The stamp (parsed JSON) when it is one for `spec` that a check can rely on, else None.
 
     The stamp is input like any file on disk: its commit must be a commit id and its file
     names paths inside the repo, or it is not relied on (and the model is checked the long way).
     """
-    stamp = read_json(folder / STAMP_NAME)
     if (
         isinstance(stamp, dict)
         and stamp.get("schema") == STAMP_SCHEMA
@@ -49,7 +53,7 @@ def read_stamp(folder: Path, spec: ModelSpec) -> dict[str, Any] | None:
         and all(_valid_entry(rel, info) for rel, info in stamp["files"].items())
         and str(stamp.get("repo", "")).lower() == spec.repo.lower()
     ):
-        return stamp
+        return Stamp(stamp["commit"], stamp["files"], Provenance.from_json(stamp.get("source")))
     return None
 
 
@@ -69,7 +73,7 @@ def write_stamp(
     are in place, so a later stat-only check can tell "untouched since verification". Without
     `source`, the provenance of the stamp being replaced is kept, else it is unknown (`how`).
     """
-    snapshot = snapshot_dir(folder, commit)
+    snapshot = folder / "snapshots" / commit  # as `layout.snapshot_dir` lays it out
     entries: dict[str, dict[str, Any]] = {}
     for rel, info in files.items():
         stat = os.stat(snapshot / rel)
@@ -93,10 +97,6 @@ def write_stamp(
 
 
 def _previous_source(folder: Path) -> Provenance | None:
-    stamp = read_json(folder / STAMP_NAME)
-    return stamp_source(stamp) if isinstance(stamp, dict) else None
-
-
-def stamp_source(stamp: Mapping[str, Any]) -> Provenance | None:
-    """The provenance recorded in a stamp (None for stamps written before it was recorded)."""
-    return Provenance.from_json(stamp.get("source"))
+    """The provenance the stamp being replaced records (None: none, or not recorded)."""
+    stamp = read_state_json(folder / STAMP_NAME)
+    return Provenance.from_json(stamp.get("source")) if isinstance(stamp, dict) else None

@@ -85,25 +85,21 @@ def clear_empty_dir(path: Path) -> None:
             _debug(f"removed the empty folder {path} where a file belongs")
 
 
-def atomic_write_bytes(path: Path, data: bytes, ops: FileOps = DEFAULT_FILE_OPS) -> None:
-    """Write `data` to a temp file next to `path`, fsync it, then rename it over `path`."""
+def atomic_write_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> None:
+    """Write `text` (UTF-8, `\\n` line ends) to a temp file next to `path`, fsync it, then
+    rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clear_empty_dir(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temp, "wb") as handle:
-            handle.write(data)
+            handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         ops.move(temp, path)
     finally:
         with contextlib.suppress(OSError):
             temp.unlink()
-
-
-def atomic_write_text(path: Path, text: str, ops: FileOps = DEFAULT_FILE_OPS) -> None:
-    """`atomic_write_bytes` of UTF-8 text with `\\n` line ends."""
-    atomic_write_bytes(path, text.encode("utf-8"), ops)
 
 
 def write_problem(path: Path, exc: OSError, what: str = "") -> tuple[str, str]:
@@ -214,22 +210,19 @@ def _depth(value: Any, limit: int) -> bool:
     return True
 
 
-def parse_state_json(text: str, depth: int = STATE_JSON_DEPTH) -> Any:
-    """Strict JSON: no NaN or Infinity, no number out of range, at most `depth` levels; None
-    for anything else."""
+def read_state_json(path: Path, limit: int = STATE_FILE_LIMIT) -> Any:
+    """A JSON state file read as untrusted input (see `read_state_bytes`), as strict JSON: the
+    parsed value, or None when it is missing or not what we could have written (NaN or
+    Infinity, a number out of range, more than STATE_JSON_DEPTH levels). Callers still check
+    the schema of what they get."""
+    text = read_state_text(path, limit)
+    if text is None:
+        return None
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         return None
-    return value if _depth(value, depth) else None
-
-
-def read_state_json(path: Path, limit: int = STATE_FILE_LIMIT) -> Any:
-    """A JSON state file read as untrusted input (see `read_state_bytes`, `parse_state_json`):
-    the parsed value, or None when it is missing or not what we could have written. Callers
-    still check the schema of what they get."""
-    text = read_state_text(path, limit)
-    return None if text is None else parse_state_json(text)
+    return value if _depth(value, STATE_JSON_DEPTH) else None
 
 
 # The values state files hold, checked for the form we write them in.

@@ -114,23 +114,36 @@ def installed_fastembed(venv: Path) -> Path | None:
     return None
 
 
-def _key(venv: Path, state_dir: Path, names: Sequence[str]) -> dict[str, Any] | None:
+def _remembered(
+    venv: Path, state_dir: Path, names: Sequence[str]
+) -> tuple[dict[str, Any] | None, FastembedAnswer | None]:
+    """The key of the answer for `names` (None: no fastembed in the venv), and the answer an
+    earlier run remembered under that key (None: none that still holds). The key is the
+    installed fastembed (its dist-info), the dependency stamp and the names asked for."""
     dist = installed_fastembed(venv)
-    if dist is None:
-        return None
     try:
-        mtime = dist.stat().st_mtime_ns
+        mtime = None if dist is None else dist.stat().st_mtime_ns
     except OSError:
-        return None
+        mtime = None
+    if dist is None or mtime is None:
+        return None, None
     from launcher.deps.stamp import read_stamp  # only with fastembed installed (deps is ~50 ms)
 
-    stamp = read_stamp(state_dir)
-    return {
+    key = {
         "dist": dist.name,
         "dist_mtime_ns": mtime,
-        "deps_stamp": stamp,
+        "deps_stamp": read_stamp(state_dir),
         "names": sorted({n.strip().lower() for n in names}),
     }
+    data = read_state_json(state_dir / ANSWER_FILE)  # untrusted: anything but ours is None
+    if not isinstance(data, dict) or data.get("schema") != ANSWER_SCHEMA or data.get("key") != key:
+        return key, None
+    try:
+        answer = _answer_from_json(data.get("answer") or {})
+    except (AttributeError, KeyError, TypeError, ValueError):  # not an answer we wrote
+        return key, None
+    answer.cached = True
+    return key, answer
 
 
 def probe_fastembed(
@@ -148,14 +161,13 @@ def probe_fastembed(
     uses the built-in registry). Else fastembed's source is read (`read_from_source`); when that
     is not sure, the venv's python is asked (`ask_fastembed`). A probe that fails is logged and
     answers the same way. Either answer is remembered. With ROBO_BACKEND_FAST_START=0 in `env`
-    neither the remembered answer nor the source is read: the venv's python is asked.
+    neither the remembered answer nor the source is used: the venv's python is asked.
     """
-    key = _key(venv, state_dir, names)
+    key, remembered = _remembered(venv, state_dir, names)
     if key is None:
         return FastembedAnswer(None)
     fast = fast_start(os.environ if env is None else env)  # off: ask, as after an install
-    remembered = _remembered(state_dir, key) if fast else None
-    if remembered is not None:
+    if remembered is not None and fast:
         return remembered
     answer = read_from_source(venv, names, cache=cache) if fast else None
     if answer is None:
@@ -224,18 +236,6 @@ def _parse(result: proc.Result) -> dict[str, Any] | None:
     return None
 
 
-def _remembered(state_dir: Path, key: dict[str, Any]) -> FastembedAnswer | None:
-    data = read_state_json(state_dir / ANSWER_FILE)  # untrusted: anything but ours is None
-    if not isinstance(data, dict) or data.get("schema") != ANSWER_SCHEMA or data.get("key") != key:
-        return None
-    try:
-        answer = _answer_from_json(data.get("answer") or {})
-    except (AttributeError, KeyError, TypeError, ValueError):  # not an answer we wrote
-        return None
-    answer.cached = True
-    return answer
-
-
 def _remember(state_dir: Path, key: dict[str, Any], answer: FastembedAnswer) -> None:
     document = {"schema": ANSWER_SCHEMA, "key": key, "answer": answer.to_json()}
     try:
@@ -293,17 +293,14 @@ def remembered_specs(
     """The specs a warm `up` would use, from the remembered answer only (never a process):
     for `doctor`, which must not import the backend's fastembed. {} when nothing valid is kept."""
     wanted = [name for name in names if name and name.strip()]
-    key = _key(venv, state_dir, wanted)
-    answer = _remembered(state_dir, key) if key is not None else None
+    _, answer = _remembered(venv, state_dir, wanted)
     return described_specs(answer, wanted) if answer is not None else {}
 
 
 def ignored_cache_dir(venv: Path, state_dir: Path, names: Sequence[str | None]) -> Path | None:
     """The folder the venv's fastembed opens when it does not follow the FASTEMBED_CACHE_PATH
     it is given (none does today; a future one might): prefetch must go there. Else None."""
-    wanted = [name for name in names if name and name.strip()]
-    key = _key(venv, state_dir, wanted)
-    answer = _remembered(state_dir, key) if key is not None else None
+    _, answer = _remembered(venv, state_dir, [name for name in names if name and name.strip()])
     if answer is None or answer.follows_env:
         return None
     return answer.cache_dir

@@ -1,4 +1,5 @@
-"""One project, one running `up`: the claim taken before the server starts, and who holds it.
+"""One project, one running `up`: the claim taken before the server starts, who holds it, and
+what an earlier `up` left in the run file.
 
 Two `up` of one project started together must not both serve it: both would pass the port
 check, both would write the run file, and with `--port 0` both backends would run. So `up`
@@ -8,7 +9,9 @@ which the kernel releases when that process dies, even by kill -9. Next to it a 
 file names the pid holding it (with its start time, so a reused pid is never taken for it).
 
 The `up` that cannot take the claim exits 1 naming the other: "already running at URL" once
-that one has written its run file, else "is starting it". Only the holder writes the run
+that one has written its run file, else "is starting it". The `up` that takes it settles the
+run file (server/runfile.py) an earlier `up` left: still running (refuse), an orphan whose
+launcher is gone (stop it, it is ours), or stale (forget it). Only the holder writes the run
 file, and a launcher removes the run file only when it wrote it (its pid and start time).
 
 The early start of a warm `up` (launcher/up/early.py) takes the claim before it starts its
@@ -28,11 +31,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from launcher.fileops import read_state_json, state_pid, state_time
+from launcher.server.runfile import (
+    START_TOLERANCE,
+    RunRecord,
+    RunState,
+    forget_run,
+    identity,
+    inspect_run,
+    read_run,
+    remove_run,
+)
+
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
     from launcher.errors import ServerError
-    from launcher.server.runfile import RunRecord
 
 CLAIM_FILE = "up.lock"
 HOLDER_FILE = "up.lock.holder.json"
@@ -55,13 +69,16 @@ class Holder:
     def since_clock(self) -> str:
         return datetime.fromtimestamp(self.since).strftime("%H:%M")
 
-    def alive(self) -> bool:
-        """The holder still runs (the same process: pid and start time). Only used to name it:
-        nothing is ever signalled on this evidence."""
-        from launcher.server.runfile import START_TOLERANCE, identity
-
-        found = identity(self.pid)
-        return found is not None and abs(found[0] - self.started) <= START_TOLERANCE
+    @classmethod
+    def from_json(cls, data: Any) -> Holder | None:
+        """The holder in `data` (untrusted): None unless it is exactly what we write."""
+        if not isinstance(data, dict):
+            return None
+        pid, started = state_pid(data.get("pid")), state_time(data.get("started"))
+        since = state_time(data.get("since"))
+        if pid is None or started is None or since is None:
+            return None
+        return cls(pid, started, since)
 
 
 def _lock_path(state_dir: Path) -> Path:
@@ -92,33 +109,28 @@ def try_claim(state_dir: Path) -> bool:
 
 
 def release(state_dir: Path) -> None:
-    """Give the claim up (the `up` is done with the project); the holder file goes with it."""
-    path = _lock_path(state_dir)
+    """Give the claim up (the `up` is done with the project): the run file goes when this
+    launcher wrote it, the holder file with the claim."""
+    remove_run(state_dir, only_mine=True)
+    _unlock(state_dir)
+
+
+def _unlock(state_dir: Path) -> None:
+    """Release the lock this process holds, and remove the holder file it wrote with it."""
     with _guard:
-        lock = _held.pop(path, None)
+        lock = _held.pop(_lock_path(state_dir), None)
     if lock is None:
         return
-    if (holder := read_holder(state_dir)) is not None and holder.pid == os.getpid():
-        with contextlib.suppress(OSError):
-            (Path(state_dir) / HOLDER_FILE).unlink()
+    with contextlib.suppress(OSError):
+        (Path(state_dir) / HOLDER_FILE).unlink()
     with contextlib.suppress(OSError):
         lock.release()
 
 
-def _own_start() -> float:
-    """This process's start time, as the run file records it (psutil, not runfile: that one
-    loads logging, which the early start must not wait for)."""
-    import psutil
-
-    try:
-        return float(psutil.Process(os.getpid()).create_time())
-    except (psutil.Error, OSError):
-        return 0.0
-
-
 def _write_holder(state_dir: Path) -> None:
     """Name this process as the holder (atomically: a temp file renamed into place)."""
-    document = {"pid": os.getpid(), "started": _own_start(), "since": time.time()}
+    started = (identity(os.getpid()) or (0.0, ""))[0]
+    document = {"pid": os.getpid(), "started": started, "since": time.time()}
     target = state_dir / HOLDER_FILE
     temp = state_dir / f".{HOLDER_FILE}.{os.getpid()}.tmp"
     try:
@@ -129,25 +141,9 @@ def _write_holder(state_dir: Path) -> None:
             temp.unlink()
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def read_holder(state_dir: Path) -> Holder | None:
     """The holder file as untrusted input: None unless it is exactly what we write."""
-    from launcher.fileops import read_state_json
-
-    data = read_state_json(Path(state_dir) / HOLDER_FILE)
-    if not isinstance(data, dict):
-        return None
-    pid, started, since = data.get("pid"), _number(data.get("started")), _number(data.get("since"))
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
-        return None
-    if started is None or since is None or started < 0 or since < 0:
-        return None
-    return Holder(pid, started, since)
+    return Holder.from_json(read_state_json(Path(state_dir) / HOLDER_FILE))
 
 
 def live_holder(state_dir: Path, wait: float = HOLDER_WAIT) -> Holder | None:
@@ -156,7 +152,8 @@ def live_holder(state_dir: Path, wait: float = HOLDER_WAIT) -> Holder | None:
     deadline = time.monotonic() + wait
     while True:
         holder = read_holder(state_dir)
-        if holder is not None and holder.alive():
+        found = identity(holder.pid) if holder is not None else None
+        if holder is not None and found and abs(found[0] - holder.started) <= START_TOLERANCE:
             return holder
         if time.monotonic() >= deadline:
             return None
@@ -164,20 +161,29 @@ def live_holder(state_dir: Path, wait: float = HOLDER_WAIT) -> Holder | None:
 
 
 def claim_project(state_dir: Path, *, windows: bool) -> None:
-    """Take the project's claim, or raise ServerError (exit 1) naming the `up` that has it."""
-    if not try_claim(state_dir):
-        raise refusal(state_dir, windows=windows)
-
-
-def refusal(state_dir: Path, *, windows: bool) -> ServerError:
-    """The error for the `up` that lost the claim: where the other one serves, or that it is
-    still setting up."""
-    from launcher.server.runfile import RunState, inspect_run, read_run
-
-    holder = live_holder(state_dir)
+    """Take the project's claim and settle the run file an earlier `up` left (an orphan is
+    stopped, a stale record forgotten). Raises ServerError (exit 1) naming the `up` that serves
+    the project or is starting it."""
+    claimed = try_claim(state_dir)
+    holder = None if claimed else live_holder(state_dir)
     record = read_run(state_dir)
-    serving = record is not None and inspect_run(record) is RunState.RUNNING
-    if record is not None and serving and (holder is None or holder.pid == record.launcher_pid):
+    state = inspect_run(record)
+    if claimed and state is not RunState.RUNNING:
+        if record is not None:
+            forget_run(record, state, state_dir, windows=windows)
+        return
+    if claimed:  # a launcher that takes no claim (an older version) serves the project
+        _unlock(state_dir)
+    raise refusal(record, state, holder, windows=windows)
+
+
+def refusal(
+    record: RunRecord | None, state: RunState, holder: Holder | None, *, windows: bool
+) -> ServerError:
+    """The error for an `up` that may not serve the project: where the other one serves, or
+    that it is still setting up."""
+    mine = holder is None or (record is not None and holder.pid == record.launcher_pid)
+    if record is not None and state is RunState.RUNNING and mine:
         return already_running(record, windows=windows)
     return being_started(holder, windows=windows)
 
@@ -212,17 +218,3 @@ def being_started(holder: Holder | None, *, windows: bool) -> ServerError:
         "Wait for it and use that one (`robo-backend status` shows it once it serves), or "
         f"stop it first ({_stop_hint(holder.pid if holder else None, windows)}).",
     )
-
-
-def remove_own_run(state_dir: Path) -> None:
-    """Delete the run file only when this launcher wrote it (its pid and start time): a run
-    file of another `up` is never removed."""
-    from launcher.server.runfile import read_run, run_file
-
-    record = read_run(state_dir)
-    if record is None or record.launcher_pid != os.getpid():
-        return
-    if abs(record.launcher_started - _own_start()) > 0.01:
-        return
-    with contextlib.suppress(OSError):
-        run_file(state_dir).unlink()

@@ -89,27 +89,28 @@ class RunRecord:
         """The record in `data`, or None when any value is not of the form we write."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             return None
-        try:
-            command = data["command"]
-            port = data["port"]
-            if not isinstance(command, list) or isinstance(port, bool) or port not in range(65536):
-                return None
-            return cls(
-                launcher_pid=_pid(data["launcher_pid"]),
-                launcher_started=_time(data["launcher_started"]),
-                backend_pid=_pid(data["backend_pid"]),
-                backend_started=_time(data["backend_started"]),
-                url=_text(data["url"]),
-                port=port,
-                started_at=_time(data["started_at"]),
-                command=[_text(arg) for arg in command],
-                health_url=_text(data.get("health_url") or ""),
-                # absent in records of older launchers: such a record proves nothing (stale)
-                launcher_cmdline=_text(data.get("launcher_cmdline", "")),
-                backend_cmdline=_text(data.get("backend_cmdline", "")),
-            )
-        except (KeyError, TypeError, ValueError):
+        # the digests are absent in records of older launchers: such a record proves nothing
+        data = {"health_url": "", "launcher_cmdline": "", "backend_cmdline": "", **data}
+        data["health_url"] = data["health_url"] or ""
+        pids = {key: state_pid(data.get(key)) for key in _PIDS}
+        times = {key: state_time(data.get(key)) for key in _TIMES}
+        texts = {key: data.get(key) for key in _TEXTS}
+        command, port = data.get("command"), data.get("port")
+        if None in pids.values() or None in times.values():
             return None
+        if not isinstance(command, list):
+            return None
+        if not all(isinstance(value, str) for value in [*texts.values(), *command]):
+            return None
+        if isinstance(port, bool) or not isinstance(port, int) or port not in range(65536):
+            return None
+        # every value is checked above: mypy cannot see it through the dicts
+        return cls(**pids, **times, **texts, port=port, command=list(command))  # type: ignore[arg-type]
+
+
+_PIDS = ("launcher_pid", "backend_pid")
+_TIMES = ("launcher_started", "backend_started", "started_at")
+_TEXTS = ("url", "health_url", "launcher_cmdline", "backend_cmdline")
 
 
 class RunState(enum.Enum):
@@ -183,15 +184,13 @@ def write_run(state_dir: Path, record: RunRecord) -> None:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_file(state_dir), json.dumps(record.to_json(), indent=2) + "\n")
     except OSError as exc:
-        from loguru import logger
-
         logger.warning(f"could not write the run file in {state_dir}: {exc}")
 
 
 def read_run(state_dir: Path) -> RunRecord | None:
     """The run record, or None when there is none or it is not one we could have written (then
     it says nothing: a debug line names it, and the next `up` replaces it)."""
-    path = run_file(state_dir)
+    path = Path(state_dir) / RUN_FILE
     if not os.path.lexists(path):
         return None
     record = RunRecord.from_json(read_state_json(path))
@@ -202,11 +201,14 @@ def read_run(state_dir: Path) -> RunRecord | None:
     return record
 
 
-def remove_run(state_dir: Path, launcher_pid: int | None = None) -> None:
-    """Delete the run file; with `launcher_pid`, only when that launcher wrote it."""
-    if launcher_pid is not None:
-        record = read_run(state_dir)
-        if record is not None and record.launcher_pid != launcher_pid:
+def remove_run(state_dir: Path, *, only_mine: bool = False) -> None:
+    """Delete the run file; `only_mine`: only when this launcher wrote it (its pid and start
+    time), so a run file of another `up` is never removed."""
+    if only_mine:
+        record, me = read_run(state_dir), identity(os.getpid())
+        if record is None or me is None or record.launcher_pid != os.getpid():
+            return
+        if abs(record.launcher_started - me[0]) > START_TOLERANCE:
             return
     with contextlib.suppress(OSError):
         run_file(state_dir).unlink()
@@ -220,3 +222,22 @@ def inspect_run(record: RunRecord | None) -> RunState:
     if is_ours(record.backend_pid, record.backend_started, record.backend_cmdline):
         return RunState.ORPHAN
     return RunState.STALE
+
+
+def forget_run(record: RunRecord, state: RunState, state_dir: Path, *, windows: bool) -> None:
+    """Forget the run of an `up` that is gone: its backend is stopped first when it still runs
+    (an orphan: provably ours), then the run file is removed."""
+    path = run_file(state_dir)
+    if state is RunState.ORPHAN:
+        from loguru import logger
+
+        from launcher.server.tree import kill_tree
+
+        logger.warning(
+            f"the backend of an earlier `up` is still running at {record.url} (pid "
+            f"{record.backend_pid}) but its launcher (pid {record.launcher_pid}) is gone: "
+            "stopping it"
+        )
+        kill_tree(record.backend_pid, windows=windows)
+    with contextlib.suppress(OSError):
+        path.unlink()

@@ -181,8 +181,8 @@ def start_download(
 
     if not settings.background_model or not settings.prefetch or not cache.writable:
         return None
-    options = prefetch_options(settings, env, cache, {})  # the built-in spelling
-    if options.offline:
+    download = EarlyDownload(prefetch_options(settings, env, cache, {}))  # the built-in spelling
+    if download.options.offline:
         return None
     try:
         if inspect_model(cache.path, settings.model).ok:
@@ -191,7 +191,7 @@ def start_download(
         logger.debug(f"no background download: {exc}")
         return None
     logger.debug(f"downloading {settings.model} in the background while the venv is set up")
-    return EarlyDownload(options).start()
+    return download.start()
 
 
 @dataclass

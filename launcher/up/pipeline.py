@@ -102,11 +102,13 @@ def resolve(request: UpRequest) -> Resolved:
 def check(resolved: Resolved, early: EarlyStart | None) -> int:
     """Step 2: the pre-flight checks and the port; returns the port the server listens on."""
     from launcher.checks import preflight
+    from launcher.server.claim import claim_project
     from launcher.server.port import check_port, pick_free_port
 
     settings = resolved.settings
     with console.step("pre-flight checks", "pre-flight checks passed") as current:
-        previous_run(resolved)
+        # another `up` serving or starting the project: refuse; an earlier one's orphan: stop it
+        claim_project(settings.state_path, windows=resolved.facts.windows)
         port = settings.port or pick_free_port(settings.host)
         preflight(settings, cache=resolved.cache.location, port=port, facts=resolved.facts)
         if early is None:  # else the early start found it free and its backend binds it
@@ -114,33 +116,6 @@ def check(resolved: Resolved, early: EarlyStart | None) -> int:
         wsl = " (WSL)" if resolved.shell.wsl else ""
         current.detail = f"shell {resolved.shell.name}{wsl}, port {port} free"
     return port
-
-
-def previous_run(resolved: Resolved) -> None:
-    """Take the project's claim (another `up` holding it: refuse, naming it), then look at the
-    run file left by an earlier `up`: still running (refuse), an orphan whose launcher is gone
-    (stop it, it is ours), or stale (forget it)."""
-    from launcher.server.claim import already_running, claim_project, release
-    from launcher.server.runfile import RunState, inspect_run, read_run, remove_run
-    from launcher.server.tree import kill_tree
-
-    state_dir, windows = resolved.settings.state_path, resolved.facts.windows
-    claim_project(state_dir, windows=windows)
-    record = read_run(state_dir)
-    state = inspect_run(record)
-    if record is None or state is RunState.NONE:
-        return
-    if state is RunState.RUNNING:  # a launcher that takes no claim (an older version)
-        release(state_dir)
-        raise already_running(record, windows=windows)
-    if state is RunState.ORPHAN:
-        console.warn(
-            f"the backend of an earlier `up` is still running at {record.url} (pid "
-            f"{record.backend_pid}) but its launcher (pid {record.launcher_pid}) is gone: "
-            "stopping it"
-        )
-        kill_tree(record.backend_pid, windows=windows)
-    remove_run(state_dir)
 
 
 def make_venv(resolved: Resolved) -> VenvInfo:
@@ -281,7 +256,7 @@ def start_server(
     from functools import partial
 
     from launcher.redact import redact
-    from launcher.server.claim import release, remove_own_run
+    from launcher.server.claim import release
     from launcher.server.runfile import make_record, write_run
     from launcher.server.supervise import ServeTarget, serve
     from launcher.up.loadcheck import after_ready
@@ -328,8 +303,7 @@ def start_server(
         )
     finally:
         load_check.stop()
-        remove_own_run(settings.state_path)
-        release(settings.state_path)
+        release(settings.state_path)  # and the run file, when this launcher wrote it
 
 
 def run_up(request: UpRequest) -> int:

@@ -17,14 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from launcher.server.claim import (
-    HOLDER_FILE,
-    read_holder,
-    refusal,
-    release,
-    remove_own_run,
-    try_claim,
-)
+from launcher.errors import ServerError
+from launcher.server.claim import HOLDER_FILE, claim_project, read_holder, release, try_claim
 from launcher.server.runfile import make_record, read_run, run_file, write_run
 from launcher.up.early import Launch, remember, request_key, start_early
 from tests.helpers.up_run import free_port
@@ -69,6 +63,13 @@ class Holder:
         self.popen.wait(timeout=30)
 
 
+def refused(state: Path, *, windows: bool) -> ServerError:
+    """The error `up` exits with when it cannot take the claim."""
+    with pytest.raises(ServerError) as caught:
+        claim_project(state, windows=windows)
+    return caught.value
+
+
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / ".robo-backend"
@@ -83,7 +84,7 @@ def test_the_claim_is_refused_naming_its_holder_and_freed_when_the_holder_is_kil
     holder = Holder(state)
     try:
         assert not try_claim(state)
-        error = refusal(state, windows=False)
+        error = refused(state, windows=False)
         assert error.exit_code == 1
         assert f"another `up` of this project (pid {holder.pid}, since " in error.message
         assert "is starting its backend" in error.message
@@ -100,7 +101,7 @@ def test_the_claim_is_refused_naming_its_holder_and_freed_when_the_holder_is_kil
 def test_a_serving_holder_is_named_with_its_url(state: Path) -> None:
     holder = Holder(state, serving=True)
     try:
-        error = refusal(state, windows=True)
+        error = refused(state, windows=True)
         assert error.message.startswith(
             "this project's backend is already running at http://127.0.0.1:8123 (pid "
             f"{holder.pid}, started "
@@ -139,27 +140,31 @@ def test_a_holder_file_of_a_dead_process_names_nobody(state: Path) -> None:
         timeout=60,
         check=True,
     )
-    (state / HOLDER_FILE).write_text(
-        json.dumps({"pid": int(gone.stdout), "started": 1.0, "since": 1.0}), encoding="utf-8"
-    )
-    error = refusal(state, windows=False)
+    holder = Holder(state)  # holds the lock; its holder file then names a dead process
+    try:
+        (state / HOLDER_FILE).write_text(
+            json.dumps({"pid": int(gone.stdout), "started": 1.0, "since": 1.0}), encoding="utf-8"
+        )
+        error = refused(state, windows=False)
+    finally:
+        holder.kill()
     assert error.message == "another `up` of this project is starting its backend"
 
 
 def test_a_launcher_removes_only_the_run_file_it_wrote(state: Path) -> None:
     other = Holder(state, serving=True)  # another launcher's run file
     try:
-        remove_own_run(state)
+        release(state)
         record = read_run(state)
         assert record is not None and record.launcher_pid == other.pid
     finally:
         other.kill()
     reused = make_record(os.getpid(), "http://127.0.0.1:1", 1, ["uvicorn"])
     write_run(state, type(reused)(**{**reused.to_json(), "launcher_started": 12.0}))
-    remove_own_run(state)  # our pid, but not our start time: a pid reused, not our file
+    release(state)  # our pid, but not our start time: a pid reused, not our file
     assert run_file(state).exists()
     write_run(state, reused)
-    remove_own_run(state)
+    release(state)
     assert not run_file(state).exists()
 
 

@@ -108,7 +108,7 @@ def test_the_four_situations(sleeper: psutil.Process) -> None:
 def test_a_launcher_removes_only_its_own_run_file(tmp_path: Path) -> None:
     other = record((os.getpid() + 1, 0.0, ""), (1, 0.0, ""))
     write_run(tmp_path, other)
-    remove_run(tmp_path, os.getpid())
+    remove_run(tmp_path, only_mine=True)
     assert read_run(tmp_path) == other
     remove_run(tmp_path)
     assert not run_file(tmp_path).exists()

@@ -1,5 +1,7 @@
-"""File operations: renames and deletes that survive Windows file locks, atomic writes, and the
-one reader of the state files we leave on disk (untrusted: they may be anything by now)."""
+"""File operations: renames and deletes that survive Windows locks, atomic writes, state-file reads.
+
+State files are read as untrusted input: they may be anything by now.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""The model step shared by `up` and `prefetch`, and its adapter from settings: the cache folder
-(one decision), the models as the backend's own fastembed names them, prefetch, switch check.
+"""The model step of `up` and `prefetch`: one cache folder, models as fastembed names them.
 
-It lives outside `launcher.models` so that package never imports settings or the console:
-this module supplies the settings' values, the cache location and the progress display. Both
-commands leave the cache the same way: in the folder the venv's fastembed opens, and with the
-model switch recorded (or refused) against the previous runs. Every function returns a value;
-none changes what another one returned.
+Outside `launcher.models` so that package never imports settings or the console. Both commands
+leave the model in the folder the venv's fastembed opens, with the switch recorded or refused.
 """
 
 from __future__ import annotations

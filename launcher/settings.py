@@ -1,10 +1,8 @@
 """Settings: defaults < the backend's code < `[tool.robo-backend]` < `ROBO_BACKEND_*` env < flags.
 
-`Settings` is frozen and typed, one field per setting. Every value remembers its origin: the
-layer it came from (`Source`) and the text people read ("ROBO_BACKEND_PORT", "code: main.py:12"),
-so `doctor` and `--verbose` can say "port = 9000 (ROBO_BACKEND_PORT)". The code layer is what
-adoption (`discover/adopt.py`) read from the backend's code; it is merged here, never written
-from outside. Nothing here reads the environment at import time: `resolve_settings` takes it.
+`Settings` is frozen and typed; every value keeps its origin (`Source` and the text people read,
+"ROBO_BACKEND_PORT", "code: main.py:12"). The code layer is merged here, never written from
+outside. Nothing reads the environment at import time: `resolve_settings` takes it.
 """
 
 from __future__ import annotations

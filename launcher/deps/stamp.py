@@ -1,9 +1,8 @@
 """The dependency stamp: what was installed into which venv, so a warm `up` installs nothing.
 
-`<state dir>/deps-stamp.json` records a hash of the dependency source (its kind, the lock or
-requirements files, the pyproject tables the installer reads), the venv's Python version, the
-venv's path and the identity of its `pyvenv.cfg`. Only the dependency tables of pyproject.toml
-are hashed, not the whole file, so changing `port` in `[tool.robo-backend]` does not reinstall.
+`<state dir>/deps-stamp.json` holds a hash of the dependency source (only pyproject's dependency
+tables, so changing `port` does not reinstall), the venv's Python version, path and the identity
+of its `pyvenv.cfg`.
 """
 
 from __future__ import annotations
@@ -30,9 +29,8 @@ STAMP_SCHEMA = 2
 def _venv_identity(venv_python: Path) -> dict[str, Any]:
     """Python version and a fingerprint of the venv that changes when it is recreated.
 
-    Read from pyvenv.cfg (no subprocess, so a warm check costs microseconds); the cfg file's
-    inode and mtime change when the venv is deleted and made again at the same path, which
-    must trigger a reinstall even though path and version are the same.
+    Read from pyvenv.cfg (no subprocess); its inode and mtime change when the venv is made
+    again at the same path, which must reinstall even though path and version are the same.
     """
     venv = venv_python.parent.parent
     version = pyvenv_version(venv)

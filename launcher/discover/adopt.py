@@ -1,9 +1,8 @@
 """Read what the backend's code hard-wires as the settings' code layer (explicit ones win).
 
-The layer sits above the built-in defaults and below everything the user sets (pyproject.toml,
-ROBO_BACKEND_*, flags); `Settings.with_code` merges it, and a value's origin says where it was
-read (`code: src/config.py:8`). A hard-wired cache_dir also beats FASTEMBED_CACHE_PATH, because
-the backend's own code ignores that variable once it passes `cache_dir=`.
+`Settings.with_code` merges the layer (above the defaults, below pyproject, env and flags). A
+hard-wired cache_dir also beats FASTEMBED_CACHE_PATH: the backend's code ignores that variable
+once it passes `cache_dir=`.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Find the ASGI app to serve (`pkg.service:app`, …) as the project states it, without importing it.
 
-In this order: the `app` setting; what the project says (`stated.py`: fastapi-cli's
-`[tool.fastapi] entrypoint`, a Dockerfile's CMD/ENTRYPOINT, a Procfile's `web:`, a compose
-`command:`); fastapi-cli's default files (main.py, app.py, api.py, app/main.py, app/app.py,
-app/api.py, then the same under src/) with a module-level `app`, else `api`, else any name
-assigned `FastAPI()`; and last the one module of the project that creates a `FastAPI()`.
-A setting or a statement is checked: its module must exist and bind its attribute. A statement
-that fails the check is reported (a warning, and the app's `notes`) and the next one is tried;
-a setting that fails it is an error. Importing the backend would need its venv, so the source
-is read instead (`source.py` falls back to the backend's own interpreter for newer syntax).
+The rules and their order are in docs/adoption.md. A setting or statement is checked (its module
+exists and binds the attribute): a statement that fails is reported and the next rule tried; a
+setting that fails is an error.
 """
 
 from __future__ import annotations
@@ -65,7 +59,7 @@ def discover_app(
     *,
     source: str | None = None,
 ) -> AppTarget:
-    """The app to serve, by the order of the module docstring; `origin` says which rule found it.
+    """The app to serve, in the order of docs/adoption.md; `origin` says which rule found it.
 
     `interpreter` is the backend venv's python, used for files the launcher cannot parse;
     `source` names where `configured` was set (for `origin`). Raises SettingsError (exit 2)

@@ -1,10 +1,6 @@
 """Read a command line that starts a server into the app it names: uvicorn, gunicorn, fastapi run.
 
-The forms projects write in a Dockerfile, a Procfile, a compose file or a start script:
-`uvicorn pkg.service:app --host 0.0.0.0`, `python -m uvicorn main:app --app-dir src`,
-`gunicorn -k uvicorn.workers.UvicornWorker app.main:app`, `fastapi run app/main.py`,
-`cd backend && exec uvicorn main:app`, `sh -c "uvicorn main:app --port $PORT"`, each behind
-`uv run`, `poetry run`, `exec` or `VAR=value` prefixes. Nothing is run: the words are read.
+The forms understood are listed in docs/adoption.md. Nothing is run: the words are read.
 """
 
 from __future__ import annotations

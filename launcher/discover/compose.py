@@ -1,11 +1,7 @@
 """Read each service's `command:` and `entrypoint:` from a compose file, without a YAML library.
 
-A compose file is YAML, but the two keys finding the app needs come in a handful of forms:
-a plain or quoted string (`command: uvicorn main:app --host 0.0.0.0`), a folded or literal
-block (`command: >` then indented lines), a flow list (`command: ["uvicorn", "main:app"]`) or a
-block list (`- uvicorn` lines). Those forms are read here, line by line; anything else (anchors,
-merges, tags) is simply not a statement, and discovery goes on without it. That keeps PyYAML
-(a compiled dependency) out of the launcher for one key of one file.
+Only the forms those two keys come in are read (plain or quoted string, folded or literal block,
+flow or block list); anything else is no statement, and discovery goes on without it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Read a Dockerfile for the command its image runs and where the project's files land in it.
 
-Only what finding the app needs: the last `CMD` and `ENTRYPOINT` (shell or exec/JSON form;
-an exec-form ENTRYPOINT takes an exec-form CMD as its arguments, as Docker does), the `WORKDIR`
-they run in, and the `COPY`/`ADD` lines that put project folders into the image (so
-`COPY ./backend /app` + `WORKDIR /app` + `CMD uvicorn main:app` means backend/main.py).
-Instructions are read as written (no build arguments); a last stage without a command of its
-own is taken to run the one an earlier stage set.
+The last `CMD`/`ENTRYPOINT` (an exec-form ENTRYPOINT takes an exec-form CMD as arguments), the
+`WORKDIR` they run in and the `COPY`/`ADD` lines that map it back into the project. Build
+arguments are not expanded; a last stage without a command runs the one an earlier stage set.
 """
 
 from __future__ import annotations

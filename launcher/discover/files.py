@@ -1,9 +1,7 @@
 """The backend's own Python files: which they are, and which of them an import names.
 
-No venvs, caches, tests, site-packages or hidden folders. A folder below the project that has
-its own pyproject.toml, setup.py, setup.cfg, Pipfile, requirements*.txt or .git is another
-project (a vendored library, an example backend, a checkout): its files say nothing about this
-one, so neither they nor its subfolders are read.
+Venvs, caches, tests, site-packages, hidden folders and nested projects (a folder with its own
+pyproject.toml, setup.py, setup.cfg, Pipfile, requirements*.txt or .git) are never read.
 """
 
 from __future__ import annotations

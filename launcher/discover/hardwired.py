@@ -1,15 +1,9 @@
 """Find the model and cache folder the backend's code hard-wires, each with where it was read.
 
-Backends written without robo-backend in mind call `TextEmbedding(model_name=..., cache_dir=
-"./cache/models")` (which ignores FASTEMBED_CACHE_PATH), pass `model="BAAI/..."` to
-qdrant-client's `models.Document(...)`, or keep the model name as the default of a settings
-field (`embedding_model: str = "BAAI/bge-small-en-v1.5"`). This module reads those literals from
-the source, without importing it, following a name through the project's own modules (`from
-config import NEURAL_ENCODER`, `import config` + `config.MODEL`, `settings.model` with `settings
-= Settings()` and a class default, `MODEL = other.MODEL`, `from defaults import *`; never into a
-venv, site-packages or a nested project). A value read with `os.getenv("X", "default")`
-is X's value when X is set in the environment or the project's `.env`, else the default.
-A relative `cache_dir` is relative to the folder the server runs in, which is the project folder.
+Literals are followed through the project's own imports and names, never into a venv or a
+nested project (the forms are in docs/adoption.md). `os.getenv("X", "default")` is X's value
+from the environment or `.env` when set, else the default. A relative `cache_dir` is relative to
+the project folder, where the server runs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Read one Python source file into plain facts (names, FastAPI apps, embedding calls, literals).
 
-Standard library only and Python 3.8-compatible on purpose: when the launcher's own interpreter
-cannot parse a backend file (newer syntax), this same file is run by the backend venv's
-interpreter (`python -I scan.py FILE...`), which prints the facts of each file as one JSON
-document. Nothing here imports or executes the backend's code.
+Standard library only and Python 3.8-compatible: the backend venv's interpreter runs this file
+(`python -I scan.py FILE...`, one JSON document per file) on what ours cannot parse. Nothing of
+the backend is imported or executed.
 """
 
 from __future__ import annotations

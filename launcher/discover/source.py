@@ -1,9 +1,7 @@
 """Read backend source files into facts, in the backend's own grammar when ours is too old.
 
-Each file is parsed with the launcher's `ast` first. A file it cannot parse (say `type X = …`,
-Python 3.12+, while the launcher runs on 3.11) is handed to the backend venv's interpreter,
-which runs `scan.py` on it; with no such interpreter yet, a token scan still finds the
-module-level names (enough to discover the app). Nothing is imported or executed.
+The launcher's `ast` first; then the backend venv's interpreter running `scan.py`; without one,
+a token scan for the module-level names. Nothing is imported or executed.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Where the project itself says how its app runs, in the order `up` believes them.
 
-1. fastapi-cli's `[tool.fastapi] entrypoint = "pkg.module:app"` in pyproject.toml;
-2. the `CMD`/`ENTRYPOINT` of a Dockerfile (`Dockerfile`, `Containerfile`, `Dockerfile.*`,
-   `*.Dockerfile`, also under `docker/`), and a start script it runs (`CMD ["./start.sh"]`);
-3. the `web:` line of a Procfile;
-4. a compose file's `command:`/`entrypoint:` (compose.yaml, docker-compose.yml, ...).
-
-Each statement is the server command line it found (`cmdline.ServerCall`), its origin for
-messages ("Dockerfile CMD") and the project folders its paths are relative to (a Dockerfile's
-WORKDIR, mapped back through its COPY lines). Whether the module it names exists is `apps.py`'s
+`[tool.fastapi]`, a Dockerfile (and the start script it runs), a Procfile, a compose file (the
+order is in docs/adoption.md). Each statement carries its command line, its origin for
+messages and the folders its paths are relative to; whether its module exists is `apps.py`'s
 question.
 """
 

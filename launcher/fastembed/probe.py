@@ -1,19 +1,9 @@
 """Ask the fastembed installed in the backend's venv how it describes models and where it looks.
 
-fastembed 0.5-0.8.0 describe bge-small as `qdrant/bge-small-en-v1.5-onnx-q` and open only
-`models--qdrant--bge-small-en-v1.5-onnx-q`; 0.8.1 on say `Qdrant/bge-small-en-v1.5-onnx-Q`. On a
-case-sensitive disk the model must be prefetched under the backend's own spelling, so the
-launcher runs the venv's python once on `ask.py` (through `proc.run`) and prefetches
-what it answers: the hub repo id as spelled, the model file, the additional files, and the cache
-folder fastembed opens. A future fastembed that renames again is answered the same way.
-
-Importing fastembed costs seconds, so first `static.py` reads the same facts from the
-installed fastembed's source files (no import, no process); only when it cannot be sure (a
-layout it does not know, a model it does not find) is the venv's python asked.
-
-The answer is remembered in the project's state folder, keyed on the installed fastembed
-(its dist-info), the dependency stamp and the models asked for, so a warm
-`up` reads one small JSON file and starts no process.
+The answer (the hub repo id as that fastembed spells it, model and additional files, the cache
+folder it opens) is read from fastembed's source (`static.py`) or, when that is not sure, asked
+of the venv's python once (`ask.py`). It is remembered in the state folder, keyed on the
+installed fastembed, the dependency stamp and the names asked for.
 """
 
 from __future__ import annotations
@@ -157,11 +147,9 @@ def probe_fastembed(
 ) -> FastembedAnswer:
     """How the venv's fastembed describes `names`, from the remembered answer when still valid.
 
-    A venv without fastembed answers `version=None` without starting a process (prefetch then
-    uses the built-in registry). Else fastembed's source is read (`read_from_source`); when that
-    is not sure, the venv's python is asked (`ask_fastembed`). A probe that fails is logged and
-    answers the same way. Either answer is remembered. With ROBO_BACKEND_FAST_START=0 in `env`
-    neither the remembered answer nor the source is used: the venv's python is asked.
+    Without fastembed: `version=None`, no process (prefetch uses the built-in registry). A
+    failed probe is logged and answers the same way. ROBO_BACKEND_FAST_START=0 in `env` skips
+    the remembered answer and the source: the venv's python is asked.
     """
     key, remembered = _remembered(venv, state_dir, names)
     if key is None:

@@ -42,10 +42,9 @@ def content_matches(path: Path, etag: str) -> bool:
 def onnx_looks_complete(path: Path) -> bool:
     """A cheap structural check of an ONNX file without onnx/onnxruntime.
 
-    Walks the top-level protobuf fields of the ModelProto (a handful: ir_version, opset_import,
-    producer, graph, …) using seeks only. A truncated file fails because a length-delimited
-    field runs past the end; garbage fails on an invalid wire type. It is what turns
-    "Protobuf parsing failed" at backend start-up into "corrupt" at inspection time.
+    Walks the ModelProto's top-level protobuf fields with seeks only: a truncated file fails on
+    a field running past the end, garbage on an invalid wire type. So "Protobuf parsing failed"
+    at backend start-up becomes "corrupt" at inspection time.
     """
     try:
         size = path.stat().st_size

@@ -132,9 +132,8 @@ def symlinks_supported(
 ) -> bool:
     """Whether snapshot files should be symlinks to blobs.
 
-    Not on Windows (no symlinks without Developer Mode; `HF_HUB_DISABLE_SYMLINKS=1` avoids
-    dangling links altogether), not when `HF_HUB_DISABLE_SYMLINKS` is set, and not where a
-    probe symlink cannot be created.
+    Not on Windows (none without Developer Mode), not with `HF_HUB_DISABLE_SYMLINKS` set, and
+    not where a probe symlink cannot be created.
     """
     environ = os.environ if env is None else env
     if truthy(environ.get("HF_HUB_DISABLE_SYMLINKS")):

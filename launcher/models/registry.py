@@ -1,8 +1,7 @@
 """Model names → hub repositories and files, and the defaults of the model step.
 
-The two models robo-backend uses by default live in a built-in table, so a warm start never
-imports fastembed (about a second of imports). Any other name is looked up in fastembed's
-own model list, lazily, the first time it is asked for.
+The two default models are in a built-in table, so a warm start never imports fastembed; any
+other name is looked up in fastembed's own list, lazily.
 """
 
 from __future__ import annotations

@@ -1,22 +1,10 @@
-"""One project, one running `up`: the claim taken before the server starts, who holds it, and
-what an earlier `up` left in the run file.
+"""One project, one running `up`: the claim taken before the server starts, and who holds it.
 
-Two `up` of one project started together must not both serve it: both would pass the port
-check, both would write the run file, and with `--port 0` both backends would run. So `up`
-takes the project's claim first thing in its pre-flight: an OS file lock
-(`<state folder>/up.lock`, filelock: flock / msvcrt) held for the life of the `up` process,
-which the kernel releases when that process dies, even by kill -9. Next to it a small holder
-file names the pid holding it (with its start time, so a reused pid is never taken for it).
-
-The `up` that cannot take the claim exits 1 naming the other: "already running at URL" once
-that one has written its run file, else "is starting it". The `up` that takes it settles the
-run file (server/runfile.py) an earlier `up` left: still running (refuse), an orphan whose
-launcher is gone (stop it, it is ours), or stale (forget it). Only the holder writes the run
-file, and a launcher removes the run file only when it wrote it (its pid and start time).
-
-The early start of a warm `up` (launcher/up/early.py) takes the claim before it starts its
-backend, so nothing here imports logging or the launcher's heavier modules at import time.
-The claim is re-entrant within one process: the early start's claim is the pipeline's.
+The claim is an OS file lock (`<state folder>/up.lock`) held for the life of `up`, released by
+the kernel however the process ends; a holder file names its pid and start time. The `up` that
+cannot take it exits 1 naming the other; the one that takes it settles the run file an earlier
+`up` left (docs/supervision.md). Re-entrant within one process (the early start's claim is the
+pipeline's); imports nothing heavy, for the early start.
 """
 
 from __future__ import annotations

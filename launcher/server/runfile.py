@@ -1,16 +1,9 @@
 """The run file: which launcher runs this project's backend, so a later `up` recognises it.
 
-`<project>/.robo-backend/run.json` is written (atomically) once the backend process exists and
-removed when the launcher stops it. It holds both processes' identities (pid, start time and
-a digest of the command line), the URL, the start time and the command. A later run reads it
-and finds one of four situations: nothing recorded, a stale record (nothing alive),
-an orphan (the backend alive, its launcher gone: killed with -9 on a platform where the guard
-could not act), or a live launcher (the project is already running).
-
-The file is untrusted input like every state file: it is read through the one strict reader,
-every value is checked for its form (pids positive integers, times finite), and a process
-counts as ours only when pid, start time and command line all match what was recorded
-(`is_ours`). Anything else is a stale record: forgotten, never signalled.
+`<project>/.robo-backend/run.json` is written once the backend process exists and removed when
+the launcher stops it. Read as untrusted input: a process counts as ours only when pid, start
+time and command-line digest all match (`is_ours`); anything else is stale, forgotten and
+never signalled (docs/state-files.md).
 """
 
 from __future__ import annotations

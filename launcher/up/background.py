@@ -1,23 +1,9 @@
-"""The model download that overlaps the install: started once the model and the hub are known,
-settled by the model step once the backend's fastembed is known.
+"""The model download that overlaps the install, settled by the model step once fastembed is known.
 
-On a first run the venv and the dependencies take seconds, and so does the model on a slow
-link; done one after the other (as by hand) they add up. So right after the pre-flight `up`
-starts the download in a thread, with the built-in table's repo spelling, into the cache root
-the model step will use. The backend's fastembed may spell the repo otherwise (0.5-0.8:
-`qdrant/bge-small-en-v1.5-onnx-q`, 0.9: `Qdrant/bge-small-en-v1.5-onnx-Q`) and is known only
-after the install; the model step then lays the content out under that spelling (hard links:
-`fetch._adopt_other_casing`), never downloading it twice:
-
-- it waits for the background download first (its bar goes on meanwhile);
-- when that ended `ready`, the ordinary model step runs and finds the model in the cache;
-- when it ended `fallback` or `degraded`, the model step uses the cache only: the attempts
-  the background made are not made again, and they are what the status file reports.
-
-Nothing is started offline, with `--no-prefetch`, with `background_model = false`, for a
-read-only cache, or when the model is already verified in the cache. Ctrl-C, or a failure of
-an earlier step, cancels the download (`cancel`): its partial files stay, and the next run
-resumes them.
+Started after the pre-flight with the built-in table's repo spelling; the model step waits for
+it and lays the content out under the spelling the backend's fastembed uses (hard links, never
+a second download), using the cache only when it ended `fallback` or `degraded`. When it is not
+started, and what a cancel leaves, is in docs/models.md.
 """
 
 from __future__ import annotations
@@ -175,7 +161,7 @@ def start_download(
     settings: Any, env: Mapping[str, str], cache: CacheLocation
 ) -> EarlyDownload | None:
     """Start the model download in the background, or None when there is nothing to start
-    (see the module docstring for when)."""
+    (offline, `--no-prefetch`, `background_model = false`, a read-only cache, a verified model)."""
     from launcher.model_step import prefetch_options
     from launcher.models.condition import inspect_model
 

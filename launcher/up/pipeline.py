@@ -1,10 +1,8 @@
 """The `up` pipeline: settings → pre-flight → venv → dependencies → activation → model → server.
 
-Straight-line: each step is one function and one step line with a mark and its duration; it
-takes the typed values the earlier steps returned and returns its own (`Resolved`, the port,
-`VenvInfo`, `ActivationResult`, `ModelStep`, `ServerPlan`), changing none of them. The stages
-themselves live in their own modules; this file only sequences them and builds the backend's
-environment (the launcher-to-backend contract).
+Straight-line: each step takes the typed values earlier steps returned and returns its own,
+changing none. The stages live in their own modules; this file sequences them and builds the
+backend's environment (the launcher-to-backend contract).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The project's `requires-python` and the interpreters that satisfy it.
 
-A poetry project states it as `python = "^3.10"` in `[tool.poetry.dependencies]`; that is read
-(as `>=3.10,<4.0`) when `[project].requires-python` is not set.
-
-Where a fitting interpreter is looked for, after the explicit `python` setting and the Pythons
-on PATH: what `uv python find` finds, the Windows `py` launcher's list (`py -0p`), and pyenv's
-versions folder (pyenv's shims only answer for the selected version, so the folder is read).
+Poetry's `python = "^3.10"` counts (as `>=3.10,<4.0`) when `[project].requires-python` is not
+set. Candidates after the `python` setting and PATH: `uv python find`, Windows `py -0p`, and
+pyenv's versions folder (its shims answer only for the selected version).
 """
 
 from __future__ import annotations

@@ -40,6 +40,12 @@ def _backend_line(report: BackendStatus) -> tuple[str, str]:
     from launcher.server.runfile import RunState
 
     record = report.record
+    if report.starting is not None:
+        holder = report.starting
+        return "warn", (
+            f"starting: `up` (pid {holder.pid}) has been setting up since {holder.since_clock}; "
+            "nothing serves yet"
+        )
     if record is None or not report.running:
         return "fail", "not running"
     text = (

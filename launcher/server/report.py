@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.server import health
+from launcher.server.claim import Holder, live_holder
 from launcher.server.runfile import RunRecord, RunState, inspect_run, read_run
 
 HEALTH_TIMEOUT = 2.0
@@ -27,6 +28,7 @@ class BackendStatus:
     health_url: str | None = None
     health_status: int | None = None  # the HTTP status, None when nothing answered
     model: dict[str, Any] = field(default_factory=dict)
+    starting: Holder | None = None  # an `up` that holds the claim but serves nothing yet
 
     @property
     def running(self) -> bool:
@@ -58,7 +60,15 @@ class BackendStatus:
                 "ok": self.healthy,
             },
             "model": self.model,
+            "starting": _starting_json(self.starting),
         }
+
+
+def _starting_json(holder: Holder | None) -> dict[str, Any] | None:
+    if holder is None:
+        return None
+    since = datetime.fromtimestamp(holder.since, timezone.utc).isoformat(timespec="seconds")
+    return {"launcher_pid": holder.pid, "since": since}
 
 
 def _model_state(status_file: Path) -> dict[str, Any]:
@@ -83,6 +93,8 @@ def backend_status(
     state = inspect_run(record)
     report = BackendStatus(project=project, state=state, record=record)
     report.model = _model_state(status_file)
+    if not report.running:
+        report.starting = live_holder(state_dir, wait=0)
     if record is not None and report.running:
         url = record.health_url or (record.url + health_path)
         report.health_url = url

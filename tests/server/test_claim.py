@@ -21,6 +21,7 @@ from launcher.errors import ServerError
 from launcher.server.claim import HOLDER_FILE, claim_project, read_holder, release, try_claim
 from launcher.server.runfile import make_record, read_run, run_file, write_run
 from launcher.up.early import Launch, remember, request_key, start_early
+from tests.helpers.cli import CliRunner
 from tests.helpers.up_run import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -189,3 +190,26 @@ def test_no_early_start_while_another_up_holds_the_claim(tmp_path: Path, state: 
         assert psutil.Process(early.popen.pid).cmdline() == sleeper
     finally:
         early.abandon()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_status_names_an_up_that_is_still_setting_up(tmp_path: Path, run_cli: CliRunner) -> None:
+    """While the winning `up` installs or downloads, `status` names it instead of saying
+    "not running"; once it is gone, "not running" again."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0"\n')
+    (tmp_path / "main.py").write_text("app = object()\n")
+    env = {"ROBO_BACKEND_LOG_DIR": str(tmp_path / "logs")}
+    holder = Holder(tmp_path / ".robo-backend")
+    try:
+        done = run_cli("status", "-p", str(tmp_path), env=env)
+        assert done.returncode == 1, done.stderr
+        assert f"starting: `up` (pid {holder.pid}) has been setting up since" in done.stdout
+        document = json.loads(run_cli("status", "-p", str(tmp_path), "--json", env=env).stdout)
+        assert document["running"] is False
+        assert document["starting"]["launcher_pid"] == holder.pid
+    finally:
+        holder.kill()
+    done = run_cli("status", "-p", str(tmp_path), env=env)
+    assert "backend not running" in done.stdout and "starting" not in done.stdout
+    document = json.loads(run_cli("status", "-p", str(tmp_path), "--json", env=env).stdout)
+    assert document["starting"] is None

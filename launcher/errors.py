@@ -7,7 +7,6 @@ redacted lines, exit 1, the traceback in the log file; `ROBO_BACKEND_DEBUG=1` ra
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

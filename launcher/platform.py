@@ -225,16 +225,3 @@ def bundled_uv(facts: PlatformFacts) -> str | None:
 def find_uv(facts: PlatformFacts) -> str | None:
     """The uv the launcher uses: its own (the `uv` package), else on PATH, else next to it."""
     return bundled_uv(facts) or find_tool("uv", facts)
-
-
-__all__ = [
-    "PlatformFacts",
-    "bundled_uv",
-    "find_tool",
-    "find_uv",
-    "is_windows_path",
-    "tool_next_to",
-    "windows_to_msys",
-    "windows_to_wsl",
-    "wsl_reason",
-]

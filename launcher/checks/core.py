@@ -107,7 +107,7 @@ class DoctorContext:
             settings = adopt_hardwired(explicit)  # with the model and cache_dir the code names
         except LauncherError as exc:
             settings_error = exc
-            settings = default_settings(root)
+            settings = Settings(project=root)  # the defaults stand in for the bad values
         cache: CacheLocation | None = None
         cache_error: LauncherError | None = None
         try:  # the folder `up` would use, as far as files tell (the venv's fastembed not asked)
@@ -142,8 +142,3 @@ class DoctorContext:
     @property
     def offline(self) -> bool:
         return self.settings.offline or truthy(self.env.get("HF_HUB_OFFLINE"))
-
-
-def default_settings(project: Path) -> Settings:
-    """Every setting at its built-in default (doctor's stand-in when the real ones are invalid)."""
-    return Settings(project=project)

@@ -54,6 +54,8 @@ def _venv_usable(ctx: DoctorContext) -> bool:
 
 def check_python(ctx: DoctorContext) -> list[Check]:
     from launcher.venvs import find_python, is_store_alias
+    from launcher.venvs.interpreters import python_names
+    from launcher.venvs.requires import satisfies
 
     requested = ctx.settings.python
     if ctx.quick and _venv_usable(ctx):
@@ -67,8 +69,9 @@ def check_python(ctx: DoctorContext) -> list[Check]:
                 {"requested": requested},
             )
         ]
-    names = ("python", "python3") if ctx.windows else ("python3", "python")
-    aliases = sorted({p for n in names for p in ctx.facts.which_all(n) if is_store_alias(p)})
+    aliases = sorted(
+        {p for n in python_names(ctx.facts) for p in ctx.facts.which_all(n) if is_store_alias(p)}
+    )
     details: dict[str, Any] = {"requested": requested, "store_aliases_skipped": aliases}
     skipped = (
         f"; skipped the Microsoft Store alias {aliases[0]}" if aliases and not requested else ""
@@ -100,7 +103,7 @@ def check_python(ctx: DoctorContext) -> list[Check]:
         return [Check("python", "fail", exc.message + skipped, exc.hint, details)]
     details.update(path=found.path, version=found.version, source=found.source)
     summary = f"Python {found.version} at {found.path} ({found.source}){skipped}"
-    if not found.version.startswith("3.") or _version_tuple(found.version) < (3, 9):
+    if not satisfies(found.version, ">=3.9,<4"):
         return [
             Check(
                 "python",
@@ -130,14 +133,6 @@ def _requires(ctx: DoctorContext) -> str | None:
         return requires_python(ctx.settings.project)
     except LauncherError:
         return None  # the settings check reports a broken pyproject.toml
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 def check_venv(ctx: DoctorContext) -> list[Check]:

@@ -90,16 +90,6 @@ class LockedInstall:
     def constraints_text(self) -> str:
         return "\n".join(self.constraints) + "\n"
 
-    @property
-    def pins(self) -> dict[str, str]:
-        """{name: version} of the pinned registry packages (for tests and -v)."""
-        found: dict[str, str] = {}
-        for line in self.requirements:
-            match = re.match(r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==(\S+)", line)
-            if match:
-                found[str(canonicalize_name(match.group(1)))] = match.group(2)
-        return found
-
 
 def _no_hashes(line: str) -> str:
     return re.sub(r"\s+--hash=\S+", "", line)

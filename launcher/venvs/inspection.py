@@ -8,7 +8,7 @@ timeout.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class Problem:
     hint: str
 
     def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+        return asdict(self)
 
 
 @dataclass

@@ -55,10 +55,14 @@ def pyvenv_version(venv: Path) -> str:
     return cfg.get("version_info") or cfg.get("version") or ""
 
 
+def site_packages(venv: Path) -> list[Path]:
+    """The venv's site-packages folders (`lib/python3.X/` on POSIX, `Lib/` on Windows)."""
+    return [*venv.glob("lib/python*/site-packages"), *venv.glob("Lib/site-packages")]
+
+
 def has_pip(venv: Path) -> bool:
     """True when pip is installed in the venv's site-packages (no process started)."""
-    patterns = ("lib/python*/site-packages/pip/__init__.py", "Lib/site-packages/pip/__init__.py")
-    return any(any(venv.glob(p)) for p in patterns)
+    return any((site / "pip" / "__init__.py").is_file() for site in site_packages(venv))
 
 
 def binary_os(path: Path) -> str | None:

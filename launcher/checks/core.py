@@ -1,6 +1,7 @@
 """The framework every check uses: `Check` (one finding), `DoctorContext` (all a check looks at).
 
-A check is a function `DoctorContext -> list[Check]`; tests inject facts through the context.
+A check is a function `DoctorContext -> Check` (or a list: one per model); tests inject facts
+through the context.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def _venv_usable(ctx: DoctorContext) -> bool:
     return bool(cfg) and bool(home) and Path(home).is_dir() and venv_python(target).exists()
 
 
-def check_python(ctx: DoctorContext) -> list[Check]:
+def check_python(ctx: DoctorContext) -> Check:
     from launcher.venvs import find_python, is_store_alias
     from launcher.venvs.interpreters import python_names
     from launcher.venvs.requires import satisfies
@@ -60,15 +60,13 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     requested = ctx.settings.python
     if ctx.quick and _venv_usable(ctx):
         # The pre-flight of a warm `up`: the venv is reused, no interpreter is started for it.
-        return [
-            Check(
-                "python",
-                "ok",
-                "the venv exists: no interpreter needed to create one",
-                "",
-                {"requested": requested},
-            )
-        ]
+        return Check(
+            "python",
+            "ok",
+            "the venv exists: no interpreter needed to create one",
+            "",
+            {"requested": requested},
+        )
     aliases = sorted(
         {p for n in python_names(ctx.facts) for p in ctx.facts.which_all(n) if is_store_alias(p)}
     )
@@ -91,30 +89,26 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     except LauncherError as exc:
         details["error"] = exc.message
         if _venv_usable(ctx) and _venv_fits(ctx, requires):
-            return [
-                Check(
-                    "python",
-                    "warn",
-                    f"{exc.message}; the existing venv works, so nothing needs it now",
-                    f"Needed only when the venv is (re)created. {exc.hint}",
-                    details,
-                )
-            ]
-        return [Check("python", "fail", exc.message + skipped, exc.hint, details)]
+            return Check(
+                "python",
+                "warn",
+                f"{exc.message}; the existing venv works, so nothing needs it now",
+                f"Needed only when the venv is (re)created. {exc.hint}",
+                details,
+            )
+        return Check("python", "fail", exc.message + skipped, exc.hint, details)
     details.update(path=found.path, version=found.version, source=found.source)
     summary = f"Python {found.version} at {found.path} ({found.source}){skipped}"
     if not satisfies(found.version, ">=3.9,<4"):
-        return [
-            Check(
-                "python",
-                "warn",
-                summary + ": too old for fastembed (needs 3.9 or newer)",
-                'Install Python 3.10+ and pass it with --python (or python = "…" in '
-                "[tool.robo-backend]).",
-                details,
-            )
-        ]
-    return [Check("python", "ok", summary, "", details)]
+        return Check(
+            "python",
+            "warn",
+            summary + ": too old for fastembed (needs 3.9 or newer)",
+            'Install Python 3.10+ and pass it with --python (or python = "…" in '
+            "[tool.robo-backend]).",
+            details,
+        )
+    return Check("python", "ok", summary, "", details)
 
 
 def _venv_fits(ctx: DoctorContext, requires: str | None) -> bool:

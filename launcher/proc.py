@@ -65,16 +65,10 @@ def run(
         return Result(args, 127, "", f"{exc.strerror}: {args[0]}")
     except PermissionError as exc:
         return Result(args, 126, "", f"{exc.strerror}: {args[0]}")
-    except subprocess.TimeoutExpired as exc:
-        out = (
-            exc.stdout.decode(errors="replace")
-            if isinstance(exc.stdout, bytes)
-            else (exc.stdout or "")
-        )
-        err = (
-            exc.stderr.decode(errors="replace")
-            if isinstance(exc.stderr, bytes)
-            else (exc.stderr or "")
+    except subprocess.TimeoutExpired as exc:  # its output may be bytes even in text mode
+        out, err = (
+            b.decode(errors="replace") if isinstance(b, bytes) else b or ""
+            for b in (exc.stdout, exc.stderr)
         )
         return Result(args, 124, out, err + f"\ntimed out after {timeout} s")
     return Result(args, done.returncode, done.stdout or "", done.stderr or "")

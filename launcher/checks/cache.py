@@ -4,7 +4,6 @@ and fastembed's old temp cache (legacy-cache)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,6 @@ from launcher.values import format_bytes
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 WINDOWS_PATH_BUDGET = 115  # characters of cache root that still leave room under MAX_PATH 260
 SPACE_MARGIN = 50_000_000  # bytes on top of the model size (files are renamed, not copied)
-
-
-def _worst(statuses: Collection[str]) -> Status:
-    worst: Status = "ok"
-    for status in statuses:
-        if _RANK[status] > _RANK[worst]:
-            worst = status  # type: ignore[assignment]
-    return worst
 
 
 def model_specs(ctx: DoctorContext) -> list[tuple[str, Any]]:
@@ -138,7 +129,7 @@ def check_cache_dir(ctx: DoctorContext) -> Check:
         extra = f", {format_bytes(free)} free" if isinstance(free, int) else ""
         kind = "persistent" if cache.persistent else "temporary"
         return Check("cache-dir", "ok", f"{where}: {kind}, writable{extra}", "", details)
-    status = _worst([p[0] for p in problems])
+    status: Status = max((p[0] for p in problems), key=_RANK.__getitem__)
     shown = [p for p in problems if p[0] == status] + [p for p in problems if p[0] != status]
     details["problems"] = [p[1] for p in shown]
     summary = f"{where}: " + "; ".join(p[1] for p in shown)

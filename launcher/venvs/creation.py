@@ -210,15 +210,10 @@ def _try_creator(name: str, job: _Job, failures: list[_Attempt]) -> tuple[VenvHe
         else:
             logger.warning(f"venv: creating {target.name} with {label} failed: {attempt.reason}")
         failures.append(attempt)
-        _discard(target)
+        if os.path.lexists(target):  # remove what the creator half-made
+            shutil.rmtree(target, ignore_errors=True)
         return None
     return health, pip
-
-
-def _discard(target: Path) -> None:
-    """Remove a half-made venv (only ever one the creator chain made itself)."""
-    if os.path.lexists(target):
-        shutil.rmtree(target, ignore_errors=True)
 
 
 def remove_venv(path: Path, attempts: int = 5) -> None:

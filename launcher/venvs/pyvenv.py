@@ -87,16 +87,6 @@ def binary_os(path: Path) -> str | None:
     return None
 
 
-def facts_os(facts: PlatformFacts) -> str | None:
-    if facts.windows:
-        return "windows"
-    if facts.platform.startswith("linux"):
-        return "linux"
-    if facts.platform == "darwin":
-        return "macos"
-    return None
-
-
 def venv_built_for(
     venv: Path, cfg: Mapping[str, str] | None, layout: str | None
 ) -> tuple[str | None, str]:
@@ -125,14 +115,13 @@ def venv_built_for(
 
 
 def is_this_os(built_for: str | None, facts: PlatformFacts) -> bool:
-    here = facts_os(facts)
-    if built_for is None:
-        return True
+    """Can a venv made for `built_for` run here (None: nothing says it cannot)?"""
     if facts.windows:
-        return built_for == "windows"
-    if built_for == "windows":
-        return False
-    return built_for == "posix" or here is None or built_for == here
+        return built_for in (None, "windows")
+    if built_for in (None, "windows"):
+        return built_for is None
+    here = {"wsl": "linux"}.get(facts.os_name, facts.os_name)
+    return built_for in ("posix", here) or here not in ("linux", "macos")
 
 
 def os_label(name: str | None) -> str:

@@ -46,13 +46,7 @@ def command(
     json_output: Json = False,
 ) -> None:
     """Plan, show, confirm, delete. Exit 2 when it would have to ask but cannot."""
-    from launcher.cleanup import (
-        Selection,
-        execute,
-        model_lock_now,
-        plan_for_project,
-        stamp_files,
-    )
+    from launcher.cleanup import Selection, execute, model_lock_now, plan_for_project, stamp_files
     from launcher.commands.startup import path_flag, start
     from launcher.settings import resolve_settings
     from launcher.ui import console

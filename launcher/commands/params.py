@@ -47,8 +47,7 @@ FallbackModel = Annotated[
     ),
 ]
 CacheDir = Annotated[
-    Path | None,
-    typer.Option("--cache-dir", help="Model cache folder.", show_default=False),
+    Path | None, typer.Option("--cache-dir", help="Model cache folder.", show_default=False)
 ]
 Retries = Annotated[
     int | None,

@@ -116,12 +116,7 @@ def _retry(
         made = ensure_venv(project, settings.venv_path, other.path, facts, state_dir=state)
         try:
             result = sync_dependencies(
-                project,
-                made.python,
-                settings.install,
-                state,
-                env,
-                timeout=settings.install_timeout,
+                project, made.python, settings.install, state, env, timeout=settings.install_timeout
             )
         except DependencyError as again:
             raise DependencyError(

@@ -85,14 +85,10 @@ def spawn(
     output: bool = True,
     quiet: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start a long-lived child in its own process group (session on POSIX).
+    """Start a long-lived child in its own process group (session on POSIX); OSError propagates.
 
-    With `output`, stdout+stderr are piped together (else discarded); with `stdin_pipe` the
-    caller writes to its stdin (else it is closed).
-
-    The child gets PYTHONUNBUFFERED (its print() shows at once) and PYTHONIOENCODING=utf-8 (its
-    output is decoded as UTF-8) unless `env` says otherwise. OSError propagates (the caller
-    knows what a missing program means for it).
+    `output`: stdout+stderr piped together (else discarded); `stdin_pipe`: the caller writes its
+    stdin (else closed). PYTHONUNBUFFERED and PYTHONIOENCODING=utf-8 unless `env` sets them.
     """
     args = [os.fspath(a) for a in argv]
     child_env = dict(env)

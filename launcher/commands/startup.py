@@ -25,13 +25,13 @@ class Startup:
 
 def start(ctx: typer.Context, project: Path) -> Startup:
     """Wire logging, register the project's `.env` values as secrets, snapshot the environment."""
-    from launcher.redact import register_secret_file
+    from launcher.redact import dotenv_secrets, register_secrets
     from launcher.ui import console
 
     options = ctx.obj or {}  # -v/-q given before or after the subcommand
     verbose, quiet = bool(options.get("verbose")), bool(options.get("quiet"))
     console.setup_logging(verbose=verbose, quiet=quiet)
-    register_secret_file(project.expanduser() / ".env")
+    register_secrets(dotenv_secrets(project.expanduser() / ".env"))
     return Startup(verbose=verbose, quiet=quiet, env=dict(os.environ))
 
 

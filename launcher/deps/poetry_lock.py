@@ -84,15 +84,12 @@ class LockedInstall:
 
     def requirements_text(self, *, hashes: bool = True) -> str:
         head = [f"--extra-index-url {url}" for url in self.indexes]
-        lines = self.requirements if hashes else tuple(_no_hashes(r) for r in self.requirements)
+        strip = re.compile(r"\s+--hash=\S+")
+        lines = self.requirements if hashes else [strip.sub("", r) for r in self.requirements]
         return "\n".join([*head, *lines]) + "\n"
 
     def constraints_text(self) -> str:
         return "\n".join(self.constraints) + "\n"
-
-
-def _no_hashes(line: str) -> str:
-    return re.sub(r"\s+--hash=\S+", "", line)
 
 
 def read_lock(path: Path) -> dict[str, Any]:

@@ -34,10 +34,6 @@ _PROBE = (
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Results
-
-
 @dataclass(frozen=True)
 class Problem:
     """Something wrong with a venv: a stable `code`, what is wrong, what to do."""

@@ -55,14 +55,10 @@ def find_python(
     requires: str | None = None,
     cwd: Path | None = None,
 ) -> Interpreter:
-    """The interpreter that creates the venv.
-
-    `requested` (`--python`) may be a path, a command name or a version (`3.12`: `py -3.12` on
-    Windows, `python3.12` elsewhere). Without it: `python3`/`python` on PATH (Store aliases
-    skipped), `py -3` on Windows, then the launcher's own interpreter. With `requires` (the
-    project's requires-python) only a fitting one is taken, also from what uv finds, the `py`
-    launcher's list and pyenv's versions; none fitting is a UsageError (exit 2) naming the
-    versions found and how to get one.
+    """The interpreter that creates the venv: `requested` (`--python`: a path, a command or a
+    version such as 3.12), else the first default candidate that fits `requires` (the project's
+    requires-python), then uv's, the `py` launcher's and pyenv's. None fitting is a UsageError
+    (exit 2) naming the versions found and how to get one.
     """
     env = scrubbed_env(facts.env)
     errors: list[str] = []

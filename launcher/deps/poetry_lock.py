@@ -135,13 +135,7 @@ class _Walk:
         return any(parsed.evaluate({**self.environment, "extra": e}) for e in [*extras, ""])
 
     def fits_python(self, constraint: str) -> bool:
-        try:
-            return any(
-                SpecifierSet(alt).contains(self.environment["python_full_version"], True)
-                for alt in alternatives(constraint)
-            )
-        except (ValueError, InvalidSpecifier):
-            return True
+        return _satisfies(self.environment["python_full_version"], constraint)
 
     def pick(self, name: str, constraint: str) -> Mapping[str, Any] | None:
         """The locked package for `name` (several when versions differ by environment)."""
@@ -210,6 +204,7 @@ def _extra_requirements(package: Mapping[str, Any], extras: set[str]) -> dict[st
 
 
 def _satisfies(version: str, constraint: str) -> bool:
+    """Does `version` fit the poetry `constraint` (an unreadable one: taken as yes)?"""
     try:
         return any(
             SpecifierSet(alt).contains(Version(version), True) for alt in alternatives(constraint)

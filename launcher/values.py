@@ -45,11 +45,11 @@ def truthy(value: str | None) -> bool:
 def format_bytes(size: float) -> str:
     """Human size with decimal units (`672 B`, `91.2 MB`), as `hf cache ls` prints them."""
     value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(value) < 1000:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
+    return f"{value:.1f} TB"
 
 
 def parse_whole(low: int, high: int, what: str) -> Callable[[Any], int]:

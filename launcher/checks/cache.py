@@ -71,17 +71,11 @@ def space_needed(ctx: DoctorContext) -> tuple[int, list[str]]:
 
 def check_cache_dir(ctx: DoctorContext) -> Check:
     if ctx.cache is None:
-        error = ctx.cache_error
-        return Check(
-            "cache-dir",
-            "fail",
-            error.message if error else "no usable model cache folder",
-            error.hint
-            if error
-            else "Set --cache-dir or FASTEMBED_CACHE_PATH to a writable folder.",
-            {},
+        error = ctx.cache_error or LauncherError(
+            "no usable model cache folder",
+            "Set --cache-dir or FASTEMBED_CACHE_PATH to a writable folder.",
         )
-
+        return Check("cache-dir", "fail", error.message, error.hint, {})
     cache = ctx.cache
     path = Path(cache.path)
     details: dict[str, Any] = {

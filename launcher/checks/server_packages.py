@@ -33,7 +33,7 @@ def check_server_packages(ctx: DoctorContext) -> Check:
         if found.state == "unsure" and installed:
             continue  # another package brought it
         status: Status = "warn"
-        if package == SERVER and found.certain_missing:
+        if package == SERVER and found.state == "missing":
             status = "warn" if installed and source.kind != "uv.lock" else "fail"
         summary = f"{package} is not among the dependencies in {found.where}"
         if found.state == "unsure":

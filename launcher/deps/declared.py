@@ -43,10 +43,6 @@ class Declared:
     state: State
     where: str
 
-    @property
-    def certain_missing(self) -> bool:
-        return self.state == "missing"
-
 
 def declared(source: DependencySource, package: str) -> Declared:
     """Is `package` among what `source` installs?"""

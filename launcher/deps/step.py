@@ -59,7 +59,7 @@ def name_missing_packages(source: DependencySource, venv: VenvInfo) -> None:
     it, or uv sync would remove it), warn when it may lack uvicorn or fastapi."""
     server = declared(source, SERVER)
     kept = source.kind != "uv.lock" and venv_has(venv.path, SERVER)
-    if server.certain_missing and not kept:
+    if server.state == "missing" and not kept:
         raise DependencyError(
             f"the project's dependencies ({server.where}) do not include {SERVER}, which "
             f"`up` runs the backend with (python -m {SERVER})",

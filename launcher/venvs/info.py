@@ -34,10 +34,3 @@ class VenvInfo:
     @property
     def scripts_dir(self) -> Path:
         return self.python.parent
-
-    @property
-    def installer(self) -> str | None:
-        """`uv` when uv is available, else `pip` when the venv has it, else None."""
-        if self.uv:
-            return "uv"
-        return "pip" if self.has_pip else None

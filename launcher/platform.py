@@ -90,8 +90,7 @@ class PlatformFacts:
 
     def which(self, name: str) -> str | None:
         """`name` on this environment's PATH (PATHEXT honoured on Windows), else None."""
-        found = self.which_all(name)
-        return found[0] if found else None
+        return next(iter(self.which_all(name)), None)
 
     def which_all(self, name: str) -> list[str]:
         """Every match of `name` on PATH, in PATH order (to skip e.g. Store aliases)."""

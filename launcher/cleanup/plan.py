@@ -8,7 +8,7 @@ from pathlib import Path
 
 from launcher.cleanup.adapter import holder_text, lock_pid, names_for
 from launcher.cleanup.entries import Entry, Plan, Selection, Skip, skipped
-from launcher.cleanup.safety import check_root, tree_size, within
+from launcher.cleanup.safety import check_root, tree_size
 from launcher.errors import UsageError
 
 _TEMP_SUFFIXES = (".incomplete", ".tmp")
@@ -48,7 +48,7 @@ def plan_cleanup(
     include_legacy = selection.legacy or selection.everything
     if include_legacy and legacy_root is not None and os.path.isdir(legacy_root):
         legacy = check_root(legacy_root, project=project, home=home)
-        if legacy != safe_root and not within(safe_root, legacy):
+        if legacy != safe_root and not safe_root.is_relative_to(legacy):
             plan.roots.append(legacy)
             _Planner(plan, selection, names).plan_root(legacy, legacy=True)
     if selection.everything and not selection.models and not selection.broken:

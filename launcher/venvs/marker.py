@@ -30,8 +30,7 @@ def write_marker(venv: Path, tool: str) -> None:
 
 def clear_marker(venv: Path) -> None:
     """The install finished: the venv is whole again."""
-    with contextlib.suppress(FileNotFoundError):
-        (venv / MARKER).unlink()
+    (venv / MARKER).unlink(missing_ok=True)
 
 
 def broken_packages(venv: Path, limit: int = 3) -> list[str]:

@@ -166,10 +166,7 @@ def venv_for_platform(venv_path: Path, facts: PlatformFacts) -> tuple[Path, Path
 
 def display_path(path: Path, project: Path) -> str:
     """`path` relative to the project when it is inside it (for messages), else as given."""
-    try:
-        return str(path.relative_to(project))
-    except ValueError:
-        return str(path)
+    return str(path.relative_to(project) if path.is_relative_to(project) else path)
 
 
 def health_os(venv: Path) -> str | None:

@@ -171,10 +171,8 @@ def _folder_problems(
 
 
 def check_models(ctx: DoctorContext) -> list[Check]:
-    found: list[Check] = []
-    for index, (name, spec) in enumerate(model_specs(ctx)):
-        found.append(_check_model(ctx, name, spec, fallback=index > 0))
-    return found
+    specs = model_specs(ctx)
+    return [_check_model(ctx, name, spec, fallback=i > 0) for i, (name, spec) in enumerate(specs)]
 
 
 def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) -> Check:

@@ -132,11 +132,7 @@ def _requires(ctx: DoctorContext) -> str | None:
 def check_venv(ctx: DoctorContext) -> list[Check]:
     """The venv this platform uses, whether its dependencies are in sync and from which
     source, a half-installed venv, and a lock left by a process that died."""
-    checks = [_venv_check(ctx)]
-    lock = _lock_check(ctx)
-    if lock is not None:
-        checks.append(lock)
-    return checks
+    return [check for check in (_venv_check(ctx), _lock_check(ctx)) if check is not None]
 
 
 def _lock_check(ctx: DoctorContext) -> Check | None:

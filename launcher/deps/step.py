@@ -32,10 +32,6 @@ def sync_for_up(
     project, state = settings.project, settings.state_path
     uv = find_uv(PlatformFacts.local(env))
     source = find_source(project, uv=uv is not None)
-
-    def before_install(chosen: DependencySource) -> None:
-        name_missing_packages(chosen, venv)
-
     try:
         result = sync_dependencies(
             project,
@@ -43,7 +39,7 @@ def sync_for_up(
             settings.install,
             state,
             env,
-            before_install=before_install,
+            before_install=lambda chosen: name_missing_packages(chosen, venv),
             timeout=settings.install_timeout,
         )
     except InstallFailed as failed:

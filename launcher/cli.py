@@ -111,8 +111,7 @@ def _global_params() -> list[Any]:
 
     def options(
         verbose: Annotated[
-            bool,
-            typer.Option("--verbose", "-v", help=VERBOSE_HELP, callback=_set_global),
+            bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP, callback=_set_global)
         ] = False,
         quiet: Annotated[
             bool, typer.Option("--quiet", "-q", help=QUIET_HELP, callback=_set_global)
@@ -164,8 +163,7 @@ def root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """Global options; logging is wired by each command when it starts."""

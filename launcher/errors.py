@@ -1,13 +1,10 @@
 """The LauncherError family: every expected failure carries a message, a hint and an exit code.
 
-`cli.py` is the one place that turns them into output (two lines: what went wrong, what to do).
-Anything that is not a LauncherError is a bug: it is not swallowed but reported as one (two
-redacted lines, exit 1, the traceback in the log file; `ROBO_BACKEND_DEBUG=1` raises it as is).
+`cli.py` turns them into two lines (what went wrong, what to do); anything else is a bug.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -1,9 +1,7 @@
 """Facts about the machine the launcher runs on: OS, WSL, Windows paths, where tools are.
 
-`PlatformFacts` is the one seam for the machine: every decision that depends on the OS, the
-environment or the parent processes takes it as a parameter, so tests inject Windows or WSL
-facts on Linux instead of patching the world. Only `PlatformFacts.current()` (and `.local()`)
-look at the real machine.
+`PlatformFacts` is the one seam for the machine: tests inject Windows or WSL facts on Linux
+instead of patching the world; only `.current()` and `.local()` look at the real machine.
 """
 
 from __future__ import annotations
@@ -22,12 +20,11 @@ _DRIVE_PARTS = re.compile(r"^([A-Za-z]):[\\/]?(.*)$")
 
 @dataclass(frozen=True)
 class PlatformFacts:
-    """What the launcher knows about the machine it runs on; injected so tests can fake it.
+    """What the launcher knows about the machine it runs on.
 
-    `parents` are process names from the nearest parent upward (`pwsh.exe`, `bash`, `-zsh` for
-    a login shell). `executable` is the launcher's own interpreter: tools such as uv are also
-    looked for next to it (they come with the launcher's install); empty means "no launcher
-    install to look at" (tests use it to make a machine without uv).
+    `parents`: process names, nearest first (`pwsh.exe`, `bash`, `-zsh` for a login shell).
+    `executable`: the launcher's interpreter, next to which tools such as uv are also looked
+    for ("": no launcher install, so a test can make a machine without uv).
     """
 
     platform: str
@@ -93,8 +90,7 @@ class PlatformFacts:
 
     def which(self, name: str) -> str | None:
         """`name` on this environment's PATH (PATHEXT honoured on Windows), else None."""
-        found = self.which_all(name)
-        return found[0] if found else None
+        return next(iter(self.which_all(name)), None)
 
     def which_all(self, name: str) -> list[str]:
         """Every match of `name` on PATH, in PATH order (to skip e.g. Store aliases)."""
@@ -152,10 +148,6 @@ def wsl_reason(facts: PlatformFacts) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# Windows paths, also when seen from another OS
-
-
 def is_windows_path(path: str) -> bool:
     """True for `C:\\…`, `C:/…` and UNC `\\\\server\\share` paths: the one test for them."""
     return bool(_DRIVE_PATH.match(path)) or path.startswith("\\\\")
@@ -180,10 +172,6 @@ def windows_to_wsl(path: str) -> str:
     if unc:
         return unc.group(1).replace("\\", "/") or "/"
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Tools: where uv, virtualenv, … are
 
 
 def tool_next_to(executable: str, name: str, windows: bool) -> str | None:
@@ -225,16 +213,3 @@ def bundled_uv(facts: PlatformFacts) -> str | None:
 def find_uv(facts: PlatformFacts) -> str | None:
     """The uv the launcher uses: its own (the `uv` package), else on PATH, else next to it."""
     return bundled_uv(facts) or find_tool("uv", facts)
-
-
-__all__ = [
-    "PlatformFacts",
-    "bundled_uv",
-    "find_tool",
-    "find_uv",
-    "is_windows_path",
-    "tool_next_to",
-    "windows_to_msys",
-    "windows_to_wsl",
-    "wsl_reason",
-]

@@ -65,16 +65,10 @@ def run(
         return Result(args, 127, "", f"{exc.strerror}: {args[0]}")
     except PermissionError as exc:
         return Result(args, 126, "", f"{exc.strerror}: {args[0]}")
-    except subprocess.TimeoutExpired as exc:
-        out = (
-            exc.stdout.decode(errors="replace")
-            if isinstance(exc.stdout, bytes)
-            else (exc.stdout or "")
-        )
-        err = (
-            exc.stderr.decode(errors="replace")
-            if isinstance(exc.stderr, bytes)
-            else (exc.stderr or "")
+    except subprocess.TimeoutExpired as exc:  # its output may be bytes even in text mode
+        out, err = (
+            b.decode(errors="replace") if isinstance(b, bytes) else b or ""
+            for b in (exc.stdout, exc.stderr)
         )
         return Result(args, 124, out, err + f"\ntimed out after {timeout} s")
     return Result(args, done.returncode, done.stdout or "", done.stderr or "")
@@ -91,14 +85,10 @@ def spawn(
     output: bool = True,
     quiet: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start a long-lived child in its own process group (session on POSIX).
+    """Start a long-lived child in its own process group (session on POSIX); OSError propagates.
 
-    With `output`, stdout+stderr are piped together (else discarded); with `stdin_pipe` the
-    caller writes to its stdin (else it is closed).
-
-    The child gets PYTHONUNBUFFERED (its print() shows at once) and PYTHONIOENCODING=utf-8 (its
-    output is decoded as UTF-8) unless `env` says otherwise. OSError propagates (the caller
-    knows what a missing program means for it).
+    `output`: stdout+stderr piped together (else discarded); `stdin_pipe`: the caller writes its
+    stdin (else closed). PYTHONUNBUFFERED and PYTHONIOENCODING=utf-8 unless `env` sets them.
     """
     args = [os.fspath(a) for a in argv]
     child_env = dict(env)

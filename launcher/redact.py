@@ -98,11 +98,6 @@ def dotenv_secrets(path: Path) -> list[str]:
     return found
 
 
-def register_secret_file(path: Path) -> None:
-    """Hide every value of a dotenv file (the project's `.env`) from now on."""
-    register_secrets(dotenv_secrets(path))
-
-
 def redact_url(url: str) -> str:
     """`url` with the user and password of its authority replaced by `***`."""
     return _URL_USERINFO.sub(lambda m: m.group("scheme") + "***@", url)

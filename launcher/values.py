@@ -23,14 +23,18 @@ def parse_bool(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
-def parse_byte_rate(value: Any) -> float:
-    """A setting's byte rate: a number of bytes per second, 0 or more; else a ValueError."""
+def _non_negative(value: Any, what: str) -> float:
     if isinstance(value, bool):
-        raise ValueError("expected a number of bytes per second")
+        raise ValueError(f"expected {what}")
     number = float(str(value).strip())
     if not math.isfinite(number) or number < 0:
-        raise ValueError("expected a number of bytes per second, 0 or more")
+        raise ValueError(f"expected {what}, 0 or more")
     return number
+
+
+def parse_byte_rate(value: Any) -> float:
+    """A setting's byte rate: a number of bytes per second, 0 or more; else a ValueError."""
+    return _non_negative(value, "a number of bytes per second")
 
 
 def truthy(value: str | None) -> bool:
@@ -41,11 +45,11 @@ def truthy(value: str | None) -> bool:
 def format_bytes(size: float) -> str:
     """Human size with decimal units (`672 B`, `91.2 MB`), as `hf cache ls` prints them."""
     value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(value) < 1000:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
+    return f"{value:.1f} TB"
 
 
 def parse_whole(low: int, high: int, what: str) -> Callable[[Any], int]:
@@ -62,11 +66,7 @@ def parse_whole(low: int, high: int, what: str) -> Callable[[Any], int]:
 
 def parse_seconds(value: Any) -> float:
     """A setting's number of seconds: 0 or more, at most a day (more is a typo)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number of seconds")
-    number = float(str(value).strip())
-    if not math.isfinite(number) or number < 0:
-        raise ValueError("expected a number of seconds, 0 or more")
+    number = _non_negative(value, "a number of seconds")
     if number > MAX_SECONDS:
         raise ValueError(f"at most {MAX_SECONDS:.0f} seconds (a day)")
     return number

@@ -4,7 +4,6 @@ and fastembed's old temp cache (legacy-cache)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,6 @@ from launcher.values import format_bytes
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 WINDOWS_PATH_BUDGET = 115  # characters of cache root that still leave room under MAX_PATH 260
 SPACE_MARGIN = 50_000_000  # bytes on top of the model size (files are renamed, not copied)
-
-
-def _worst(statuses: Collection[str]) -> Status:
-    worst: Status = "ok"
-    for status in statuses:
-        if _RANK[status] > _RANK[worst]:
-            worst = status  # type: ignore[assignment]
-    return worst
 
 
 def model_specs(ctx: DoctorContext) -> list[tuple[str, Any]]:
@@ -78,21 +69,13 @@ def space_needed(ctx: DoctorContext) -> tuple[int, list[str]]:
     return 0, []
 
 
-def check_cache_dir(ctx: DoctorContext) -> list[Check]:
+def check_cache_dir(ctx: DoctorContext) -> Check:
     if ctx.cache is None:
-        error = ctx.cache_error
-        return [
-            Check(
-                "cache-dir",
-                "fail",
-                error.message if error else "no usable model cache folder",
-                error.hint
-                if error
-                else "Set --cache-dir or FASTEMBED_CACHE_PATH to a writable folder.",
-                {},
-            )
-        ]
-
+        error = ctx.cache_error or LauncherError(
+            "no usable model cache folder",
+            "Set --cache-dir or FASTEMBED_CACHE_PATH to a writable folder.",
+        )
+        return Check("cache-dir", "fail", error.message, error.hint, {})
     cache = ctx.cache
     path = Path(cache.path)
     details: dict[str, Any] = {
@@ -139,13 +122,13 @@ def check_cache_dir(ctx: DoctorContext) -> list[Check]:
         free = details.get("free_bytes")
         extra = f", {format_bytes(free)} free" if isinstance(free, int) else ""
         kind = "persistent" if cache.persistent else "temporary"
-        return [Check("cache-dir", "ok", f"{where}: {kind}, writable{extra}", "", details)]
-    status = _worst([p[0] for p in problems])
+        return Check("cache-dir", "ok", f"{where}: {kind}, writable{extra}", "", details)
+    status: Status = max((p[0] for p in problems), key=_RANK.__getitem__)
     shown = [p for p in problems if p[0] == status] + [p for p in problems if p[0] != status]
     details["problems"] = [p[1] for p in shown]
     summary = f"{where}: " + "; ".join(p[1] for p in shown)
     hint = " ".join(dict.fromkeys(p[2] for p in shown if p[2]))
-    return [Check("cache-dir", status, summary, hint, details)]
+    return Check("cache-dir", status, summary, hint, details)
 
 
 def _folder_problems(
@@ -188,10 +171,8 @@ def _folder_problems(
 
 
 def check_models(ctx: DoctorContext) -> list[Check]:
-    found: list[Check] = []
-    for index, (name, spec) in enumerate(model_specs(ctx)):
-        found.append(_check_model(ctx, name, spec, fallback=index > 0))
-    return found
+    specs = model_specs(ctx)
+    return [_check_model(ctx, name, spec, fallback=i > 0) for i, (name, spec) in enumerate(specs)]
 
 
 def _check_model(ctx: DoctorContext, name: str, spec: Any, *, fallback: bool) -> Check:
@@ -306,38 +287,34 @@ def _cached_model(
     )
 
 
-def check_legacy_cache(ctx: DoctorContext) -> list[Check]:
+def check_legacy_cache(ctx: DoctorContext) -> Check:
     from launcher.cleanup import tree_size
     from launcher.models.location import legacy_cache_dir
 
     legacy = Path(ctx.legacy_root or legacy_cache_dir())
     details: dict[str, Any] = {"path": str(legacy), "exists": legacy.is_dir()}
     if not legacy.is_dir():
-        return [Check("legacy-cache", "ok", f"no old fastembed temp cache ({legacy})", "", details)]
+        return Check("legacy-cache", "ok", f"no old fastembed temp cache ({legacy})", "", details)
     in_use = ctx.cache is not None and os.path.realpath(ctx.cache.path) == os.path.realpath(legacy)
     size = tree_size(legacy)
     details.update(bytes=size, in_use=in_use)
     if in_use:
-        return [
-            Check(
-                "legacy-cache",
-                "ok",
-                f"the old fastembed temp cache {legacy} is the cache in use (see cache-dir)",
-                "",
-                details,
-            )
-        ]
-    if size == 0:
-        return [
-            Check("legacy-cache", "ok", f"old fastembed temp cache {legacy} is empty", "", details)
-        ]
-    return [
-        Check(
+        return Check(
             "legacy-cache",
-            "warn",
-            f"old fastembed temp cache {legacy} holds {format_bytes(size)}",
-            "A valid model there is reused by `up` (no new download); after that it is only "
-            f"wasted space: robo-backend clear-cache --legacy -p {ctx.settings.project}",
+            "ok",
+            f"the old fastembed temp cache {legacy} is the cache in use (see cache-dir)",
+            "",
             details,
         )
-    ]
+    if size == 0:
+        return Check(
+            "legacy-cache", "ok", f"old fastembed temp cache {legacy} is empty", "", details
+        )
+    return Check(
+        "legacy-cache",
+        "warn",
+        f"old fastembed temp cache {legacy} holds {format_bytes(size)}",
+        "A valid model there is reused by `up` (no new download); after that it is only "
+        f"wasted space: robo-backend clear-cache --legacy -p {ctx.settings.project}",
+        details,
+    )

@@ -1,6 +1,7 @@
 """The framework every check uses: `Check` (one finding), `DoctorContext` (all a check looks at).
 
-A check is a function `DoctorContext -> list[Check]`; tests inject facts through the context.
+A check is a function `DoctorContext -> Check` (or a list: one per model); tests inject facts
+through the context.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,13 +51,7 @@ class Check:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "summary": self.summary,
-            "hint": self.hint,
-            "details": self.details,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -107,7 +102,7 @@ class DoctorContext:
             settings = adopt_hardwired(explicit)  # with the model and cache_dir the code names
         except LauncherError as exc:
             settings_error = exc
-            settings = default_settings(root)
+            settings = Settings(project=root)  # the defaults stand in for the bad values
         cache: CacheLocation | None = None
         cache_error: LauncherError | None = None
         try:  # the folder `up` would use, as far as files tell (the venv's fastembed not asked)
@@ -142,8 +137,3 @@ class DoctorContext:
     @property
     def offline(self) -> bool:
         return self.settings.offline or truthy(self.env.get("HF_HUB_OFFLINE"))
-
-
-def default_settings(project: Path) -> Settings:
-    """Every setting at its built-in default (doctor's stand-in when the real ones are invalid)."""
-    return Settings(project=project)

@@ -14,9 +14,9 @@ CHECK_ID = "model-load"
 DOCTOR_LOAD_TIMEOUT = 60.0  # seconds: fastembed's retry pauses are skipped, a load takes ~1-3 s
 
 
-def _skip(reason: str, details: dict[str, Any]) -> list[Check]:
+def _skip(reason: str, details: dict[str, Any]) -> Check:
     details["skipped"] = reason
-    return [Check(CHECK_ID, "ok", f"model load not tried: {reason}", "", details)]
+    return Check(CHECK_ID, "ok", f"model load not tried: {reason}", "", details)
 
 
 def _venv(ctx: DoctorContext) -> Any:
@@ -31,7 +31,7 @@ def _venv(ctx: DoctorContext) -> Any:
     return VenvInfo(target, health.python, False, "reused", health.version or "")
 
 
-def check_model_load(ctx: DoctorContext) -> list[Check]:
+def check_model_load(ctx: DoctorContext) -> Check:
     from launcher.checks.cache import _model_state, model_specs
     from launcher.fastembed.offline import hub_access_for, venv_fastembed_version
 
@@ -59,7 +59,7 @@ def check_model_load(ctx: DoctorContext) -> list[Check]:
         probe=ctx.hub_probe,
         timeout=ctx.hub_timeout,
     )
-    return [_load(ctx, venv, name, hub, details)]
+    return _load(ctx, venv, name, hub, details)
 
 
 def _load(ctx: DoctorContext, venv: Any, name: str, hub: Any, details: dict[str, Any]) -> Check:

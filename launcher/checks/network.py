@@ -35,7 +35,7 @@ def _token_set(env: Mapping[str, str]) -> bool:
     return os.path.isfile(token_file)
 
 
-def check_hub(ctx: DoctorContext) -> list[Check]:
+def check_hub(ctx: DoctorContext) -> Check:
     raw = (ctx.env.get("HF_ENDPOINT") or "").strip()
     endpoint = (raw or DEFAULT_ENDPOINT).rstrip("/")
     shown = redact_url(endpoint)  # a mirror's login never reaches a report
@@ -51,15 +51,9 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
             if truthy(ctx.env.get("HF_HUB_OFFLINE"))
             else (f"offline = true ({ctx.settings.origin('offline').detail})")
         )
-        return [
-            Check(
-                "hub",
-                "ok",
-                f"offline mode ({why}): the hub {shown} is not contacted",
-                "",
-                details,
-            )
-        ]
+        return Check(
+            "hub", "ok", f"offline mode ({why}): the hub {shown} is not contacted", "", details
+        )
     specs = [spec for _name, spec in model_specs(ctx) if spec is not None]
     url = f"{endpoint}/api/models/{specs[0].repo}" if specs else f"{endpoint}/api/models"
     details["url"] = redact_url(url)
@@ -75,62 +69,50 @@ def check_hub(ctx: DoctorContext) -> list[Check]:
         proxy = proxy_for(endpoint)
         details["proxy"] = proxy
         through = f" through the proxy {proxy}" if proxy else ""
-        return [
-            Check(
-                "hub",
-                "warn",
-                f"hub {shown} unreachable{through}: {answer.error}",
-                "Check the network, proxy (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, NO_PROXY) or "
-                "HF_ENDPOINT mirror; with the model cached, run offline: ROBO_BACKEND_OFFLINE=1 "
-                "(or --offline).",
-                details,
-            )
-        ]
-    if 200 <= answer.status < 300:
-        token = ", token set" if details["token_set"] else ""
-        return [
-            Check("hub", "ok", f"hub {shown} reachable ({details['ms']} ms{token})", "", details)
-        ]
-    if answer.status in {401, 403}:
-        return [
-            Check(
-                "hub",
-                "warn",
-                f"hub {shown} refused access ({answer.status})",
-                f"{token_hint} {retry_note}",
-                details,
-            )
-        ]
-    if answer.status == 429:
-        return [
-            Check(
-                "hub",
-                "warn",
-                f"hub {shown} is rate-limiting this machine (429)",
-                f"{token_hint} Authenticated requests get a higher limit.",
-                details,
-            )
-        ]
-    if answer.status == 404:
-        return [
-            Check(
-                "hub",
-                "warn",
-                f"hub {shown} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
-                "Check that HF_ENDPOINT points at a Hugging Face mirror that has this repo. "
-                + retry_note,
-                details,
-            )
-        ]
-    return [
-        Check(
+        return Check(
             "hub",
             "warn",
-            f"hub {shown} answered {answer.status}",
-            f"The hub or mirror has a problem right now; try again later. {retry_note}",
+            f"hub {shown} unreachable{through}: {answer.error}",
+            "Check the network, proxy (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, NO_PROXY) or "
+            "HF_ENDPOINT mirror; with the model cached, run offline: ROBO_BACKEND_OFFLINE=1 "
+            "(or --offline).",
             details,
         )
-    ]
+    if 200 <= answer.status < 300:
+        token = ", token set" if details["token_set"] else ""
+        return Check("hub", "ok", f"hub {shown} reachable ({details['ms']} ms{token})", "", details)
+    if answer.status in {401, 403}:
+        return Check(
+            "hub",
+            "warn",
+            f"hub {shown} refused access ({answer.status})",
+            f"{token_hint} {retry_note}",
+            details,
+        )
+    if answer.status == 429:
+        return Check(
+            "hub",
+            "warn",
+            f"hub {shown} is rate-limiting this machine (429)",
+            f"{token_hint} Authenticated requests get a higher limit.",
+            details,
+        )
+    if answer.status == 404:
+        return Check(
+            "hub",
+            "warn",
+            f"hub {shown} answered 404 for {url.rsplit('/api/models/', 1)[-1]}",
+            "Check that HF_ENDPOINT points at a Hugging Face mirror that has this repo. "
+            + retry_note,
+            details,
+        )
+    return Check(
+        "hub",
+        "warn",
+        f"hub {shown} answered {answer.status}",
+        f"The hub or mirror has a problem right now; try again later. {retry_note}",
+        details,
+    )
 
 
 def _our_backend_on(ctx: DoctorContext, port: int) -> RunRecord | None:
@@ -154,7 +136,7 @@ def _our_backend_on(ctx: DoctorContext, port: int) -> RunRecord | None:
     return None
 
 
-def check_port(ctx: DoctorContext) -> list[Check]:
+def check_port(ctx: DoctorContext) -> Check:
     host = ctx.settings.host
     details: dict[str, Any] = {"host": host, "port": ctx.port, "holder": None}
     source = ctx.settings.origin("port").detail
@@ -164,8 +146,8 @@ def check_port(ctx: DoctorContext) -> list[Check]:
         try:
             pick_free_port(host)  # a host that is not this machine's fails here, as in `up`
         except LauncherError as exc:
-            return [Check("port", "fail", exc.message, exc.hint, details)]
-        return [Check("port", "ok", "port 0: `up` picks a free port when it starts", "", details)]
+            return Check("port", "fail", exc.message, exc.hint, details)
+        return Check("port", "ok", "port 0: `up` picks a free port when it starts", "", details)
     try:
         ctx.port_probe(host, ctx.port)
     except LauncherError as exc:
@@ -178,9 +160,9 @@ def check_port(ctx: DoctorContext) -> list[Check]:
                 f"port {ctx.port} on {host} is served by this project's backend at {ours.url} "
                 f"(pid {ours.backend_pid}, started {ours.started_clock})"
             )
-            return [Check("port", "ok", summary, "", details)]
+            return Check("port", "ok", summary, "", details)
 
         details["holder"] = port_holder(host, ctx.port)
         summary = f"{exc.message}; the port comes from {source}"  # no stacked brackets
-        return [Check("port", "fail", summary, exc.hint, details)]
-    return [Check("port", "ok", f"port {ctx.port} on {host} is free (from {source})", "", details)]
+        return Check("port", "fail", summary, exc.hint, details)
+    return Check("port", "ok", f"port {ctx.port} on {host} is free (from {source})", "", details)

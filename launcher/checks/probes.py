@@ -135,8 +135,7 @@ def _why(exc: OSError) -> str:
 
 
 def disk_usage(path: Path) -> DiskUsage:
-    total, used, free = shutil.disk_usage(path)
-    return DiskUsage(total, used, free)
+    return DiskUsage(*shutil.disk_usage(path))
 
 
 def execution_policy_list() -> str:

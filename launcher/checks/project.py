@@ -18,7 +18,7 @@ MOVE_STATE_HINT = (
 )
 
 
-def check_app(ctx: DoctorContext) -> list[Check]:
+def check_app(ctx: DoctorContext) -> Check:
     """The app `up` would serve, found exactly as `up` finds it (a failure stops `up`, exit 2)."""
     from launcher.discover import discover_app
     from launcher.discover.adopt import venv_interpreter
@@ -32,7 +32,7 @@ def check_app(ctx: DoctorContext) -> list[Check]:
             source=settings.origin("app").detail,
         )
     except LauncherError as exc:
-        return [Check("app", "fail", exc.message, exc.hint, {"configured": settings.app})]
+        return Check("app", "fail", exc.message, exc.hint, {"configured": settings.app})
     details = {
         "spec": target.spec,
         "configured": settings.app,
@@ -42,8 +42,8 @@ def check_app(ctx: DoctorContext) -> list[Check]:
     if target.notes:
         summary = f"app {target.described}; " + "; ".join(target.notes)
         hint = f'Fix that statement, or set app = "{target.spec}" in [tool.robo-backend].'
-        return [Check("app", "warn", summary, hint, details)]
-    return [Check("app", "ok", f"app {target.described}", "", details)]
+        return Check("app", "warn", summary, hint, details)
+    return Check("app", "ok", f"app {target.described}", "", details)
 
 
 def _route_in_code(project: Path, path: str) -> str | None:
@@ -61,7 +61,7 @@ def _route_in_code(project: Path, path: str) -> str | None:
     return None
 
 
-def check_health_path(ctx: DoctorContext) -> list[Check]:
+def check_health_path(ctx: DoctorContext) -> Check:
     """A health path someone set must be a route of the app, or `up` waits out ready_timeout."""
     settings = ctx.settings
     path = str(settings.health_path)
@@ -70,59 +70,53 @@ def check_health_path(ctx: DoctorContext) -> list[Check]:
     details: dict[str, Any] = {"path": path, "source": source}
     if origin.source is Source.DEFAULT:
         summary = f"health path {path} (when the app has none, `up` finds its route itself)"
-        return [Check("health-path", "ok", summary, "", details)]
+        return Check("health-path", "ok", summary, "", details)
     route = path.split("?", 1)[0]
     found = _route_in_code(settings.project, route)
     details["found_in"] = found
     if found is None:
-        return [
-            Check(
-                "health-path",
-                "warn",
-                f"health path {path} (from {source}) is not a route in the project's code: "
-                f"`up` would wait {settings.ready_timeout:g} s for it, then stop",
-                "Set health_path to a route the app answers 200 on (e.g. /health), or unset "
-                "it to let `up` find the route.",
-                details,
-            )
-        ]
-    return [Check("health-path", "ok", f"health path {path} (route in {found})", "", details)]
+        return Check(
+            "health-path",
+            "warn",
+            f"health path {path} (from {source}) is not a route in the project's code: "
+            f"`up` would wait {settings.ready_timeout:g} s for it, then stop",
+            "Set health_path to a route the app answers 200 on (e.g. /health), or unset "
+            "it to let `up` find the route.",
+            details,
+        )
+    return Check("health-path", "ok", f"health path {path} (route in {found})", "", details)
 
 
-def check_state_dir(ctx: DoctorContext) -> list[Check]:
+def check_state_dir(ctx: DoctorContext) -> Check:
     """The state folder (status file, run file, locks) must be writable before `up` installs."""
     settings = ctx.settings
     folder = settings.state_path
     details: dict[str, Any] = {"path": str(folder), "source": settings.origin("state_dir").detail}
     if os.path.lexists(folder) and not folder.is_dir():
-        return [
-            Check(
-                "state-dir",
-                "fail",
-                f"the state folder {folder} is a file, not a folder",
-                f"Move or delete that file, or: {MOVE_STATE_HINT}",
-                details,
-            )
-        ]
+        return Check(
+            "state-dir",
+            "fail",
+            f"the state folder {folder} is a file, not a folder",
+            f"Move or delete that file, or: {MOVE_STATE_HINT}",
+            details,
+        )
     probe_in = folder if folder.is_dir() else existing_ancestor(folder)
     error = write_probe_in(probe_in) if probe_in.is_dir() else "not a folder"
     details["writable"] = error is None
     if error is not None:
-        return [
-            Check(
-                "state-dir",
-                "fail",
-                f"the state folder {folder} cannot be written ({probe_in}: {error})",
-                f"Free some space on the drive of {probe_in}, or: {MOVE_STATE_HINT}"
-                if error.endswith(DISK_FULL)
-                else f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
-                details,
-            )
-        ]
-    return [Check("state-dir", "ok", f"state folder {folder} writable", "", details)]
+        return Check(
+            "state-dir",
+            "fail",
+            f"the state folder {folder} cannot be written ({probe_in}: {error})",
+            f"Free some space on the drive of {probe_in}, or: {MOVE_STATE_HINT}"
+            if error.endswith(DISK_FULL)
+            else f"Give your user write access to {probe_in}, or: {MOVE_STATE_HINT}",
+            details,
+        )
+    return Check("state-dir", "ok", f"state folder {folder} writable", "", details)
 
 
-def check_running(ctx: DoctorContext) -> list[Check]:
+def check_running(ctx: DoctorContext) -> Check:
     """Is this project's backend already running (the run file of an earlier `up`)?"""
     from launcher.server.runfile import RunState, inspect_run, read_run, run_file
 
@@ -131,18 +125,18 @@ def check_running(ctx: DoctorContext) -> list[Check]:
     state = inspect_run(record)
     details: dict[str, Any] = {"run_file": str(run_file(state_dir)), "state": state.value}
     if record is None or state in (RunState.NONE, RunState.STALE):
-        return [Check("running", "ok", "no backend of this project is running", "", details)]
+        return Check("running", "ok", "no backend of this project is running", "", details)
     details.update(url=record.url, launcher_pid=record.launcher_pid, pid=record.backend_pid)
     if state is RunState.ORPHAN:
         summary = (
             f"an earlier backend still runs at {record.url} (pid {record.backend_pid}) without "
             "its launcher: `up` stops it before starting"
         )
-        return [Check("running", "warn", summary, "", details)]
+        return Check("running", "warn", summary, "", details)
     # Our own backend running is not a problem with the machine or the project: said as it is.
     summary = (
         f"this project's backend is running at {record.url} (pid {record.backend_pid}, started "
         f"{record.started_clock} by pid {record.launcher_pid}); `robo-backend status` shows it, "
         "and `up` says so instead of starting a second one"
     )
-    return [Check("running", "ok", summary, "", details)]
+    return Check("running", "ok", summary, "", details)

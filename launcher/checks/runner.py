@@ -16,12 +16,7 @@ from launcher.checks.core import Check, DoctorContext, PreflightError
 from launcher.checks.model_load import check_model_load
 from launcher.checks.model_switch import check_model_switch
 from launcher.checks.network import check_hub, check_port
-from launcher.checks.project import (
-    check_app,
-    check_health_path,
-    check_running,
-    check_state_dir,
-)
+from launcher.checks.project import check_app, check_health_path, check_running, check_state_dir
 from launcher.checks.server_packages import check_server_packages
 from launcher.checks.system import (
     check_long_paths,
@@ -39,7 +34,7 @@ if TYPE_CHECKING:
     from launcher.models.location import CacheLocation
     from launcher.shells.detect import PlatformFacts
 
-CheckFn = Callable[[DoctorContext], list[Check]]
+CheckFn = Callable[[DoctorContext], Check | list[Check]]  # one finding, or one per thing
 
 
 @dataclass(frozen=True)
@@ -107,11 +102,12 @@ def run_checks(context: DoctorContext, only: Collection[str] | None = None) -> l
 
     def run(spec: CheckSpec) -> list[Check]:
         try:
-            return spec.run(context)
+            found = spec.run(context)
         except Exception as exc:
             if debug:
                 raise
             return [_crashed(spec.id, exc)]
+        return [found] if isinstance(found, Check) else found
 
     with ThreadPoolExecutor(max_workers=max(1, len(specs)), thread_name_prefix="doctor") as pool:
         futures = [pool.submit(run, spec) for spec in specs]

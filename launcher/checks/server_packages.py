@@ -12,7 +12,7 @@ from launcher.checks.core import Check, DoctorContext, Status
 from launcher.errors import LauncherError
 
 
-def check_server_packages(ctx: DoctorContext) -> list[Check]:
+def check_server_packages(ctx: DoctorContext) -> Check:
     from launcher.deps import detect_source
     from launcher.deps.declared import FRAMEWORK, SERVER, declared, line_to_add, venv_has
     from launcher.venvs import venv_for_platform
@@ -20,7 +20,7 @@ def check_server_packages(ctx: DoctorContext) -> list[Check]:
     try:
         source = detect_source(ctx.settings.project, ctx.env)
     except LauncherError as exc:
-        return [Check("server-packages", "fail", exc.message, exc.hint, {})]
+        return Check("server-packages", "fail", exc.message, exc.hint, {})
     venv, _, _ = venv_for_platform(ctx.settings.venv_path, ctx.facts)
     details: dict[str, Any] = {"source": source.kind}
     findings: list[tuple[Status, str, str]] = []
@@ -33,7 +33,7 @@ def check_server_packages(ctx: DoctorContext) -> list[Check]:
         if found.state == "unsure" and installed:
             continue  # another package brought it
         status: Status = "warn"
-        if package == SERVER and found.certain_missing:
+        if package == SERVER and found.state == "missing":
             status = "warn" if installed and source.kind != "uv.lock" else "fail"
         summary = f"{package} is not among the dependencies in {found.where}"
         if found.state == "unsure":
@@ -45,8 +45,8 @@ def check_server_packages(ctx: DoctorContext) -> list[Check]:
         findings.append((status, summary, line_to_add(source, package)))
     if not findings:
         summary = f"{SERVER} and {FRAMEWORK} are dependencies"
-        return [Check("server-packages", "ok", summary, "", details)]
+        return Check("server-packages", "ok", summary, "", details)
     worst: Status = "fail" if any(s == "fail" for s, _, _ in findings) else "warn"
     summary = "; ".join(text for _, text, _ in findings)
     hint = " ".join(fix for _, _, fix in findings)
-    return [Check("server-packages", worst, summary, hint, details)]
+    return Check("server-packages", worst, summary, hint, details)

@@ -11,7 +11,7 @@ from launcher.checks.probes import PROBE_TIMEOUT
 from launcher.errors import LauncherError
 
 
-def check_os(ctx: DoctorContext) -> list[Check]:
+def check_os(ctx: DoctorContext) -> Check:
     import platform
 
     wsl = ctx.facts.wsl
@@ -28,17 +28,15 @@ def check_os(ctx: DoctorContext) -> list[Check]:
     summary = f"{name}{' (WSL)' if wsl else ''} {details['release']} ({details['machine']})"
     project = str(ctx.settings.project)
     if wsl and project.startswith("/mnt/"):
-        return [
-            Check(
-                "os",
-                "warn",
-                f"{summary}: the project is on a Windows drive ({project}), which is slow from WSL",
-                "Move the project into the Linux file system (e.g. ~/projects) for fast venv "
-                "and model access; /mnt/c goes through a slow translation layer.",
-                details,
-            )
-        ]
-    return [Check("os", "ok", summary, "", details)]
+        return Check(
+            "os",
+            "warn",
+            f"{summary}: the project is on a Windows drive ({project}), which is slow from WSL",
+            "Move the project into the Linux file system (e.g. ~/projects) for fast venv "
+            "and model access; /mnt/c goes through a slow translation layer.",
+            details,
+        )
+    return Check("os", "ok", summary, "", details)
 
 
 def _shell(ctx: DoctorContext) -> Any:
@@ -48,56 +46,50 @@ def _shell(ctx: DoctorContext) -> Any:
     return ctx.memo("shell", lambda: detect_shell(ctx.facts, ctx.settings.shell, source=source))
 
 
-def check_shell(ctx: DoctorContext) -> list[Check]:
+def check_shell(ctx: DoctorContext) -> Check:
     try:
         shell = _shell(ctx)
     except LauncherError as exc:
-        return [Check("shell", "fail", exc.message, exc.hint, {"override": ctx.settings.shell})]
+        return Check("shell", "fail", exc.message, exc.hint, {"override": ctx.settings.shell})
     details = {"name": shell.name, "wsl": shell.wsl, "reason": shell.reason}
     label = f"{shell.name}{' inside WSL' if shell.wsl else ''}"
     if shell.name == "unknown":
-        return [
-            Check(
-                "shell",
-                "warn",
-                f"shell not recognised ({shell.reason})",
-                "`up` does not need it; for `activate`, name your shell: --shell bash "
-                "(or powershell, cmd, zsh, fish, nu, sh, git-bash).",
-                details,
-            )
-        ]
-    return [Check("shell", "ok", f"shell {label} ({shell.reason})", "", details)]
+        return Check(
+            "shell",
+            "warn",
+            f"shell not recognised ({shell.reason})",
+            "`up` does not need it; for `activate`, name your shell: --shell bash "
+            "(or powershell, cmd, zsh, fish, nu, sh, git-bash).",
+            details,
+        )
+    return Check("shell", "ok", f"shell {label} ({shell.reason})", "", details)
 
 
-def check_uv(ctx: DoctorContext) -> list[Check]:
+def check_uv(ctx: DoctorContext) -> Check:
     uv = ctx.find_uv(ctx.env)
     if uv is None:
-        return [
-            Check(
-                "uv",
-                "warn",
-                "uv not found: venvs are made with python -m venv and dependencies "
-                "installed with pip (slower)",
-                "uv comes with robo-backend: reinstall robo-backend, or pip install uv "
-                "(or pipx install uv).",
-                {"path": None},
-            )
-        ]
+        return Check(
+            "uv",
+            "warn",
+            "uv not found: venvs are made with python -m venv and dependencies "
+            "installed with pip (slower)",
+            "uv comes with robo-backend: reinstall robo-backend, or pip install uv "
+            "(or pipx install uv).",
+            {"path": None},
+        )
     from launcher import proc
 
     done = proc.run([uv, "--version"], timeout=PROBE_TIMEOUT, env=ctx.env)
     version = done.stdout.strip() if done.ok else ""
     if not done.ok:
-        return [
-            Check(
-                "uv",
-                "warn",
-                f"uv at {uv} does not run ({done.tail(1) or f'exit {done.returncode}'})",
-                "Reinstall uv (pip install --force-reinstall uv); until then pip is used.",
-                {"path": uv, "version": None},
-            )
-        ]
-    return [Check("uv", "ok", f"{version or 'uv'} at {uv}", "", {"path": uv, "version": version})]
+        return Check(
+            "uv",
+            "warn",
+            f"uv at {uv} does not run ({done.tail(1) or f'exit {done.returncode}'})",
+            "Reinstall uv (pip install --force-reinstall uv); until then pip is used.",
+            {"path": uv, "version": None},
+        )
+    return Check("uv", "ok", f"{version or 'uv'} at {uv}", "", {"path": uv, "version": version})
 
 
 _POLICY_SCOPES = ("MachinePolicy", "UserPolicy", "Process", "CurrentUser", "LocalMachine")
@@ -113,20 +105,18 @@ def parse_execution_policies(text: str) -> dict[str, str]:
     return found
 
 
-def check_powershell_policy(ctx: DoctorContext) -> list[Check]:
+def check_powershell_policy(ctx: DoctorContext) -> Check:
     text = ctx.execution_policy()
     scopes = parse_execution_policies(text)
     if not scopes:
-        return [
-            Check(
-                "powershell-policy",
-                "warn",
-                "PowerShell's execution policy could not be read",
-                "Advice only: `up` needs no scripts. Run `Get-ExecutionPolicy -List` yourself "
-                "if Activate.ps1 is refused.",
-                {"scopes": {}},
-            )
-        ]
+        return Check(
+            "powershell-policy",
+            "warn",
+            "PowerShell's execution policy could not be read",
+            "Advice only: `up` needs no scripts. Run `Get-ExecutionPolicy -List` yourself "
+            "if Activate.ps1 is refused.",
+            {"scopes": {}},
+        )
     # The first scope that is not Undefined wins; all Undefined means Restricted (Windows client).
     scope, policy = next(
         ((s, scopes[s]) for s in _POLICY_SCOPES if scopes.get(s, "Undefined") != "Undefined"),
@@ -140,47 +130,39 @@ def check_powershell_policy(ctx: DoctorContext) -> list[Check]:
             if by_policy
             else "or allow local scripts: Set-ExecutionPolicy -Scope CurrentUser RemoteSigned; "
         )
-        return [
-            Check(
-                "powershell-policy",
-                "warn",
-                f"execution policy {policy} (from {scope}): Activate.ps1 would be refused",
-                "Advice only: `up` needs no scripts. To activate by hand use "
-                "`robo-backend activate | Invoke-Expression` (plain $env: assignments); "
-                + fix
-                + "see docs/doctor.md.",
-                details,
-            )
-        ]
-    return [
-        Check(
+        return Check(
             "powershell-policy",
-            "ok",
-            f"execution policy {policy} (from {scope}); `up` needs no scripts anyway",
-            "",
+            "warn",
+            f"execution policy {policy} (from {scope}): Activate.ps1 would be refused",
+            "Advice only: `up` needs no scripts. To activate by hand use "
+            "`robo-backend activate | Invoke-Expression` (plain $env: assignments); "
+            + fix
+            + "see docs/doctor.md.",
             details,
         )
-    ]
+    return Check(
+        "powershell-policy",
+        "ok",
+        f"execution policy {policy} (from {scope}); `up` needs no scripts anyway",
+        "",
+        details,
+    )
 
 
-def check_long_paths(ctx: DoctorContext) -> list[Check]:
+def check_long_paths(ctx: DoctorContext) -> Check:
     enabled = ctx.long_paths()
     details = {"enabled": enabled}
     if enabled:
-        return [
-            Check(
-                "long-paths", "ok", "long paths are enabled (no 260-character limit)", "", details
-            )
-        ]
-    state = "disabled" if enabled is False else "unknown (registry not readable)"
-    return [
-        Check(
-            "long-paths",
-            "warn",
-            f"long-path support is {state}: paths are limited to 260 characters",
-            "Keep the cache path short (see cache-dir), or enable long paths as administrator: "
-            'New-ItemProperty -Path "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\FileSystem" '
-            "-Name LongPathsEnabled -Value 1 -PropertyType DWORD -Force",
-            details,
+        return Check(
+            "long-paths", "ok", "long paths are enabled (no 260-character limit)", "", details
         )
-    ]
+    state = "disabled" if enabled is False else "unknown (registry not readable)"
+    return Check(
+        "long-paths",
+        "warn",
+        f"long-path support is {state}: paths are limited to 260 characters",
+        "Keep the cache path short (see cache-dir), or enable long paths as administrator: "
+        'New-ItemProperty -Path "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\FileSystem" '
+        "-Name LongPathsEnabled -Value 1 -PropertyType DWORD -Force",
+        details,
+    )

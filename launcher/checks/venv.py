@@ -52,23 +52,24 @@ def _venv_usable(ctx: DoctorContext) -> bool:
     return bool(cfg) and bool(home) and Path(home).is_dir() and venv_python(target).exists()
 
 
-def check_python(ctx: DoctorContext) -> list[Check]:
+def check_python(ctx: DoctorContext) -> Check:
     from launcher.venvs import find_python, is_store_alias
+    from launcher.venvs.interpreters import python_names
+    from launcher.venvs.requires import satisfies
 
     requested = ctx.settings.python
     if ctx.quick and _venv_usable(ctx):
         # The pre-flight of a warm `up`: the venv is reused, no interpreter is started for it.
-        return [
-            Check(
-                "python",
-                "ok",
-                "the venv exists: no interpreter needed to create one",
-                "",
-                {"requested": requested},
-            )
-        ]
-    names = ("python", "python3") if ctx.windows else ("python3", "python")
-    aliases = sorted({p for n in names for p in ctx.facts.which_all(n) if is_store_alias(p)})
+        return Check(
+            "python",
+            "ok",
+            "the venv exists: no interpreter needed to create one",
+            "",
+            {"requested": requested},
+        )
+    aliases = sorted(
+        {p for n in python_names(ctx.facts) for p in ctx.facts.which_all(n) if is_store_alias(p)}
+    )
     details: dict[str, Any] = {"requested": requested, "store_aliases_skipped": aliases}
     skipped = (
         f"; skipped the Microsoft Store alias {aliases[0]}" if aliases and not requested else ""
@@ -88,30 +89,26 @@ def check_python(ctx: DoctorContext) -> list[Check]:
     except LauncherError as exc:
         details["error"] = exc.message
         if _venv_usable(ctx) and _venv_fits(ctx, requires):
-            return [
-                Check(
-                    "python",
-                    "warn",
-                    f"{exc.message}; the existing venv works, so nothing needs it now",
-                    f"Needed only when the venv is (re)created. {exc.hint}",
-                    details,
-                )
-            ]
-        return [Check("python", "fail", exc.message + skipped, exc.hint, details)]
-    details.update(path=found.path, version=found.version, source=found.source)
-    summary = f"Python {found.version} at {found.path} ({found.source}){skipped}"
-    if not found.version.startswith("3.") or _version_tuple(found.version) < (3, 9):
-        return [
-            Check(
+            return Check(
                 "python",
                 "warn",
-                summary + ": too old for fastembed (needs 3.9 or newer)",
-                'Install Python 3.10+ and pass it with --python (or python = "…" in '
-                "[tool.robo-backend]).",
+                f"{exc.message}; the existing venv works, so nothing needs it now",
+                f"Needed only when the venv is (re)created. {exc.hint}",
                 details,
             )
-        ]
-    return [Check("python", "ok", summary, "", details)]
+        return Check("python", "fail", exc.message + skipped, exc.hint, details)
+    details.update(path=found.path, version=found.version, source=found.source)
+    summary = f"Python {found.version} at {found.path} ({found.source}){skipped}"
+    if not satisfies(found.version, ">=3.9,<4"):
+        return Check(
+            "python",
+            "warn",
+            summary + ": too old for fastembed (needs 3.9 or newer)",
+            'Install Python 3.10+ and pass it with --python (or python = "…" in '
+            "[tool.robo-backend]).",
+            details,
+        )
+    return Check("python", "ok", summary, "", details)
 
 
 def _venv_fits(ctx: DoctorContext, requires: str | None) -> bool:
@@ -132,22 +129,10 @@ def _requires(ctx: DoctorContext) -> str | None:
         return None  # the settings check reports a broken pyproject.toml
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
-
-
 def check_venv(ctx: DoctorContext) -> list[Check]:
     """The venv this platform uses, whether its dependencies are in sync and from which
     source, a half-installed venv, and a lock left by a process that died."""
-    checks = [_venv_check(ctx)]
-    lock = _lock_check(ctx)
-    if lock is not None:
-        checks.append(lock)
-    return checks
+    return [check for check in (_venv_check(ctx), _lock_check(ctx)) if check is not None]
 
 
 def _lock_check(ctx: DoctorContext) -> Check | None:

@@ -7,27 +7,21 @@ enforced here, never trusted to the caller.
 
 from __future__ import annotations
 
-from launcher.cleanup.adapter import CacheAdapter
-from launcher.cleanup.entries import SCHEMA, Action, Entry, Plan, Selection, Skip, count
+from launcher.cleanup.entries import Action, Entry, Plan, Selection, Skip, count
 from launcher.cleanup.execute import execute, model_lock_now
-from launcher.cleanup.for_project import CacheRoot, cache_root, plan_for_project, stamp_files
-from launcher.cleanup.plan import classify, plan_cleanup
-from launcher.cleanup.safety import DELETE_RETRIES, UnsafeRootError, check_root, tree_size
+from launcher.cleanup.for_project import CacheRoot, plan_for_project, stamp_files
+from launcher.cleanup.plan import plan_cleanup
+from launcher.cleanup.safety import UnsafeRootError, check_root, tree_size
 
 __all__ = [
-    "DELETE_RETRIES",
-    "SCHEMA",
     "Action",
-    "CacheAdapter",
     "CacheRoot",
     "Entry",
     "Plan",
     "Selection",
     "Skip",
     "UnsafeRootError",
-    "cache_root",
     "check_root",
-    "classify",
     "count",
     "execute",
     "model_lock_now",

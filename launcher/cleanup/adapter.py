@@ -1,51 +1,12 @@
-"""The model-cache facts clear-cache asks for (state, lock holder, folder names), as a seam."""
+"""The model-cache facts clear-cache asks for: which model a folder holds, who holds a lock."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from launcher.errors import LauncherError
-
-
-@dataclass
-class CacheAdapter:
-    """The model-cache functions the planner needs (from launcher.models), as a seam.
-
-    `names_for` maps `models--*` folder names to model names, so the lock and the state of
-    each folder can be asked about by model name.
-    """
-
-    model_folder: Callable[[Path, str], Path]
-    inspect_state: Callable[[Path, str], tuple[str, list[str]]]
-    lock_holder: Callable[[Path, str], int | None]
-    names_for: Callable[[Path, Sequence[str], Collection[str]], dict[str, str]]
-    # where a cached model came from, for people ("from https://…, main @ …, date"), or None
-    origin: Callable[[Path, str], str | None] = lambda root, name: None
-
-    @classmethod
-    def default(cls) -> CacheAdapter:
-        from launcher.models.condition import inspect_model
-        from launcher.models.layout import model_folder
-        from launcher.models.lock import lock_holder
-
-        def inspect_state(root: Path, name: str) -> tuple[str, list[str]]:
-            state = inspect_model(root, name)
-            return state.state, [str(problem) for problem in state.problems]
-
-        def origin(root: Path, name: str) -> str | None:
-            source = inspect_model(root, name).source
-            return source.describe() if source else None
-
-        return cls(
-            model_folder=model_folder,
-            inspect_state=inspect_state,
-            lock_holder=lock_holder,
-            names_for=names_for,
-            origin=origin,
-        )
 
 
 def names_for(root: Path, names: Sequence[str], folders: Collection[str]) -> dict[str, str]:

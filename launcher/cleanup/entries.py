@@ -27,11 +27,6 @@ class Skip(str, Enum):
     MOVED = "moved"  # no longer inside the cache root when its turn came
     DELETE_FAILED = "delete-failed"  # the file system refused
 
-    @property
-    def is_failure(self) -> bool:
-        """A deletion that was meant to happen and did not (the user is warned)."""
-        return self in {Skip.MOVED, Skip.DELETE_FAILED}
-
 
 @dataclass(frozen=True)
 class Selection:
@@ -100,7 +95,7 @@ class Plan:
     @property
     def failures(self) -> list[Entry]:
         """Entries that were to be deleted and could not be."""
-        return [e for e in self.entries if e.skip is not None and e.skip.is_failure]
+        return [e for e in self.entries if e.skip in (Skip.MOVED, Skip.DELETE_FAILED)]
 
     @property
     def planned_bytes(self) -> int:

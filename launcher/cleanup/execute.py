@@ -13,7 +13,7 @@ from typing import Any
 from loguru import logger
 
 from launcher.cleanup.entries import Action, Entry, Plan, Skip
-from launcher.cleanup.safety import remove_with_retries, within
+from launcher.cleanup.safety import remove_with_retries
 from launcher.errors import LauncherError
 
 LockFactory = Callable[[Path, str], AbstractContextManager[Any]]
@@ -40,7 +40,7 @@ def execute(
         parent = Path(os.path.realpath(entry.path.parent))
         nested_ok = entry.kind.endswith("lock")  # lock files live below <root>/.locks
         allowed = Path(os.path.abspath(entry.path)) in extras or any(
-            parent == root or (nested_ok and within(parent, root)) for root in roots
+            parent == root or (nested_ok and parent.is_relative_to(root)) for root in roots
         )
         if not allowed:
             reason = f"no longer inside the cache root ({parent}): left alone"

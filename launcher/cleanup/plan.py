@@ -6,9 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from launcher.cleanup.adapter import CacheAdapter, holder_text, lock_pid
+from launcher.cleanup.adapter import holder_text, lock_pid, names_for
 from launcher.cleanup.entries import Entry, Plan, Selection, Skip, skipped
-from launcher.cleanup.safety import check_root, tree_size, within
+from launcher.cleanup.safety import check_root, tree_size
 from launcher.errors import UsageError
 
 _TEMP_SUFFIXES = (".incomplete", ".tmp")
@@ -35,24 +35,22 @@ def plan_cleanup(
     legacy_root: Path | None = None,
     stamp_files: Sequence[Path] = (),
     configured_models: Sequence[str] = (),
-    adapter: CacheAdapter | None = None,
 ) -> Plan:
     """Build the plan; refuses unsafe roots; touches nothing.
 
     `stamp_files` are the dependency stamps `--all` removes (they live in the project's state
     folder, the one exception to "only inside the cache root").
     """
-    cache = adapter or CacheAdapter.default()
     safe_root = check_root(root, project=project, home=home)
     plan = Plan(root=safe_root, roots=[safe_root])
     names = list(dict.fromkeys([*selection.models, *configured_models]))
-    _Planner(plan, selection, names, cache).plan_root(safe_root, legacy=False)
+    _Planner(plan, selection, names).plan_root(safe_root, legacy=False)
     include_legacy = selection.legacy or selection.everything
     if include_legacy and legacy_root is not None and os.path.isdir(legacy_root):
         legacy = check_root(legacy_root, project=project, home=home)
-        if legacy != safe_root and not within(safe_root, legacy):
+        if legacy != safe_root and not safe_root.is_relative_to(legacy):
             plan.roots.append(legacy)
-            _Planner(plan, selection, names, cache).plan_root(legacy, legacy=True)
+            _Planner(plan, selection, names).plan_root(legacy, legacy=True)
     if selection.everything and not selection.models and not selection.broken:
         for stamp_file in stamp_files:
             if os.path.lexists(stamp_file):
@@ -70,13 +68,10 @@ def plan_cleanup(
 class _Planner:
     """Plans one root (the cache, or the old fastembed temp cache when `legacy`)."""
 
-    def __init__(
-        self, plan: Plan, selection: Selection, names: Sequence[str], cache: CacheAdapter
-    ) -> None:
+    def __init__(self, plan: Plan, selection: Selection, names: Sequence[str]) -> None:
         self.plan = plan
         self.selection = selection
         self.names = names
-        self.cache = cache
         self.prefix = ""
         self.folder_names: dict[str, str] = {}
 
@@ -84,6 +79,8 @@ class _Planner:
         self.plan.entries.append(entry)
 
     def plan_root(self, root: Path, *, legacy: bool) -> None:
+        from launcher.models.layout import model_folder
+
         self.prefix = "legacy-" if legacy else ""
         try:
             # Locks last: deleting a model takes (and so re-creates) its lock file first.
@@ -97,10 +94,8 @@ class _Planner:
             ) from None
         model_dirs = [c.name for c in children if c.name.startswith("models--")]
         if model_dirs:
-            self.folder_names = self.cache.names_for(root, self.names, model_dirs)
-        wanted = {
-            self.cache.model_folder(root, name).name.lower() for name in self.selection.models
-        }
+            self.folder_names = names_for(root, self.names, model_dirs)
+        wanted = {model_folder(root, name).name.lower() for name in self.selection.models}
         for child in children:
             path = Path(child.path)
             if self.selection.models:
@@ -157,26 +152,30 @@ class _Planner:
             self.add(Entry(sidecar, tree_size(sidecar), kind, "pid file of that lock"))
 
     def plan_model(self, root: Path, path: Path) -> None:
+        from launcher.models.condition import inspect_model
+        from launcher.models.lock import lock_holder
+
         model = self.folder_names.get(path.name.lower())
         label = model or path.name
         kind = self.prefix + "model"
         size = tree_size(path)
         if model is not None:
-            holder = self.cache.lock_holder(root, model)
+            holder = lock_holder(root, model)
             if holder is not None:
                 reason = f"{label}: download lock held by {holder_text(holder)}"
                 self.add(skipped(path, size, kind, Skip.LOCK_HELD, reason, model=model))
                 return
         if not self.selection.broken:
             where = "in the old fastembed temp cache" if self.prefix else "cached"
-            origin = self.cache.origin(root, model) if model is not None else None
-            where += f"; {origin}" if origin else ""
+            source = inspect_model(root, model).source if model is not None else None
+            where += f"; {source.describe()}" if source else ""
             self.add(Entry(path, size, kind, f"{label}, {where}", model=model))
         elif model is None:
             reason = f"{label}: not a known model, so its state cannot be checked"
             self.add(skipped(path, size, kind, Skip.UNCHECKABLE, reason))
         else:
-            state, problems = self.cache.inspect_state(root, model)
-            if state in {"partial", "corrupt"}:
-                why = f"{label} is {state}" + (f": {problems[0]}" if problems else "")
+            state = inspect_model(root, model)
+            if state.state in {"partial", "corrupt"}:
+                problem = f": {state.problems[0]}" if state.problems else ""
+                why = f"{label} is {state.state}{problem}"
                 self.add(Entry(path, size, kind, why, model=model))

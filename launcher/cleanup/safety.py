@@ -45,15 +45,6 @@ def is_link(path: Path) -> bool:
     return bool(isjunction and isjunction(path))
 
 
-def within(path: Path, root: Path) -> bool:
-    """True when `path` is `root` or below it (no file-system access)."""
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True
-
-
 def _unsafe_reason(resolved: Path, project: Path | None, home: Path | None) -> str:
     if resolved == Path(resolved.anchor) or resolved.parent == resolved:
         return "it is the root of a drive"
@@ -63,7 +54,7 @@ def _unsafe_reason(resolved: Path, project: Path | None, home: Path | None) -> s
         real = Path(os.path.realpath(place))
         if resolved == real:
             return f"it is the {label}"
-        if within(real, resolved):
+        if real.is_relative_to(resolved):
             return f"it contains the {label} {real}"
     return ""
 

@@ -46,13 +46,7 @@ def command(
     json_output: Json = False,
 ) -> None:
     """Plan, show, confirm, delete. Exit 2 when it would have to ask but cannot."""
-    from launcher.cleanup import (
-        Selection,
-        execute,
-        model_lock_now,
-        plan_for_project,
-        stamp_files,
-    )
+    from launcher.cleanup import Selection, execute, model_lock_now, plan_for_project, stamp_files
     from launcher.commands.startup import path_flag, start
     from launcher.settings import resolve_settings
     from launcher.ui import console
@@ -138,13 +132,9 @@ def show_result(plan: Plan) -> None:
 
     out = console.get_report_console()
     if plan.dry_run:
+        what = f"{format_bytes(plan.planned_bytes)} ({count(len(plan.pending))})"
         if plan.pending:
-            out.print(
-                Text(
-                    f"Dry run: would free {format_bytes(plan.planned_bytes)} "
-                    f"({count(len(plan.pending))}); nothing was deleted."
-                )
-            )
+            out.print(Text(f"Dry run: would free {what}; nothing was deleted."))
         return
     for entry in plan.failures:
         console.warn(f"{entry.path}: {entry.reason}")

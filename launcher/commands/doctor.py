@@ -62,12 +62,8 @@ def render(checks: list[Check], *, verbose: bool, quiet: bool) -> None:
     failures = sum(c.status == "fail" for c in checks)
     warnings = sum(c.status == "warn" for c in checks)
     if failures or warnings:
-        parts = []
-        if failures:
-            parts.append(f"{failures} failing check{'s' * (failures != 1)}")
-        if warnings:
-            parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
-        verdict = " and ".join(parts)
+        counts = ((failures, "failing check"), (warnings, "warning"))
+        verdict = " and ".join(f"{n} {word}{'s' * (n != 1)}" for n, word in counts if n)
         tail = (
             "`up` will stop until the failing ones are fixed."
             if failures

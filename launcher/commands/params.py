@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
-
-def integer(text: str) -> int:
-    """A whole-number option (Typer's `parser=`): `'2.5' is not a valid integer` otherwise."""
-    try:
-        return int(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a valid integer") from None
+T = TypeVar("T")
 
 
-def number(text: str) -> float:
-    """A number option (Typer's `parser=`): `'soon' is not a valid number` otherwise."""
-    try:
-        return float(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a valid number") from None
+def _parser(kind: Callable[[str], T], name: str) -> Callable[[str], T]:
+    """An option's `parser=`: `'2.5' is not a valid integer` instead of a traceback."""
+
+    def parse(text: str) -> T:
+        try:
+            return kind(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a valid {name}") from None
+
+    return parse
+
+
+integer = _parser(int, "integer")
+number = _parser(float, "number")
 
 
 Project = Annotated[
@@ -44,8 +47,7 @@ FallbackModel = Annotated[
     ),
 ]
 CacheDir = Annotated[
-    Path | None,
-    typer.Option("--cache-dir", help="Model cache folder.", show_default=False),
+    Path | None, typer.Option("--cache-dir", help="Model cache folder.", show_default=False)
 ]
 Retries = Annotated[
     int | None,

@@ -23,20 +23,15 @@ class Startup:
     env: dict[str, str]
 
 
-def global_options(ctx: typer.Context) -> tuple[bool, bool]:
-    """`(verbose, quiet)` as given on the command line, before or after the subcommand."""
-    options = ctx.obj or {}
-    return bool(options.get("verbose")), bool(options.get("quiet"))
-
-
 def start(ctx: typer.Context, project: Path) -> Startup:
     """Wire logging, register the project's `.env` values as secrets, snapshot the environment."""
-    from launcher.redact import register_secret_file
+    from launcher.redact import dotenv_secrets, register_secrets
     from launcher.ui import console
 
-    verbose, quiet = global_options(ctx)
+    options = ctx.obj or {}  # -v/-q given before or after the subcommand
+    verbose, quiet = bool(options.get("verbose")), bool(options.get("quiet"))
     console.setup_logging(verbose=verbose, quiet=quiet)
-    register_secret_file(project.expanduser() / ".env")
+    register_secrets(dotenv_secrets(project.expanduser() / ".env"))
     return Startup(verbose=verbose, quiet=quiet, env=dict(os.environ))
 
 

@@ -29,8 +29,7 @@ def command(
     ctx: typer.Context,
     project: Project = Path("."),
     app: Annotated[
-        str | None,
-        typer.Option("--app", help="ASGI app as module:attr.", show_default=False),
+        str | None, typer.Option("--app", help="ASGI app as module:attr.", show_default=False)
     ] = None,
     host: Annotated[
         str | None, typer.Option("--host", help="Interface to bind.", show_default=False)
@@ -62,8 +61,7 @@ def command(
     retry_delay: RetryDelay = None,
     offline: Offline = None,
     no_prefetch: Annotated[
-        bool,
-        typer.Option("--no-prefetch", help="Skip the download; use what the cache holds."),
+        bool, typer.Option("--no-prefetch", help="Skip the download; use what the cache holds.")
     ] = False,
     no_background_model: Annotated[
         bool,

@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 
 from launcher.deps.poetry_lock import locked_names
 from launcher.deps.sources import DependencySource
+from launcher.venvs.pyvenv import site_packages
 
 SERVER = "uvicorn"  # `up` runs `python -m uvicorn`
 FRAMEWORK = "fastapi"
@@ -41,10 +42,6 @@ class Declared:
     package: str
     state: State
     where: str
-
-    @property
-    def certain_missing(self) -> bool:
-        return self.state == "missing"
 
 
 def declared(source: DependencySource, package: str) -> Declared:
@@ -124,7 +121,7 @@ def line_to_add(source: DependencySource, package: str) -> str:
 def venv_has(venv: Path, package: str) -> bool:
     """Is `package` installed in the venv (its .dist-info is there)? Reads folders only."""
     wanted = canonicalize_name(package)
-    for site in (*venv.glob("lib/python3*/site-packages"), venv / "Lib" / "site-packages"):
+    for site in site_packages(venv):
         for info in site.glob("*.dist-info"):
             if canonicalize_name(info.name.split("-", 1)[0]) == wanted:
                 return True

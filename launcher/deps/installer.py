@@ -37,28 +37,14 @@ class InstallPlan:
     env: dict[str, str]
 
 
-def install_argv(
-    source: DependencySource, venv_python: Path, uv: str | None, *, reinstall: bool = False
-) -> tuple[str, list[str]]:
-    """The installer and its argv for a requirements/pyproject source (uv pip, else pip)."""
-    inputs = source.inputs
-    packages = list(inputs.dependencies)
-    if inputs.requirements is not None:
-        packages += ["-r", str(inputs.requirements)]
-    again = ["--reinstall"] if reinstall else []
+def _installer(venv_python: Path, uv: str | None, reinstall: bool) -> tuple[str, list[str]]:
+    """`uv pip install` into the venv when uv is there, else the venv's pip; args to follow."""
     if uv:
-        return "uv", [uv, "pip", "install", "--python", str(venv_python), *again, *packages]
-    pip_again = ["--force-reinstall"] if reinstall else []
-    return "pip", [
-        str(venv_python),
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        *pip_again,
-        *packages,
-    ]
+        again = ["--reinstall"] if reinstall else []
+        return "uv", [uv, "pip", "install", "--python", str(venv_python), *again]
+    again = ["--force-reinstall"] if reinstall else []
+    pip = [str(venv_python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    return "pip", [*pip, *again]
 
 
 def plan_install(
@@ -74,24 +60,20 @@ def plan_install(
     known to be stale: the locked versions are still what gets installed). poetry.lock:
     `pinned` is the (requirements, constraints) pair poetry_lock.py wrote for this venv."""
     venv = venv_python.parent.parent
-    again = ["--reinstall"] if reinstall else []
     if source.kind == "uv.lock" and uv:
         check = "--frozen" if frozen else "--locked"
+        again = ["--reinstall"] if reinstall else []
         env = {"UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
         return InstallPlan("uv", [uv, "sync", check, "--no-python-downloads", *again], env)
+    tool, argv = _installer(venv_python, uv, reinstall)
     if source.kind == "pylock.toml" and uv and source.lock:
-        argv = [uv, "pip", "install", "--python", str(venv_python), *again, "-r", str(source.lock)]
-        return InstallPlan("uv", argv, {})
-    if source.kind == "poetry.lock" and pinned is not None:
+        files = ["-r", str(source.lock)]
+    elif source.kind == "poetry.lock" and pinned is not None:
         files = ["-r", str(pinned[0]), "-c", str(pinned[1])]
-        if uv:
-            argv = [uv, "pip", "install", "--python", str(venv_python), *again, *files]
-            return InstallPlan("uv", argv, {})
-        pip_again = ["--force-reinstall"] if reinstall else []
-        argv = [str(venv_python), "-m", "pip", "install", "--disable-pip-version-check"]
-        return InstallPlan("pip", [*argv, "--no-input", *pip_again, *files], {})
-    tool, argv = install_argv(source, venv_python, uv, reinstall=reinstall)
-    return InstallPlan(tool, argv, {})
+    else:  # requirements and pyproject
+        requirements = source.inputs.requirements
+        files = [*source.inputs.dependencies, *(["-r", str(requirements)] if requirements else [])]
+    return InstallPlan(tool, [*argv, *files], {})
 
 
 def run_plan(

@@ -84,25 +84,12 @@ class LockedInstall:
 
     def requirements_text(self, *, hashes: bool = True) -> str:
         head = [f"--extra-index-url {url}" for url in self.indexes]
-        lines = self.requirements if hashes else tuple(_no_hashes(r) for r in self.requirements)
+        strip = re.compile(r"\s+--hash=\S+")
+        lines = self.requirements if hashes else [strip.sub("", r) for r in self.requirements]
         return "\n".join([*head, *lines]) + "\n"
 
     def constraints_text(self) -> str:
         return "\n".join(self.constraints) + "\n"
-
-    @property
-    def pins(self) -> dict[str, str]:
-        """{name: version} of the pinned registry packages (for tests and -v)."""
-        found: dict[str, str] = {}
-        for line in self.requirements:
-            match = re.match(r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==(\S+)", line)
-            if match:
-                found[str(canonicalize_name(match.group(1)))] = match.group(2)
-        return found
-
-
-def _no_hashes(line: str) -> str:
-    return re.sub(r"\s+--hash=\S+", "", line)
 
 
 def read_lock(path: Path) -> dict[str, Any]:
@@ -148,13 +135,7 @@ class _Walk:
         return any(parsed.evaluate({**self.environment, "extra": e}) for e in [*extras, ""])
 
     def fits_python(self, constraint: str) -> bool:
-        try:
-            return any(
-                SpecifierSet(alt).contains(self.environment["python_full_version"], True)
-                for alt in alternatives(constraint)
-            )
-        except (ValueError, InvalidSpecifier):
-            return True
+        return _satisfies(self.environment["python_full_version"], constraint)
 
     def pick(self, name: str, constraint: str) -> Mapping[str, Any] | None:
         """The locked package for `name` (several when versions differ by environment)."""
@@ -223,6 +204,7 @@ def _extra_requirements(package: Mapping[str, Any], extras: set[str]) -> dict[st
 
 
 def _satisfies(version: str, constraint: str) -> bool:
+    """Does `version` fit the poetry `constraint` (an unreadable one: taken as yes)?"""
     try:
         return any(
             SpecifierSet(alt).contains(Version(version), True) for alt in alternatives(constraint)

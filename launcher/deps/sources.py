@@ -92,7 +92,7 @@ def read_inputs(project: Path) -> DependencyInputs:
         if is_poetry_project(data):
             dependencies = tuple(_poetry_lines(data, project, pyproject))
             origin = "[tool.poetry.dependencies]" if not raw else "[project].dependencies + groups"
-    requirements = _requirements_file(project)
+    requirements = _first(project, REQUIREMENTS, "requirements*.txt")
     if requirements is None:
         return DependencyInputs(dependencies, None, (), origin)
     files = tuple(_requirement_files(requirements))
@@ -109,11 +109,11 @@ def _poetry_lines(data: dict[str, object], project: Path, pyproject: Path) -> li
         ) from None
 
 
-def _requirements_file(project: Path) -> Path | None:
-    """requirements.txt, else the first `requirements*.txt` by name."""
-    if (project / REQUIREMENTS).is_file():
-        return project / REQUIREMENTS
-    found = sorted(p for p in project.glob("requirements*.txt") if p.is_file())
+def _first(project: Path, name: str, pattern: str) -> Path | None:
+    """`name` in the project, else the first file matching `pattern` by name."""
+    if (project / name).is_file():
+        return project / name
+    found = sorted(p for p in project.glob(pattern) if p.is_file())
     return found[0] if found else None
 
 
@@ -140,19 +140,11 @@ def _requirement_files(first: Path) -> list[Path]:
     return seen
 
 
-def _pylock(project: Path) -> Path | None:
-    """`pylock.toml`, else a named one (`pylock.<name>.toml`, PEP 751)."""
-    if (project / "pylock.toml").is_file():
-        return project / "pylock.toml"
-    found = sorted(project.glob("pylock.*.toml"))
-    return found[0] if found else None
-
-
 def decision_files(project: Path) -> list[Path]:
     """Every file `find_source` and the dependency stamp read for `project`, absent ones too
     (one that appears changes the decision): the pyproject, each lock it looks for, and the
     requirements files with those they include."""
-    requirements = _requirements_file(project)
+    requirements = _first(project, REQUIREMENTS, "requirements*.txt")
     files = [
         project / "pyproject.toml",
         project / "uv.lock",
@@ -183,7 +175,7 @@ def find_source(project: Path, *, uv: bool) -> DependencySource:
         if uv:
             return DependencySource("uv.lock", project / "uv.lock", inputs)
         skipped.append("uv.lock (uv cannot run here)")
-    pylock = _pylock(project)
+    pylock = _first(project, "pylock.toml", "pylock.*.toml")  # a named one: PEP 751
     if pylock is not None:
         if uv:
             return DependencySource("pylock.toml", pylock, inputs)

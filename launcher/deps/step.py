@@ -32,10 +32,6 @@ def sync_for_up(
     project, state = settings.project, settings.state_path
     uv = find_uv(PlatformFacts.local(env))
     source = find_source(project, uv=uv is not None)
-
-    def before_install(chosen: DependencySource) -> None:
-        name_missing_packages(chosen, venv)
-
     try:
         result = sync_dependencies(
             project,
@@ -43,7 +39,7 @@ def sync_for_up(
             settings.install,
             state,
             env,
-            before_install=before_install,
+            before_install=lambda chosen: name_missing_packages(chosen, venv),
             timeout=settings.install_timeout,
         )
     except InstallFailed as failed:
@@ -59,7 +55,7 @@ def name_missing_packages(source: DependencySource, venv: VenvInfo) -> None:
     it, or uv sync would remove it), warn when it may lack uvicorn or fastapi."""
     server = declared(source, SERVER)
     kept = source.kind != "uv.lock" and venv_has(venv.path, SERVER)
-    if server.certain_missing and not kept:
+    if server.state == "missing" and not kept:
         raise DependencyError(
             f"the project's dependencies ({server.where}) do not include {SERVER}, which "
             f"`up` runs the backend with (python -m {SERVER})",
@@ -116,12 +112,7 @@ def _retry(
         made = ensure_venv(project, settings.venv_path, other.path, facts, state_dir=state)
         try:
             result = sync_dependencies(
-                project,
-                made.python,
-                settings.install,
-                state,
-                env,
-                timeout=settings.install_timeout,
+                project, made.python, settings.install, state, env, timeout=settings.install_timeout
             )
         except DependencyError as again:
             raise DependencyError(

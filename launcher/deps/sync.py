@@ -82,8 +82,8 @@ def sync_dependencies(
             "Install it (pip install uv) or let the launcher use pip.",
         )
     source = find_source(project, uv=uv is not None)
-    job = _Job(project, venv_python, state_dir, env, source, uv, time.perf_counter(), timeout)
-    job.before_install = before_install
+    started = time.perf_counter()
+    job = _Job(project, venv_python, state_dir, env, source, uv, started, timeout, before_install)
     if source.empty:
         return job.done(
             False,

@@ -1,11 +1,7 @@
 """An install that failed for lack of wheels: which package, and which Python has wheels for it.
 
-uv says it in one of these ways: ``Failed to build `scipy==1.9.0` `` (no wheel for this
-Python, and building the source distribution failed), `scipy==1.9.0 has no wheels with a
-matching Python ABI tag` or `… has no usable wheels` (no build possible or allowed), often with
-a hint listing the tags it did find (`cp38`, `cp39`, `cp310`); pip says `Failed building wheel
-for scipy`. Whether another Python has wheels is asked from uv itself: a resolution of that one
-pin with `--only-binary` for that Python, which installs nothing.
+The package is read from what uv or pip said (`_PATTERNS`); whether another Python has wheels is
+asked from uv: a resolution of that one pin with `--only-binary`, which installs nothing.
 """
 
 from __future__ import annotations

@@ -28,16 +28,6 @@ from launcher.venvs.pyvenv import has_pip, venv_python
 CREATE_TIMEOUT = 300.0
 """Seconds one creator may take (ensurepip on a slow disk)."""
 
-CREATORS = ("uv", "venv", "virtualenv", "venv-without-pip")
-"""The creator chain, in the order it is tried."""
-
-CREATOR_LABELS = {
-    "uv": "uv",
-    "venv": "python -m venv",
-    "virtualenv": "virtualenv",
-    "venv-without-pip": "python -m venv --without-pip + ensurepip",
-}
-
 
 class _CreatorFailed(Exception):
     """One creator did not produce a usable venv; the message is the short reason."""
@@ -133,11 +123,12 @@ def _create_without_pip(job: _Job) -> None:
     )
 
 
-_CREATOR_FUNCS: dict[str, Callable[[_Job], None]] = {
-    "uv": _create_uv,
-    "venv": _create_venv,
-    "virtualenv": _create_virtualenv,
-    "venv-without-pip": _create_without_pip,
+# The creator chain, in the order it is tried: name -> (label for people, creator)
+_CREATORS: dict[str, tuple[str, Callable[[_Job], None]]] = {
+    "uv": ("uv", _create_uv),
+    "venv": ("python -m venv", _create_venv),
+    "virtualenv": ("virtualenv", _create_virtualenv),
+    "venv-without-pip": ("python -m venv --without-pip + ensurepip", _create_without_pip),
 }
 
 
@@ -155,10 +146,10 @@ def create_venv(
     Each failed creator is logged with its reason and its half-made folder removed; the
     returned `method` names the creator and, briefly, why the earlier ones failed.
     """
-    chain = list(creators) if creators is not None else list(CREATORS)
-    unknown = [c for c in chain if c not in _CREATOR_FUNCS]
+    chain = list(creators) if creators is not None else list(_CREATORS)
+    unknown = [c for c in chain if c not in _CREATORS]
     if unknown:
-        raise ValueError(f"unknown venv creator(s): {unknown}; known: {CREATORS}")
+        raise ValueError(f"unknown venv creator(s): {unknown}; known: {tuple(_CREATORS)}")
     if os.path.lexists(target):
         raise VenvError(f"{target} already exists", "Remove it first.")
     uv = find_uv(facts)
@@ -170,7 +161,7 @@ def create_venv(
         if made is None:
             continue
         health, pip = made
-        method = f"created with {CREATOR_LABELS[name]}"
+        method = f"created with {_CREATORS[name][0]}"
         if failures:
             method += " (" + "; ".join(f.brief() for f in failures) + ")"
         logger.debug(f"venv: {method} at {target} from {python.path} ({python.source})")
@@ -194,9 +185,9 @@ def create_venv(
 
 def _try_creator(name: str, job: _Job, failures: list[_Attempt]) -> tuple[VenvHealth, bool] | None:
     """Run one creator; (the new venv's health, has pip) or None with the attempt recorded."""
-    label, target = CREATOR_LABELS[name], job.target
+    (label, create), target = _CREATORS[name], job.target
     try:
-        _CREATOR_FUNCS[name](job)
+        create(job)
         health = inspect_venv(target, job.facts)
         if not health.valid:
             raise _CreatorFailed(health.problems[0].message)
@@ -210,15 +201,10 @@ def _try_creator(name: str, job: _Job, failures: list[_Attempt]) -> tuple[VenvHe
         else:
             logger.warning(f"venv: creating {target.name} with {label} failed: {attempt.reason}")
         failures.append(attempt)
-        _discard(target)
+        if os.path.lexists(target):  # remove what the creator half-made
+            shutil.rmtree(target, ignore_errors=True)
         return None
     return health, pip
-
-
-def _discard(target: Path) -> None:
-    """Remove a half-made venv (only ever one the creator chain made itself)."""
-    if os.path.lexists(target):
-        shutil.rmtree(target, ignore_errors=True)
 
 
 def remove_venv(path: Path, attempts: int = 5) -> None:

@@ -16,7 +16,7 @@ from launcher.errors import VenvError
 from launcher.fileops import clear_empty_dir, read_state_text, write_state_text
 from launcher.platform import PlatformFacts, find_uv
 from launcher.settings import STATE_DIR
-from launcher.venvs.creation import CREATE_TIMEOUT, create_venv, remove_venv
+from launcher.venvs.creation import create_venv, remove_venv
 from launcher.venvs.info import VenvInfo
 from launcher.venvs.inspection import VALIDATE_TIMEOUT, VenvHealth, inspect_venv
 from launcher.venvs.interpreters import find_python
@@ -45,7 +45,6 @@ def ensure_venv(
     *,
     creators: Sequence[str] | None = None,
     validate_timeout: float = VALIDATE_TIMEOUT,
-    create_timeout: float = CREATE_TIMEOUT,
     state_dir: Path | None = None,
 ) -> VenvInfo:
     """The project's venv for this platform: reused when healthy, else (re)created.
@@ -68,7 +67,7 @@ def ensure_venv(
         return _existing(plan)
     state = state_dir or project / STATE_DIR
     with env_lock(state, "creating the venv"):
-        return _ensure(plan, creators, create_timeout, state)
+        return _ensure(plan, creators, state)
 
 
 @dataclass
@@ -127,9 +126,7 @@ def _dangling_link(target: Path) -> None:
         )
 
 
-def _ensure(
-    plan: _Plan, creators: Sequence[str] | None, create_timeout: float, state_dir: Path
-) -> VenvInfo:
+def _ensure(plan: _Plan, creators: Sequence[str] | None, state_dir: Path) -> VenvInfo:
     _dangling_link(plan.target)
     creating = state_dir / CREATING
     if creating.exists():
@@ -163,7 +160,6 @@ def _ensure(
             plan.facts,
             creators=creators,
             cwd=plan.project if plan.project.is_dir() else plan.target.parent,
-            timeout=create_timeout,
         )
     except VenvError:  # every creator failed and cleaned up after itself: nothing unfinished
         creating.unlink(missing_ok=True)

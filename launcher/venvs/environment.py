@@ -7,13 +7,12 @@ from collections.abc import Mapping
 
 from launcher.venvs.info import VenvInfo
 
-_SCRUB = ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "CONDA_PREFIX")
+_SCRUB = {"PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "CONDA_PREFIX"}
 
 
 def scrubbed_env(base: Mapping[str, str]) -> dict[str, str]:
     """`base` without the variables that make a Python look elsewhere (PYTHONHOME, …)."""
-    drop = {name.upper() for name in _SCRUB}
-    return {k: v for k, v in base.items() if k.upper() not in drop}
+    return {k: v for k, v in base.items() if k.upper() not in _SCRUB}
 
 
 def activated_env(venv_info: VenvInfo, base_env: Mapping[str, str]) -> dict[str, str]:

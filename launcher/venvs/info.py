@@ -17,12 +17,9 @@ class Interpreter:
 
 @dataclass(frozen=True)
 class VenvInfo:
-    """The venv `up` runs in.
-
-    `method` is a short phrase for `up`'s step line ("reused .venv", "created with uv", …).
-    `has_pip`/`uv` say which installer can fill it (`uv pip install --python` needs no pip).
-    `foreign` is the other OS's venv that was left alone (e.g. `.venv` when `.venv-wsl` is used).
-    """
+    """The venv `up` runs in: `method` for `up`'s step line ("reused .venv", "created with uv"),
+    `has_pip`/`uv` for the installer, `foreign` the other OS's venv left alone (`.venv` when
+    `.venv-wsl` is used)."""
 
     path: Path
     python: Path
@@ -37,10 +34,3 @@ class VenvInfo:
     @property
     def scripts_dir(self) -> Path:
         return self.python.parent
-
-    @property
-    def installer(self) -> str | None:
-        """`uv` when uv is available, else `pip` when the venv has it, else None."""
-        if self.uv:
-            return "uv"
-        return "pip" if self.has_pip else None

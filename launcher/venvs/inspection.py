@@ -8,7 +8,7 @@ timeout.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,6 @@ _PROBE = (
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Results
-
-
 @dataclass(frozen=True)
 class Problem:
     """Something wrong with a venv: a stable `code`, what is wrong, what to do."""
@@ -47,7 +43,7 @@ class Problem:
     hint: str
 
     def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+        return asdict(self)
 
 
 @dataclass

@@ -5,6 +5,7 @@ Every probe goes through `launcher.proc.run` (argv lists, never a shell).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import threading
@@ -41,6 +42,11 @@ def is_store_alias(path: str) -> bool:
     return "windowsapps" in parts
 
 
+def python_names(facts: PlatformFacts) -> tuple[str, str]:
+    """The commands a Python is found by on PATH, in the order this OS prefers them."""
+    return ("python", "python3") if facts.windows else ("python3", "python")
+
+
 def find_python(
     requested: str | None,
     facts: PlatformFacts,
@@ -49,14 +55,10 @@ def find_python(
     requires: str | None = None,
     cwd: Path | None = None,
 ) -> Interpreter:
-    """The interpreter that creates the venv.
-
-    `requested` (`--python`) may be a path, a command name or a version (`3.12`: `py -3.12` on
-    Windows, `python3.12` elsewhere). Without it: `python3`/`python` on PATH (Store aliases
-    skipped), `py -3` on Windows, then the launcher's own interpreter. With `requires` (the
-    project's requires-python) only a fitting one is taken, also from what uv finds, the `py`
-    launcher's list and pyenv's versions; none fitting is a UsageError (exit 2) naming the
-    versions found and how to get one.
+    """The interpreter that creates the venv: `requested` (`--python`: a path, a command or a
+    version such as 3.12), else the first default candidate that fits `requires` (the project's
+    requires-python), then uv's, the `py` launcher's and pyenv's. None fitting is a UsageError
+    (exit 2) naming the versions found and how to get one.
     """
     env = scrubbed_env(facts.env)
     errors: list[str] = []
@@ -64,19 +66,13 @@ def find_python(
         return _requested(requested, facts, env, timeout, requires, errors)
     seen: set[str] = set()
     rejected: list[Interpreter] = []
-    for argv, source in _default_candidates(facts):
+    candidates = itertools.chain(_default_candidates(facts), _fitting(requires, facts, cwd))
+    for argv, source in candidates:
         found = _probe_new(argv, source, env, timeout, errors, seen)
         if found and satisfies(found.version, requires):
             return found
         if found:
             rejected.append(found)
-    if requires:
-        for argv, source in _fitting_candidates(requires, facts, cwd):
-            found = _probe_new(argv, source, env, timeout, errors, seen)
-            if found and satisfies(found.version, requires):
-                return found
-            if found:
-                rejected.append(found)
     if rejected:
         versions = ", ".join(sorted({f"{i.version} ({i.path})" for i in rejected}))
         raise UsageError(
@@ -133,21 +129,20 @@ def _probe_new(
     return _probe_interpreter(argv, source, env, timeout, errors)
 
 
-def _fitting_candidates(
-    requires: str, facts: PlatformFacts, cwd: Path | None
-) -> list[tuple[list[str], str]]:
+def _fitting(
+    requires: str | None, facts: PlatformFacts, cwd: Path | None
+) -> Iterator[tuple[list[str], str]]:
     """Where else a Python for `requires` may be: uv's pick, `py -0p`, pyenv's versions."""
-    found = [([p], "uv python find") for p in uv_python_find(requires, facts, cwd)]
-    found += [([p], "the py launcher") for p in py_launcher_list(facts)]
-    found += [([p], "pyenv") for p in pyenv_interpreters(facts)]
-    return found
+    if requires:
+        yield from (([p], "uv python find") for p in uv_python_find(requires, facts, cwd))
+        yield from (([p], "the py launcher") for p in py_launcher_list(facts))
+        yield from (([p], "pyenv") for p in pyenv_interpreters(facts))
 
 
 def _default_candidates(facts: PlatformFacts) -> list[tuple[list[str], str]]:
     """python3/python on PATH (Store aliases skipped), `py -3` on Windows, the launcher's own."""
-    names = ("python", "python3") if facts.windows else ("python3", "python")
     found: list[tuple[list[str], str]] = []
-    for name in names:
+    for name in python_names(facts):
         for path in facts.which_all(name):
             if is_store_alias(path):
                 logger.info(f"skipping {path}: the Microsoft Store alias, not a real Python")
@@ -220,7 +215,7 @@ def probe_soon(facts: PlatformFacts) -> None:
     python3/python on PATH) in a thread, for a cold `up` whose entry point has nothing else to
     do yet: the launcher's imports and the probe then overlap. Logs nothing (logging is not
     wired yet); find_python collects the answer, or asks again when it needs another one."""
-    names = ("python", "python3") if facts.windows else ("python3", "python")
+    names = python_names(facts)
     path = next((p for n in names for p in facts.which_all(n) if not is_store_alias(p)), None)
     if path is None:
         return

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from launcher.fileops import atomic_write_text, read_state_json, state_pid
 from launcher.venvs.project_lock import pid_alive
+from launcher.venvs.pyvenv import site_packages
 
 MARKER = ".robo-backend-installing"
 UV_BROKEN_METADATA = "failed to read metadata from installed package"
@@ -29,20 +30,13 @@ def write_marker(venv: Path, tool: str) -> None:
 
 def clear_marker(venv: Path) -> None:
     """The install finished: the venv is whole again."""
-    with contextlib.suppress(FileNotFoundError):
-        (venv / MARKER).unlink()
-
-
-def _site_packages(venv: Path) -> list[Path]:
-    found = list(venv.glob("lib/python*/site-packages"))
-    windows = venv / "Lib" / "site-packages"
-    return found + ([windows] if windows.is_dir() else [])
+    (venv / MARKER).unlink(missing_ok=True)
 
 
 def broken_packages(venv: Path, limit: int = 3) -> list[str]:
     """Names of `.dist-info` folders without METADATA or RECORD (at most `limit`)."""
     broken: list[str] = []
-    for site in _site_packages(venv):
+    for site in site_packages(venv):
         with contextlib.suppress(OSError):
             for entry in os.scandir(site):
                 if not entry.name.endswith(".dist-info") or not entry.is_dir():

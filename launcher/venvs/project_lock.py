@@ -124,7 +124,7 @@ def env_lock(
     clear_empty_dir(path)
     lock = FileLock(str(path), thread_local=False)
     with _sigterm_as_error(purpose):
-        _acquire(lock, state_dir, purpose, on_wait or _say_waiting, limit)
+        _acquire(lock, state_dir, purpose, on_wait or logger.info, limit)
         with _guard:
             _held[path] = (lock, 1)
         try:
@@ -155,10 +155,6 @@ def _sigterm_as_error(purpose: str) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _say_waiting(text: str) -> None:
-    logger.info(text)
 
 
 def _take(lock: FileLock, timeout: float) -> bool:

@@ -55,10 +55,14 @@ def pyvenv_version(venv: Path) -> str:
     return cfg.get("version_info") or cfg.get("version") or ""
 
 
+def site_packages(venv: Path) -> list[Path]:
+    """The venv's site-packages folders (`lib/python3.X/` on POSIX, `Lib/` on Windows)."""
+    return [*venv.glob("lib/python*/site-packages"), *venv.glob("Lib/site-packages")]
+
+
 def has_pip(venv: Path) -> bool:
     """True when pip is installed in the venv's site-packages (no process started)."""
-    patterns = ("lib/python*/site-packages/pip/__init__.py", "Lib/site-packages/pip/__init__.py")
-    return any(any(venv.glob(p)) for p in patterns)
+    return any((site / "pip" / "__init__.py").is_file() for site in site_packages(venv))
 
 
 def binary_os(path: Path) -> str | None:
@@ -80,16 +84,6 @@ def binary_os(path: Path) -> str | None:
         return "macos"
     if magic[:2] == b"MZ":
         return "windows"
-    return None
-
-
-def facts_os(facts: PlatformFacts) -> str | None:
-    if facts.windows:
-        return "windows"
-    if facts.platform.startswith("linux"):
-        return "linux"
-    if facts.platform == "darwin":
-        return "macos"
     return None
 
 
@@ -121,14 +115,13 @@ def venv_built_for(
 
 
 def is_this_os(built_for: str | None, facts: PlatformFacts) -> bool:
-    here = facts_os(facts)
-    if built_for is None:
-        return True
+    """Can a venv made for `built_for` run here (None: nothing says it cannot)?"""
     if facts.windows:
-        return built_for == "windows"
-    if built_for == "windows":
-        return False
-    return built_for == "posix" or here is None or built_for == here
+        return built_for in (None, "windows")
+    if built_for in (None, "windows"):
+        return built_for is None
+    here = {"wsl": "linux"}.get(facts.os_name, facts.os_name)
+    return built_for in ("posix", here) or here not in ("linux", "macos")
 
 
 def os_label(name: str | None) -> str:
@@ -173,10 +166,7 @@ def venv_for_platform(venv_path: Path, facts: PlatformFacts) -> tuple[Path, Path
 
 def display_path(path: Path, project: Path) -> str:
     """`path` relative to the project when it is inside it (for messages), else as given."""
-    try:
-        return str(path.relative_to(project))
-    except ValueError:
-        return str(path)
+    return str(path.relative_to(project) if path.is_relative_to(project) else path)
 
 
 def health_os(venv: Path) -> str | None:

@@ -135,7 +135,8 @@ def test_doctor_inspects_the_layout_the_backends_fastembed_opens(
 ) -> None:
     """A cache laid out for fastembed 0.9 only: for a project on 0.5 (whose answer `up`
     remembered) doctor reports the model as not there, under 0.5's spelling."""
-    from launcher.checks import DoctorContext, check_models
+    from launcher.checks import DoctorContext
+    from launcher.checks.cache import check_models
 
     cache = tmp_path / "cache"
     result = prefetch(

@@ -56,7 +56,7 @@ def prefetch_for(project: Path, cache: Path, fake_hub: FakeHub) -> None:
 def model_load(project: Path, cache: Path, **env: str) -> dict[str, object]:
     environ = {**os.environ, **env}
     context = DoctorContext.build(project, flags={"cache_dir": str(cache)}, env=environ)
-    (check,) = check_model_load(context)
+    check = check_model_load(context)
     return check.to_json()
 
 

@@ -259,13 +259,13 @@ def test_doctor_shows_where_the_app_came_from_and_what_was_not_used(tmp_path: Pa
             "Dockerfile": "FROM x\nCMD uvicorn pkg.service:app --port 80\n",
         },
     )
-    check = check_app(DoctorContext.build(project, env={}))[0]
+    check = check_app(DoctorContext.build(project, env={}))
     assert (check.status, check.summary) == ("ok", "app pkg.service:app (from Dockerfile CMD)")
     assert check.details["origin"] == "Dockerfile CMD"
 
     (project / "Dockerfile").write_text("FROM x\nCMD uvicorn pkg.gone:app --port 80\n")
     (project / "main.py").write_text(APP)
-    check = check_app(DoctorContext.build(project, env={}))[0]
+    check = check_app(DoctorContext.build(project, env={}))
     assert check.status == "warn"
     assert check.summary.startswith(
         "app main:app (from main.py, fastapi-cli's default files); Dockerfile CMD names "

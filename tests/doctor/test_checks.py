@@ -16,18 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from launcher.checks import (
-    CHECK_IDS,
-    SPACE_MARGIN,
-    DiskUsage,
-    DoctorContext,
-    HubAnswer,
-    default_settings,
-    parse_execution_policies,
-    run_checks,
-)
+from launcher.checks import CHECK_IDS, DoctorContext, run_checks
+from launcher.checks.cache import SPACE_MARGIN
+from launcher.checks.probes import DiskUsage, HubAnswer
+from launcher.checks.system import parse_execution_policies
 from launcher.models.location import CacheLocation
 from launcher.models.lock import lock_path
+from launcher.settings import Settings
 from tests.fakehub.fixtures import BGE_MODEL, BGE_REPO, MINILM_MODEL, MINILM_REPO
 from tests.fakehub.server import FakeHub
 from tests.helpers.cachebuild import LockHolder, break_model, corrupt_model, make_model
@@ -51,7 +46,7 @@ def test_os_warns_about_a_wsl_project_on_a_windows_drive(project: Path) -> None:
     facts = LINUX.__class__(platform="linux", env={"WSL_DISTRO_NAME": "Ubuntu"}, parents=("bash",))
     # The project path is only read as text: a Windows drive as WSL mounts it.
     context = DoctorContext(
-        settings=default_settings(Path("/mnt/c/Users/me/backend")),
+        settings=Settings(project=Path("/mnt/c/Users/me/backend")),
         facts=facts,
         env={},
         cache=None,
@@ -191,7 +186,7 @@ def test_cache_dir_that_is_a_file_fails(project: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "cache-file"
     blocker.write_text("not a folder", encoding="utf-8")
     context = DoctorContext(
-        settings=default_settings(project),
+        settings=Settings(project=project),
         facts=LINUX,
         env={"HF_HUB_OFFLINE": "1"},
         cache=CacheLocation(blocker, "--cache-dir", True),
@@ -223,11 +218,12 @@ def test_cache_dir_not_writable_fails(tmp_path: Path) -> None:
         code = (
             "import json, sys\n"
             "from pathlib import Path\n"
-            "from launcher.checks import DoctorContext, default_settings, run_checks\n"
+            "from launcher.checks import DoctorContext, run_checks\n"
+            "from launcher.settings import Settings\n"
             "from launcher.models.location import CacheLocation\n"
             "from launcher.shells.detect import PlatformFacts\n"
             "root = Path(sys.argv[1])\n"
-            "ctx = DoctorContext(settings=default_settings(root), facts=PlatformFacts('linux'),\n"
+            "ctx = DoctorContext(settings=Settings(project=root), facts=PlatformFacts('linux'),\n"
             "    env={}, cache=CacheLocation(root, '--cache-dir', True), port=0)\n"
             "print(json.dumps([c.to_json() for c in run_checks(ctx, only={'cache-dir'})]))\n"
         )
@@ -261,7 +257,7 @@ def test_cache_dir_not_writable_fails(tmp_path: Path) -> None:
 def test_cache_dir_in_the_temp_folder_warns(project: Path) -> None:
     temp = Path(tempfile.gettempdir()) / "fastembed_cache_doctor_test"
     context = DoctorContext(
-        settings=default_settings(project),
+        settings=Settings(project=project),
         facts=LINUX,
         env={"HF_HUB_OFFLINE": "1"},
         cache=CacheLocation(Path(tempfile.mkdtemp()), "FASTEMBED_CACHE_PATH", False),
@@ -298,7 +294,7 @@ def test_cache_dir_path_too_long_for_windows_warns(project: Path, tmp_path: Path
     deep = tmp_path / ("x" * 60) / ("y" * 60)
     deep.mkdir(parents=True)
     context = DoctorContext(
-        settings=default_settings(project),
+        settings=Settings(project=project),
         facts=WINDOWS,
         env={"HF_HUB_OFFLINE": "1"},
         cache=CacheLocation(deep, "--cache-dir", True),

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from launcher.checks import PreflightError, preflight
-from launcher.deps import _write_stamp, compute_stamp
+from launcher.deps import compute_stamp
+from launcher.deps.stamp import write_stamp
 from launcher.models.location import CacheLocation
 from launcher.settings import resolve_settings
 from launcher.shells.detect import PlatformFacts
@@ -104,7 +105,7 @@ def test_venv_healthy_with_dependencies_in_sync_and_then_changed(
 
     settings = resolve_settings(project, {}, {})
     stamp, inputs = compute_stamp(project, venv / "bin" / "python")
-    _write_stamp(settings.state_path, stamp, inputs, "uv")
+    write_stamp(settings.state_path, stamp, inputs, "uv")
     assert only(build(), "venv").details["deps"] == "in-sync"
 
     (project / "pyproject.toml").write_text(

@@ -58,7 +58,7 @@ def _prefix(info: VenvInfo) -> str:
 
 def test_uv_creates_then_the_venv_is_reused(uv_venv: VenvInfo, tmp_path: Path) -> None:
     assert uv_venv.created and uv_venv.method == "created with uv"
-    assert uv_venv.uv and uv_venv.installer == "uv"
+    assert uv_venv.uv  # uv installs into it
     assert _prefix(uv_venv) == str(uv_venv.path)
     again = ensure_venv(uv_venv.path.parent, Path(".venv"), None, host_facts())
     assert not again.created
@@ -72,7 +72,7 @@ def test_python_venv_when_uv_is_missing(tmp_path: Path) -> None:
     facts = host_facts()  # PATH without uv, and no launcher interpreter to look next to
     info = ensure_venv(tmp_path, Path(".venv"), base_python(), facts)
     assert info.method.startswith("created with python -m venv (uv not found")
-    assert info.has_pip and info.uv is None and info.installer == "pip"
+    assert info.has_pip and info.uv is None  # pip installs into it
     assert _pip_works(info)
 
 
@@ -115,7 +115,7 @@ def test_without_pip_venv_is_accepted_when_uv_can_install(
     assert info.method.startswith("created with python -m venv --without-pip + ensurepip (")
     assert "python -m venv failed: exit 1" in info.method
     assert "virtualenv not found" in info.method
-    assert not info.has_pip and info.installer == "uv"
+    assert not info.has_pip and info.uv  # uv installs into it
     assert any("ensurepip failed" in n for n in info.notes)
     assert _prefix(info) == str(info.path)
     assert any(

@@ -249,3 +249,14 @@ def test_status_and_error_lines_are_written_whole(monkeypatch: pytest.MonkeyPatc
         f"{mark} Backend ready at http://127.0.0.1:8000 (pid 7)  health route /api/health\n",
         "error: port 8000 is in use [by pid 9]\nhint: Pick another port with --port.\n",
     ]
+
+
+def test_a_handled_ctrl_c_exits_130_under_python_dash_m() -> None:
+    """A Ctrl-C caught by the CLI's boundary is exit 130, not death by SIGINT (-2), even when it
+    landed inside code run by `exec` of a string: CPython remembers that as unhandled, and under
+    `python -m` would kill itself with SIGINT at exit (a Ctrl-C while `up` imports a module)."""
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.handled_interrupt"], cwd=repo, timeout=60
+    )
+    assert done.returncode == 130

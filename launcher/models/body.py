@@ -157,8 +157,8 @@ def _stream_body(client: httpx.Client, url: str, body: Body) -> None:
 
 def fetch_whole(
     client: httpx.Client, url: str, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps
-) -> tuple[int, str]:
-    """One connection: resume `<etag>.incomplete` with a Range from its end."""
+) -> str:
+    """One connection: resume `<etag>.incomplete` with a Range from its end; the sha256."""
     body = Body(rf, blobs, tally, ops)
     if body.offset < rf.size or rf.size == 0:
         _stream_body(client, url, body)
@@ -174,4 +174,4 @@ def fetch_whole(
             TRANSIENT,
         )
     ops.move(body.partial, blobs / rf.etag)
-    return body.received, sha256
+    return sha256

@@ -136,17 +136,6 @@ def listens(pids: Iterable[int], port: int) -> bool:
     return False
 
 
-def listening_pids(port: int) -> list[int | None]:
-    """The pids of the processes listening on `port` (None for one the OS hides from us);
-    empty when no listener is visible or the sockets cannot be listed."""
-    import psutil
-
-    try:
-        return [pid for pid, _ in _listeners(port)]
-    except (psutil.Error, OSError):
-        return []
-
-
 def port_holder(host: str, port: int) -> str | None:
     """Which process listens on `port`: "pid 1234 (python3 -m http.server)", or a vaguer
     "another process" when the OS hides it from us (other users' sockets without root), or

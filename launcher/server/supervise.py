@@ -7,8 +7,6 @@ stop. Nothing here prints: everything is reported through `ServeEvents`, which `
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import select
 import subprocess
@@ -26,10 +24,10 @@ from launcher import proc
 from launcher.errors import ServerError
 from launcher.server import health
 from launcher.server.guard import Guard, guard_for
-from launcher.server.port import IN_USE_ERRNOS, in_use_error, listening_pids, listens
-from launcher.server.tree import POLL, ProcessTree, StopFlag, exit_code, stop_signals_to
+from launcher.server.port import IN_USE_ERRNOS, in_use_error, listener_pids, listens
+from launcher.server.tree import POLL, WINDOWS, ProcessTree, StopFlag, exit_code, stop_signals_to
+from launcher.ui.console import to_null
 
-WINDOWS = sys.platform == "win32"
 CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
 FOREIGN_RETRY = 0.25  # how often to look again while another process answers on our port
 
@@ -114,7 +112,7 @@ class _Child:
                 self.events.output(text)
             except OSError as exc:
                 logger.debug(f"console lost while writing backend output: {exc}")
-                silence_console()
+                to_null()
                 self.flag.lose_console()
         stream.close()
 
@@ -123,17 +121,6 @@ class _Child:
         if self.pump is not None:
             self.pump.join(timeout=2.0)
         return list(self.tail)
-
-
-def silence_console() -> None:
-    """Point stdout and stderr at the null device: the terminal or pipe is gone, and every
-    later write (ours, Rich's, loguru's, the interpreter's at exit) must not fail."""
-    with contextlib.suppress(OSError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        for fd in (1, 2):
-            with contextlib.suppress(OSError):
-                os.dup2(null, fd)
-        os.close(null)
 
 
 def console_gone() -> bool:
@@ -203,7 +190,7 @@ class _Supervisor:
             self._console_checked = now
             if not self.flag.console_lost and console_gone():
                 logger.debug("stdout/stderr hung up")
-                silence_console()
+                to_null()
                 self.flag.lose_console()
         return (
             self.flag.signum is None and not self.restarting() and self.child.popen.poll() is None
@@ -242,7 +229,7 @@ class _Supervisor:
         ours = set(self.child.tree.known) | {self.child.pid}
         if listens(ours, port):
             return False
-        known = {pid for pid in listening_pids(port) if pid is not None}
+        known = listener_pids(port)
         if not known or known & ours:
             return False
         if self.foreign is None:
@@ -267,35 +254,23 @@ class _Supervisor:
     def _quietly(self, report: Callable[..., None], *args: object) -> None:
         """Report an event; a console that fails to take it is a lost console, not a crash."""
         if self.flag.console_lost and console_gone():
-            silence_console()
+            to_null()
         try:
             report(*args)
         except OSError as exc:
             logger.debug(f"console lost: {exc}")
-            silence_console()
+            to_null()
             self.flag.lose_console()
 
-    def _stop_on_request(self) -> int:
+    def _stop(self, reason: str) -> None:
+        """Stop the tree on request (`reason`: the signal's, or "restart"), saying so."""
         child, events = self.child, self.child.events
-        logger.debug(f"stopping the backend (pid {child.pid}): {self.flag.reason}")
-        self._quietly(events.stopping, child.pid, self.flag.reason)
+        logger.debug(f"stopping the backend (pid {child.pid}): {reason}")
+        self._quietly(events.stopping, child.pid, reason)
         began = time.monotonic()
         child.tree.stop()
         child.finish_output()
         self._quietly(events.stopped, time.monotonic() - began)
-        logger.debug(f"backend stopped; exit code {self.flag.exit_code}")
-        return self.flag.exit_code
-
-    def _stop_for_restart(self) -> int:
-        """Stop the tree for a restart; a stop signal that came meanwhile wins (its code)."""
-        child, events = self.child, self.child.events
-        logger.debug(f"stopping the backend (pid {child.pid}) to start it again")
-        self._quietly(events.stopping, child.pid, "restart")
-        began = time.monotonic()
-        child.tree.stop()
-        child.finish_output()
-        self._quietly(events.stopped, time.monotonic() - began)
-        return self.flag.exit_code if self.flag.signum is not None else RESTART
 
     def serve_until_done(self) -> int:
         child, events = self.child, self.child.events
@@ -306,9 +281,11 @@ class _Supervisor:
             while self.running():
                 time.sleep(POLL)
         if self.flag.signum is not None:
-            return self._stop_on_request()
-        if self.restarting():
-            return self._stop_for_restart()
+            self._stop(self.flag.reason)
+            return self.flag.exit_code
+        if self.restarting():  # a stop signal that comes meanwhile wins (its code)
+            self._stop("restart")
+            return self.flag.exit_code if self.flag.signum is not None else RESTART
         code = exit_code(child.popen.returncode)
         child.tree.stop()  # the child is gone; its leftovers (if any) must not outlive it
         tail = child.finish_output()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from launcher import proc
-from launcher.errors import EXIT_INTERRUPTED
+from launcher.errors import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 if TYPE_CHECKING:
     import psutil
@@ -35,10 +35,6 @@ KILL_WAIT = 1.0  # after SIGKILL, for the kernel to tear the processes down
 LEFTOVER_GRACE = 0.5  # group members still alive once the leader is gone
 POLL = 0.1  # how often a waiting loop looks at the child and the stop flag
 DESCENDANT_REFRESH = 1.0  # how often the tree of the child is re-read
-
-# The exit code of the launcher for each way it was told to stop (128 + signal number).
-EXIT_HANGUP = 129
-EXIT_TERMINATED = 143
 
 
 class StopFlag:
@@ -81,18 +77,14 @@ class StopFlag:
         return names.get(self.signum or 0, f"signal {self.signum}")
 
 
-def stop_signals() -> list[signal.Signals]:
-    names = ["SIGINT", "SIGTERM", "SIGBREAK"] if WINDOWS else ["SIGINT", "SIGTERM", "SIGHUP"]
-    return [getattr(signal, name) for name in names if hasattr(signal, name)]
-
-
 @contextmanager
 def stop_signals_to(flag: StopFlag) -> Iterator[None]:
     """Route Ctrl-C/SIGTERM (and SIGHUP: a closed terminal) to `flag` while the child runs,
     then restore what was there. Never SIG_IGN: children would inherit it."""
     previous: list[tuple[signal.Signals, Any]] = []
     if threading.current_thread() is threading.main_thread():
-        for sig in stop_signals():
+        last = "SIGBREAK" if WINDOWS else "SIGHUP"
+        for sig in [getattr(signal, n) for n in ("SIGINT", "SIGTERM", last) if hasattr(signal, n)]:
             try:
                 previous.append((sig, signal.signal(sig, flag)))
             except (OSError, ValueError):  # pragma: no cover - platform refuses the signal

@@ -64,28 +64,14 @@ class ShellInfo:
 
 def normalize_shell_name(raw: str) -> str | None:
     """`PowerShell.exe`, `/usr/bin/zsh`, `-bash`, `Git Bash` → our name; None if unsupported."""
-    text = raw.strip().strip('"').lower()
-    if not text:
-        return None
-    base = re.split(r"[\\/]", text)[-1].lstrip("-")
-    if base.endswith(".exe"):
-        base = base[:-4]
-    base = base.replace(" ", "-")
-    return _CANONICAL.get(base)
+    return _CANONICAL.get(_process_base(raw.strip().strip('"'))[0].replace(" ", "-"))
 
 
 def _process_base(name: str) -> tuple[str, bool]:
     """(lower-case base name without .exe, is-login-shell) of a parent-chain entry."""
     text = name.strip().lower()
-    login = text.startswith("-")
-    base = re.split(r"[\\/]", text.lstrip("-"))[-1]
-    if base.endswith(".exe"):
-        base = base[:-4]
-    return base, login
-
-
-def _version_for(name: str) -> str | None:
-    return "5.1" if name == "powershell" else None
+    base = re.split(r"[\\/]", text)[-1].lstrip("-")
+    return base.removesuffix(".exe"), text.startswith("-")
 
 
 def detect_shell(
@@ -102,7 +88,7 @@ def detect_shell(
     def result(name: str, reason: str) -> ShellInfo:
         if wsl_why:
             reason = f"{reason}; WSL from {wsl_why}"
-        return ShellInfo(name, wsl, reason, _version_for(name))
+        return ShellInfo(name, wsl, reason, "5.1" if name == "powershell" else None)
 
     if override is not None and override.strip():
         name = normalize_shell_name(override)
@@ -221,14 +207,3 @@ def powershell_from_module_path(value: str, separator: str = ";") -> str | None:
         ):
             return "powershell"
     return None
-
-
-__all__ = [
-    "SHELLS",
-    "PlatformFacts",
-    "ShellInfo",
-    "detect_shell",
-    "normalize_shell_name",
-    "powershell_from_module_path",
-    "wsl_reason",
-]

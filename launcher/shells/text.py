@@ -66,13 +66,7 @@ USAGE = {
 
 
 def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
-    """Code that `shell` evaluates to activate the venv at `venv_path`.
-
-    It only sets variables (VIRTUAL_ENV, PATH with the venv's scripts folder first) and unsets
-    PYTHONHOME: no activation script runs, so PowerShell's execution policy cannot refuse it,
-    and every path is quoted for the target shell (spaces, quotes, `(x86)`, `%`, `$`, `&`,
-    non-ASCII letters).
-    """
+    """Code that `shell` evaluates to activate the venv at `venv_path` (see the module doc)."""
     name = normalize_shell_name(shell) or shell
     raw = os.fspath(venv_path)
     if is_windows_path(raw):  # a Windows path, also when spelled on another OS
@@ -224,15 +218,3 @@ def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
             "",
         ]
     )
-
-
-__all__ = [
-    "USAGE",
-    "activation_script",
-    "cmd_activation",
-    "quote_fish",
-    "quote_nu",
-    "quote_posix",
-    "quote_powershell",
-    "venv_scripts_dir",
-]

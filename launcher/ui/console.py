@@ -7,6 +7,7 @@ the null device and raises ConsoleGone (exit 129); later output goes to the log 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,10 +21,8 @@ from typing import Any
 from loguru import logger
 from rich.console import Console
 
-from launcher.errors import LauncherError
+from launcher.errors import EXIT_HANGUP, LauncherError
 from launcher.redact import redact
-
-EXIT_HANGUP = 129
 
 
 class ConsoleGone(LauncherError, OSError):
@@ -54,24 +53,21 @@ def console_gone() -> ConsoleGone:
         for out in (_console, _report):
             if out is not None:
                 out.quiet = True
-        _to_null()
+        to_null()
     return ConsoleGone(
         "the terminal or pipe of the output was closed", "Run it again where the output is read."
     )
 
 
-def _to_null() -> None:
-    """Every later write (ours, Rich's, the interpreter's at exit) goes to the null device."""
-    try:
+def to_null() -> None:
+    """Point stdout and stderr at the null device: the terminal or pipe is gone, and every later
+    write (ours, Rich's, loguru's, the interpreter's at exit) must not fail."""
+    with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    for fd in (1, 2):
-        try:
-            os.dup2(null, fd)
-        except OSError:
-            continue
-    os.close(null)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+        os.close(null)
 
 
 _console: Console | None = None

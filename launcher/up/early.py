@@ -170,17 +170,12 @@ def forget(state_dir: Path) -> None:
         (state_dir / RECORD_FILE).unlink(missing_ok=True)
 
 
-def planned(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Launch | None:
-    """The launch the last healthy start made, when this one is predicted to be identical:
-    same key, every signed file unchanged, no other `up` of the project running, port free."""
-    plan = _plan(state_dir, key, base_env)
-    return None if plan is None else plan[0]
-
-
-def _plan(
+def planned(
     state_dir: Path, key: str, base_env: Mapping[str, str]
 ) -> tuple[Launch, Signature] | None:
-    """`planned`, with the signature the record holds (checked to be the files' own now)."""
+    """The launch the last healthy start made and its files' signature, when this one is
+    predicted to be identical: same key, every signed file unchanged, no other `up` of the
+    project running, port free."""
     from launcher.fileops import read_state_json
     from launcher.server.port import port_is_free
 
@@ -256,7 +251,7 @@ def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Early
     from launcher.server.claim import try_claim
     from launcher.server.guard import Watchdog, guard_for
 
-    plan = _plan(state_dir, key, base_env)
+    plan = planned(state_dir, key, base_env)
     if plan is None or not try_claim(state_dir):  # another `up` holds the project: not us
         return None
     launch, signed = plan

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.models.outcome import ST_PREFIX
+from launcher.models.registry import DEFAULT_ENDPOINT
+
 OFFLINE_VAR = "HF_HUB_OFFLINE"
 HUB_FIRST = ("0.6.0", "0.7.4")  # [from, to): these ask the hub before their cache
 FIXED_IN = HUB_FIRST[1]
 HUB_TIMEOUT = 3.0  # seconds for the one request that tells whether the hub answers
-DEFAULT_ENDPOINT = "https://huggingface.co"
-ST_PREFIX = "sentence-transformers:"  # a model loaded by sentence-transformers, not fastembed
 _RELEASE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 _DIST_INFO = re.compile(r"^fastembed-(?P<version>[^-]+)\.dist-info$", re.IGNORECASE)
 

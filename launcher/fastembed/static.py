@@ -65,15 +65,11 @@ def _parse(path: Path) -> ast.Module:
 
 
 def _version(dist_info: Path, package: Path) -> str:
-    """The version `importlib.metadata` reports (fastembed's `__version__`), from METADATA."""
-    version = None
+    """The version `importlib.metadata` reports (fastembed's `__version__`)."""
+    from email.parser import HeaderParser
+
     with (dist_info / "METADATA").open(encoding="utf-8") as metadata:
-        for line in metadata:
-            if not line.strip():
-                break  # end of the headers
-            if line.startswith("Version:"):
-                version = line.partition(":")[2].strip()
-                break
+        version = HeaderParser().parse(metadata).get("Version")
     if not version or dist_info.name != f"fastembed-{version}.dist-info":
         raise Unreadable("METADATA's version does not match the dist-info")
     init = _parse(package / "__init__.py")

@@ -41,8 +41,6 @@ from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, describe
 from launcher.models.repair import adopt_model, repair_model
 from launcher.models.verified import write_stamp
 
-__all__ = ["PrefetchOptions", "PrefetchResult", "Attempt", "prefetch"]
-
 
 class _Run:
     """One prefetch call: its options, the cache root, and the log of its attempts."""
@@ -53,9 +51,6 @@ class _Run:
         self.location = location
         self.root = location.path
         self.budget = Budget(options.budget)
-
-    def record(self, attempt: Attempt, hint: str | None = None) -> None:
-        self.log.record(attempt, hint)
 
 
 def _chain(options: PrefetchOptions) -> list[tuple[ModelSpec, str]]:
@@ -148,20 +143,17 @@ def _location(cache: CacheLocation | Path | str | None) -> CacheLocation:
     return resolve_cache_dir(cache, "cache_dir")
 
 
-def _on_wait(spec: ModelSpec, lock_file: Path) -> Callable[[int | None], None]:
-    def say(pid: int | None) -> None:
-        who = f"pid {pid}" if pid else "another process"
-        logger.info(f"Waiting for {who} to finish downloading {spec.label} (lock {lock_file})…")
-
-    return say
-
-
 def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
     """Make `spec` ready under its lock; the snapshot folder, or None when it cannot be."""
     if not run.location.writable:
         return _prepare_read_only(run, spec)
     root = run.root
-    wait = _on_wait(spec, lock_path(root, spec.name))
+
+    def wait(pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        lock = lock_path(root, spec.name)
+        logger.info(f"Waiting for {who} to finish downloading {spec.label} (lock {lock})…")
+
     with model_lock(root, spec.name, timeout=run.options.lock_timeout, on_wait=wait):
         started = time.perf_counter()
         state = inspect_model(root, spec.name)
@@ -196,7 +188,7 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
 
 def _use_cached(run: _Run, spec: ModelSpec, state: ModelCacheState, started: float) -> Path | None:
     _refresh_stamp(state, spec, run.options.file_ops)
-    run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+    run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
     run.log.result.source = "cache"
     logger.debug(f"{spec.label} is ready in {state.path} ({state.verified} check)")
     return state.path
@@ -207,7 +199,7 @@ def _prepare_read_only(run: _Run, spec: ModelSpec) -> Path | None:
     started = time.perf_counter()
     state = inspect_model(run.root, spec.name)
     if state.ok:
-        run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+        run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
         run.log.result.source = "cache"
         return state.path
     _unusable(
@@ -228,7 +220,7 @@ def _unusable(
     if problems:
         why += f" ({problems[0]})"
     logger.error(why)
-    run.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
+    run.log.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
 
 
 def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps, how: str = FOUND) -> None:
@@ -312,7 +304,7 @@ def _settle_copy(
         return None
     _refresh_stamp(state, spec, ops, how)
     logger.info(message)
-    run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+    run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
     run.log.result.source = source
     return state.path
 
@@ -337,7 +329,7 @@ def _sentence_transformers(run: _Run, name: str) -> Path | None:
         local_only = run.options.offline or run.budget.exhausted()
         SentenceTransformer(name, cache_folder=str(folder), local_files_only=local_only)
     except Exception as exc:  # any failure of the optional package means: not available
-        run.record(Attempt(label, 1, False, str(exc), time.perf_counter() - started, 0))
+        run.log.record(Attempt(label, 1, False, str(exc), time.perf_counter() - started, 0))
         return None
-    run.record(Attempt(label, 1, True, None, time.perf_counter() - started, 0))
+    run.log.record(Attempt(label, 1, True, None, time.perf_counter() - started, 0))
     return folder

@@ -55,24 +55,20 @@ class RemoteModel:
         return sum(f.size for f in self.files)
 
 
-def endpoint_problem(endpoint: str) -> str | None:
-    """Why `endpoint` is not an http(s) URL with a host and a valid port, or None."""
+def check_endpoint(endpoint: str) -> None:
+    """A malformed HF_ENDPOINT (not http(s), no valid host or port) is bad input (UsageError,
+    exit 2), said in one line: not a retried "connection broke", nor a crash in the client."""
+    problem = None
     try:
         parts = urlsplit(endpoint)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
-        return redact_url(str(exc))
-    if parts.scheme not in ("http", "https"):
-        return f"the scheme must be http or https, not {parts.scheme or 'none'!r}"
-    if not parts.hostname or any(c.isspace() for c in parts.netloc):
-        return "it names no valid host"
-    return None
-
-
-def check_endpoint(endpoint: str) -> None:
-    """A malformed HF_ENDPOINT is bad input (UsageError, exit 2), said in one line: not a
-    retried "connection broke", nor a crash in the HTTP client."""
-    problem = endpoint_problem(endpoint)
+        problem = redact_url(str(exc))
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = f"the scheme must be http or https, not {parts.scheme or 'none'!r}"
+        elif not parts.hostname or any(c.isspace() for c in parts.netloc):
+            problem = "it names no valid host"
     if problem is not None:
         raise UsageError(
             f"HF_ENDPOINT is not a usable hub URL ({redact_url(endpoint)}): {problem}",

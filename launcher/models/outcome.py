@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,7 @@ class Attempt:
     bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "attempt": self.attempt,
-            "ok": self.ok,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "bytes": self.bytes,
-        }
+        return dict(asdict(self), seconds=round(self.seconds, 3))
 
 
 @dataclass

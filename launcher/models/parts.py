@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launcher.fileops import FileOps
+from launcher.models.body import CHUNK
 from launcher.models.failures import TRANSIENT, DownloadError, classify, error_from_status
 from launcher.models.floor import TooSlow
 from launcher.models.hub import RemoteFile
@@ -31,7 +32,6 @@ DEFAULT_PARTS = 16  # chosen by measurement: docs/benchmarks.md, "5c"
 DEFAULT_PART_THRESHOLD = 16 << 20  # smaller files gain nothing from more connections
 PART_RETRIES = 3  # requests per part within one attempt before the attempt fails
 PART_BACKOFF = 0.5  # seconds before a part's second request, doubled after each
-CHUNK = 1 << 20
 
 
 class NoRanges(Exception):
@@ -57,14 +57,10 @@ def plan_for(size: int, parts: int, threshold: int) -> PartPlan | None:
     return PartPlan(size, parts)
 
 
-def part_path(blobs: Path, etag: str, index: int, count: int) -> Path:
-    if index == 0:
-        return blobs / (etag + INCOMPLETE_SUFFIX)
-    return blobs / f"{etag}.{index}of{count}{INCOMPLETE_SUFFIX}"
-
-
 def part_paths(blobs: Path, etag: str, count: int) -> list[Path]:
-    return [part_path(blobs, etag, index, count) for index in range(count)]
+    """The part files; part 0 is the ordinary partial (see the module docstring)."""
+    later = [blobs / f"{etag}.{i}of{count}{INCOMPLETE_SUFFIX}" for i in range(1, count)]
+    return [blobs / (etag + INCOMPLETE_SUFFIX), *later]
 
 
 def is_parted(blobs: Path, rf: RemoteFile, plan: PartPlan) -> bool:
@@ -126,10 +122,6 @@ class PartedDownload:
         ]
         self.cancelled = threading.Event()
 
-    @property
-    def existing(self) -> int:
-        return sum(part.have for part in self.parts)
-
     def fetch(self) -> None:
         """Bring every part's bytes; raises DownloadError (or NoRanges) after stopping the
         others when one part cannot finish."""
@@ -172,10 +164,6 @@ class PartedDownload:
         for part in self.parts[1:]:
             self.ops.unlink(part.path)
         return first, sha256.hexdigest(), sha1.hexdigest() if sha1 is not None else None
-
-    def discard(self) -> None:
-        for part in self.parts:
-            self.ops.unlink(part.path)
 
     # ------------------------------------------------------------------ one part
     def _fetch_part(self, part: _Part) -> None:

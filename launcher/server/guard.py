@@ -87,16 +87,6 @@ class Watchdog:
                 process.wait(timeout=2)
 
 
-def _create_times(pids: list[int]) -> list[tuple[int, float]]:
-    import psutil
-
-    found = []
-    for pid in pids:
-        with contextlib.suppress(psutil.Error, OSError):
-            found.append((pid, psutil.Process(pid).create_time()))
-    return found
-
-
 class PosixGuard:
     """Watchdog everywhere on POSIX; on Linux also the parent-death signal."""
 
@@ -114,8 +104,11 @@ class PosixGuard:
         self.watchdog.send(f"g {pid}")
 
     def descendants(self, pids: list[int]) -> None:
-        for pid, created in _create_times(pids):
-            self.watchdog.send(f"p {pid} {created:.6f}")
+        import psutil
+
+        for pid in pids:
+            with contextlib.suppress(psutil.Error, OSError):
+                self.watchdog.send(f"p {pid} {psutil.Process(pid).create_time():.6f}")
 
     def close(self) -> None:
         self.watchdog.close()

@@ -22,26 +22,10 @@ _SHELLINGHAM_NAMES = frozenset(
     {"sh", "bash", "dash", "ash", "csh", "tcsh", "ksh", "zsh", "fish", "cmd", "powershell", "pwsh"}
     | {"elvish", "xonsh", "nu"}
 )
-# Process/override name -> our shell name. Shells we cannot write activation code for map to
-# "unknown" (with the real name kept in the reason).
-_CANONICAL = {
-    "powershell": "powershell",
-    "windowspowershell": "powershell",
-    "pwsh": "pwsh",
-    "pwsh-preview": "pwsh",
-    "cmd": "cmd",
-    "git-bash": "git-bash",
-    "gitbash": "git-bash",
-    "bash": "bash",
-    "zsh": "zsh",
-    "fish": "fish",
-    "nu": "nu",
-    "nushell": "nu",
-    "sh": "sh",
-    "dash": "sh",
-    "ash": "sh",
-    "ksh": "sh",
-}
+# Process/override name -> our shell name; a shell we cannot write activation code for has none.
+_CANONICAL = {name: name for name in SHELLS if name != "unknown"}
+_CANONICAL.update(windowspowershell="powershell", gitbash="git-bash", nushell="nu")
+_CANONICAL.update({"pwsh-preview": "pwsh", "dash": "sh", "ash": "sh", "ksh": "sh"})
 _PYENV_WIN_VARS = ("PYENV", "PYENV_ROOT", "PYENV_HOME")
 
 

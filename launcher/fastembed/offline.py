@@ -26,12 +26,8 @@ _DIST_INFO = re.compile(r"^fastembed-(?P<version>[^-]+)\.dist-info$", re.IGNOREC
 
 @dataclass(frozen=True)
 class HubAccess:
-    """What the backend's environment says about the hub, and the line to show before it starts.
-
-    `offline`: HF_HUB_OFFLINE=1 (the backend loads from the cache, never downloads); else the
-    variable is removed (its fastembed must ask the hub first). `warning`: one line naming the
-    fastembed version and why it cannot load the model here (None when it can); `hint`: the fix.
-    """
+    """What the backend's environment says about the hub: `offline` (HF_HUB_OFFLINE=1) or not
+    (the variable removed), and `warning`/`hint` when its fastembed cannot load the model here."""
 
     offline: bool = True
     warning: str | None = None
@@ -72,11 +68,8 @@ def asks_hub_first(version: str | None) -> bool:
 def decide(
     version: str | None, reachable: bool | None, *, model: str | None = None, why: str = ""
 ) -> HubAccess:
-    """The backend's hub access for its fastembed `version` (None: no fastembed in its venv).
-
-    `reachable`: does the hub answer (None: not asked; only the versions that ask the hub first
-    need to know). `model` names the model in the warning, `why` says why the hub is out of reach.
-    """
+    """The hub access for fastembed `version` (None: none in the venv); `reachable` (None: not
+    asked), `model` and `why` word the warning."""
     if not model or not asks_hub_first(version):
         return HubAccess(offline=True, fastembed=version)
     if reachable:
@@ -151,9 +144,8 @@ def hub_access_for(
     probe: HubProbe | None = None,
     timeout: float = HUB_TIMEOUT,
 ) -> HubAccess:
-    """The decision for the backend in `venv` that loads `model` (None: degraded, no model),
-    with `env` its environment before the launcher's changes and `offline` the launcher's
-    offline setting. The hub is asked only for a fastembed that asks it first."""
+    """The decision for the backend in `venv` loading `model` (None: degraded), `env` its
+    environment; the hub is asked only for a fastembed that asks it first."""
     version = venv_fastembed_version(venv)
     if not model or model.startswith(ST_PREFIX) or not asks_hub_first(version):
         return decide(version, None, model=None)

@@ -57,9 +57,8 @@ class _Loop:
         self.reported = False  # the budget's end was said already
 
     def progressed(self, error: DownloadError, seconds: float) -> bool:
-        """Did a failed attempt make progress? Not when it received nothing, was ended by the
-        throughput floor, or received less than the floor's rate on average: such time (and the
-        delay after it) is charged to the budget like silence, so a trickle cannot outlast it."""
+        """Did a failed attempt make progress (at least the floor's rate on average)? If not, its
+        time and the delay after it are charged to the budget, so a trickle cannot outlast it."""
         if error.bytes_received == 0 or isinstance(error, TooSlow):
             return False
         return error.bytes_received >= self.options.min_rate * seconds

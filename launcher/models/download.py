@@ -56,8 +56,7 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The endpoint as messages may name it (`http://***@host`); requests use `endpoint`, so
-        a mirror behind basic auth still answers."""
+        """The endpoint as messages may name it; requests use `endpoint` itself."""
         return redact_url(self.endpoint)
 
     @property

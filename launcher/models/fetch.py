@@ -70,12 +70,9 @@ def prefetch(
     environment: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PrefetchResult:
-    """Make a model ready in the cache, laid out as `options.described` or the built-in table says.
-
-    Returns a PrefetchResult: `ready`, `fallback`, `degraded`, or `failed` (only with
-    `require_model`; the caller raises `result.error()`). An unknown model name raises UsageError
-    before anything is touched. `status_file` is rewritten after every attempt.
-    """
+    """Make a model ready in the cache; a PrefetchResult: `ready`, `fallback`, `degraded`, or
+    `failed` (only with `require_model`; the caller raises `result.error()`). An unknown model
+    name raises UsageError before anything is touched."""
     with described(options.described):
         chain = _chain(options)
         location = _location(options.cache)
@@ -113,9 +110,7 @@ def _walk(run: _Run, chain: list[tuple[ModelSpec, str]]) -> None:
 
 
 def _warn_degraded(result: PrefetchResult, starts_backend: bool = True) -> None:
-    """The loud warning of a step that ends without a model. In `up` the backend starts
-    degraded next; in `prefetch` nothing starts, so it says what `up` would do, and to run
-    this same command again (not "run prefetch")."""
+    """The loud warning of a step that ends without a model (in `up`, or in `prefetch`)."""
     if result.advice is not None:
         advice = f"{result.advice.rstrip('.')} "
     elif starts_backend:
@@ -234,11 +229,9 @@ def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps, how: s
 
 
 def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | None:
-    """The backend's fastembed spells the repo unlike the folder an earlier run (or the
-    download `up` starts before the install) made: fastembed 0.9 renamed `qdrant/...-onnx-q` to
-    `Qdrant/...-onnx-Q`, and on a case-sensitive disk those are two folders. Lay the valid one
-    out under the backend's spelling instead of downloading: its files hard-linked where the
-    filesystem allows (no second copy of the model), else copied."""
+    """Lay out a valid copy spelled otherwise (fastembed 0.9 renamed `qdrant/...-onnx-q` to
+    `Qdrant/...-onnx-Q`; two folders on a case-sensitive disk) under the backend's spelling,
+    hard-linked where possible, instead of downloading."""
     other = find_repo_folder(run.root, spec.repo) if spec.exact_case else None
     if other is None or other.name == repo_folder_name(spec.repo):
         return None
@@ -295,8 +288,8 @@ def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:
 def _settle_copy(
     run: _Run, spec: ModelSpec, started: float, source: str, message: str, how: str = FOUND
 ) -> Path | None:
-    """After a copy into the cache: verify it (a bad copy is repaired away and None returned),
-    stamp it, say so, and record it as this model's one successful attempt."""
+    """After a copy into the cache: verify it (a bad copy is repaired away: None), stamp it,
+    say so, and record it as this model's one successful attempt."""
     ops = run.options.file_ops
     state = inspect_model(run.root, spec.name)
     if not state.ok:

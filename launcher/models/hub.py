@@ -79,11 +79,8 @@ def check_endpoint(endpoint: str) -> None:
 def open_client(token: str | None, stall_timeout: float) -> httpx.Client:
     """The HTTP client of one attempt (metadata and bodies share its connection).
 
-    The read timeout is the stall watchdog: an attempt that receives no byte for
-    `stall_timeout` seconds ends with a transient error (and the next one resumes).
-    Redirects are followed (the hub sends LFS files to its CDN), at most MAX_REDIRECTS of them,
-    http(s) only; the client never sends the Authorization header (token or URL credentials)
-    to another host than the one that asked for it.
+    The read timeout is the stall watchdog. Redirects (the hub sends LFS files to its CDN) are
+    followed, at most MAX_REDIRECTS, http(s) only; Authorization never goes to another host.
     """
     import httpx
 
@@ -145,12 +142,8 @@ def _remote_file(spec: ModelSpec, path: str, sibling: dict[str, Any], display: s
 def fetch_remote(
     client: httpx.Client, spec: ModelSpec, *, endpoint: str, shown: str | None = None
 ) -> RemoteModel:
-    """One request: the commit of `main` and, per wanted file, its size and hash.
-
-    The same API call as huggingface_hub's `HfApi.model_info(repo, revision="main",
-    files_metadata=True)`, made on our client. `shown` is the endpoint as messages may name it
-    (credentials masked); it defaults to `endpoint`.
-    """
+    """One request: the commit of `main` and, per wanted file, its size and hash (see the module
+    docstring). `shown` is the endpoint as messages may name it; it defaults to `endpoint`."""
     display = shown or endpoint
     if not is_repo_id(spec.repo):
         raise DownloadError(

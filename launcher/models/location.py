@@ -41,11 +41,7 @@ class CacheLocation:
 
 
 def default_cache_dir() -> Path:
-    """The persistent per-user default: platformdirs' user cache dir + `models`.
-
-    e.g. `%LOCALAPPDATA%\\robo-backend\\Cache\\models`, `~/Library/Caches/robo-backend/models`,
-    `~/.cache/robo-backend/models`.
-    """
+    """The persistent per-user default: platformdirs' user cache dir + `models`."""
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("robo-backend", appauthor=False)) / "models"
@@ -57,11 +53,8 @@ def legacy_cache_dir() -> Path:
 
 
 def write_probe(path: Path) -> str | None:
-    """Really write in `path` (create, write, fsync, rename, delete); None or why it failed.
-
-    `os.access` and `tempfile.gettempdir()` both lie (ACLs, read-only mounts, quota); only
-    doing it tells the truth.
-    """
+    """Really write in `path` (create, write, fsync, rename, delete); None or why it failed:
+    `os.access` and `tempfile.gettempdir()` both lie (ACLs, read-only mounts, quota)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         token = f".robo-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -135,12 +128,8 @@ def resolve_cache_dir(
     env: Mapping[str, str] | None = None,
 ) -> CacheLocation:
     """Pick the cache root, first usable of: the setting, `FASTEMBED_CACHE_PATH`, platformdirs,
-    `~/.robo-backend/models`, the temp folder.
-
-    Each candidate is write-probed; an unwritable one is skipped with a warning, unless it already
-    holds models (then it is used read-only, `writable=False`). A root longer than ~115 characters
-    gets a MAX_PATH warning. None usable → ModelError.
-    """
+    `~/.robo-backend/models`, the temp folder. Each is write-probed; an unwritable one is skipped
+    with a warning unless it holds models (then used read-only). None usable → ModelError."""
     environ = os.environ if env is None else env
     warnings: list[str] = []
     tried: set[str] = set()

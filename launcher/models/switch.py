@@ -44,12 +44,9 @@ def last_used_model(status_file: Path) -> str | None:
 def settle_model(
     status_file: Path, model: dict[str, Any], before: str | None, *, allow_switch: bool = True
 ) -> ModelSwitch | None:
-    """Record this run's model against `before` (read with `last_used_model` before prefetch).
-
-    Writes `changed_from` and `last_used` into the status file's `model` object and returns the
-    switch (None when there is none). With `allow_switch` False a switch raises ModelError
-    (exit 1) and the status file keeps `before` as the model in use.
-    """
+    """Record this run's model against `before` (`changed_from`, `last_used` in the status
+    file); the switch, or None. With `allow_switch` False a switch raises ModelError and the
+    status file keeps `before`."""
     now = model.get("resolved")
     switched = bool(before and now and str(now).lower() != before.lower())
     if switched and not allow_switch:

@@ -115,9 +115,8 @@ class PosixGuard:
 
 
 def parent_death_signal(parent: int, sig: int) -> Callable[[], None]:
-    """A preexec hook: ask the kernel to send `sig` to the child when the launcher dies; if it
-    died already (between fork and prctl), the child kills itself. libc is loaded here, in the
-    launcher, so the hook only makes one call in the forked child."""
+    """A preexec hook: the kernel sends `sig` to the child when the launcher dies (the child
+    kills itself if that happened before prctl); libc is loaded here, not in the child."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def hook() -> None:
@@ -170,12 +169,9 @@ class ExtendedLimits(ctypes.Structure):
 
 
 class JobObjectGuard:
-    """Windows: the backend in a kill-on-close Job Object (its children join it by default).
-
-    `kernel32` is injectable (tests pass a recorder); the real one is `ctypes.windll.kernel32`.
-    The job handle is never closed by us while the backend runs: the OS closes it when the
-    launcher exits, however it exits, and that kills the tree.
-    """
+    """Windows: the backend in a kill-on-close Job Object (its children join it). The handle is
+    never closed by us: the OS closes it when the launcher exits, and that kills the tree.
+    `kernel32` is injectable (tests pass a recorder)."""
 
     def __init__(self, kernel32: Any = None) -> None:
         self.kernel32 = kernel32 if kernel32 is not None else _windows_kernel32()

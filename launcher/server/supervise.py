@@ -99,8 +99,8 @@ class _Child:
         self.pump.start()
 
     def _pump(self) -> None:
-        """Hand the child's output to `events.output` line by line, keeping the last lines.
-        A console that cannot be written to any more stops the launcher (quietly)."""
+        """Hand the child's output to `events.output` line by line, keeping the last lines; a
+        console that cannot be written to any more stops the launcher (quietly)."""
         stream = self.popen.stdout
         assert stream is not None
         for raw in iter(stream.readline, b""):
@@ -124,8 +124,7 @@ class _Child:
 
 
 def console_gone() -> bool:
-    """True when stdout or stderr reports a hangup or an error (a closed terminal, a pipe whose
-    reader is gone). POSIX only; a file or /dev/null never does."""
+    """True when stdout or stderr reports a hangup or an error (POSIX only)."""
     if WINDOWS or not hasattr(select, "poll"):
         return False
     poller = select.poll()
@@ -180,8 +179,7 @@ class _Supervisor:
         self.foreign: int | None = None  # a process outside the tree that answered for it
 
     def running(self) -> bool:
-        """True while nobody asked us to stop and the child still runs; keeps the tree
-        memory and the console check fresh."""
+        """True while nobody asked us to stop and the child runs (tree and console kept fresh)."""
         new = self.child.tree.remember()
         if new:
             self.guard.descendants(new)
@@ -217,9 +215,8 @@ class _Supervisor:
         return None
 
     def _answered_by_another(self) -> bool:
-        """True when a process outside the backend's tree listens on the port and none of the
-        tree does: that process, not our backend, answered (another `up`'s backend that bound
-        the port first). Only proven cases count: no visible listener is not "another"."""
+        """True when a process outside the backend's tree, and none of it, listens on the port:
+        it answered, not our backend. No visible listener is not "another"."""
         if self.target.bind is None or not self.target.own_listener:
             return False
         port = self.target.bind[1]
@@ -310,12 +307,9 @@ def serve(
 ) -> int:
     """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
 
-    `events.ready` is called once, after the health route answered 200 from the backend's own
-    process tree. Returns 130/143/129 after Ctrl-C/SIGTERM/hangup (the whole tree stopped), the
-    child's own code when it exits by itself, or `RESTART` once `restart` is set (the tree stopped
-    gently; a stop signal that came meanwhile wins). Raises ServerError when not healthy in time and
-    PortInUseError when another process took the port first. `guard` makes the tree die with the
-    launcher; `started` is an early-started process to supervise instead of starting one.
+    130/143/129 after Ctrl-C/SIGTERM/hangup, the child's own code when it exits by itself, or
+    `RESTART` once `restart` is set. Raises ServerError when not healthy in time, PortInUseError
+    when another process took the port. `started`: an early-started process to supervise.
     """
     flag = StopFlag()
     guard = guard if guard is not None else guard_for(sys.platform)

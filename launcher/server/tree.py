@@ -38,8 +38,8 @@ DESCENDANT_REFRESH = 1.0  # how often the tree of the child is re-read
 
 
 class StopFlag:
-    """Set from signal handlers: a plain attribute, because taking a lock inside a handler
-    (threading.Event.set) can deadlock the main thread that was interrupted holding it."""
+    """Set from signal handlers: a plain attribute, since a lock taken in a handler
+    (threading.Event.set) can deadlock the interrupted main thread."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -117,9 +117,8 @@ class ProcessTree:
         self._refreshed = 0.0
 
     def remember(self, force: bool = False) -> list[int]:
-        """Record the child's descendants (by pid + start time, so a reused pid is never
-        killed): once their parent dies they are re-parented and can no longer be found.
-        Returns the pids seen for the first time."""
+        """Record the child's descendants by pid + start time (once re-parented they cannot be
+        found); the pids seen for the first time."""
         now = time.monotonic()
         if not force and now - self._refreshed < DESCENDANT_REFRESH:
             return []
@@ -199,9 +198,8 @@ class ProcessTree:
         self.wait(KILL_WAIT)
 
     def _kill_known(self) -> None:
-        """Kill remembered descendants still running: they escaped the group (setsid) or
-        were re-parented when their parent died. psutil checks the start time, so a pid the
-        OS has reused for an unrelated process is left alone."""
+        """Kill remembered descendants still running (they left the group or were re-parented);
+        psutil checks the start time, so a reused pid is left alone."""
         import psutil
 
         alive = [p for pid, p in self.known.items() if pid != self.pid and _running(p)]
@@ -224,9 +222,8 @@ def _running(process: psutil.Process) -> bool:
 
 
 def kill_tree(pid: int, *, grace: float = TERM_GRACE, windows: bool = WINDOWS) -> None:
-    """Stop `pid` and all its descendants: SIGTERM to each (CTRL_BREAK + taskkill /T on
-    Windows), up to `grace` seconds, then SIGKILL for what is left. For any child the launcher
-    started (the installer, the backend); a pid that is already gone is not an error."""
+    """Stop `pid` and its descendants: SIGTERM (taskkill /T on Windows), `grace` s, then SIGKILL.
+    For any child the launcher started; a pid already gone is not an error."""
     import psutil
 
     try:

@@ -61,11 +61,8 @@ def _process_base(name: str) -> tuple[str, bool]:
 def detect_shell(
     facts: PlatformFacts, override: str | None = None, *, source: str = "--shell"
 ) -> ShellInfo:
-    """Decide the user's shell from `facts` alone (see the module docstring for the order).
-
-    `override` is the value of `--shell`/`ROBO_BACKEND_SHELL`; `source` names where it came
-    from, for the reason text. An unsupported override is a UsageError (exit 2).
-    """
+    """Decide the user's shell from `facts` alone (the order is in the module docstring);
+    `override` (from `source`) must name a supported shell (UsageError otherwise)."""
     wsl_why = wsl_reason(facts)
     wsl = wsl_why is not None
 
@@ -170,13 +167,9 @@ def _ps_evidence(flavour: str) -> str:
 
 
 def powershell_from_module_path(value: str, separator: str = ";") -> str | None:
-    """`pwsh`, `powershell` or None from PSModulePath.
-
-    Windows sets a system-wide PSModulePath (Program Files and System32 WindowsPowerShell
-    folders) even in cmd; PowerShell 7 adds `…\\PowerShell\\Modules` and `…\\powershell\\7\\…`,
-    Windows PowerShell 5.1 adds the user's `Documents\\WindowsPowerShell\\Modules`. It leaks to
-    child processes, so this is only a heuristic.
-    """
+    """`pwsh`, `powershell` or None from PSModulePath, a heuristic (it leaks to children):
+    PowerShell 7 adds `…\\PowerShell\\Modules` or `…\\powershell\\7\\…`, Windows PowerShell 5.1 the
+    user's `Documents\\WindowsPowerShell\\Modules` (the system-wide ones are set even in cmd)."""
     entries = [e.strip().lower().replace("\\", "/") for e in value.split(separator) if e.strip()]
     if any(
         re.search(r"/powershell/7[^/]*/", e + "/") or re.search(r"(^|/)powershell/modules$", e)

@@ -85,11 +85,8 @@ class _Plan:
 
 
 def wrap_argv(result: ActivationResult, argv: Sequence[str]) -> list[str]:
-    """Turn `[<venv python>, args…]` into what `result.strategy` runs.
-
-    direct leaves it unchanged; the script strategies run `python` after the activation script
-    has put the venv first on PATH, so argv[0] is replaced by `python`.
-    """
+    """`[<venv python>, args…]` as `result.strategy` runs it (the script strategies run `python`
+    after the activation script put the venv first on PATH)."""
     args = [str(a) for a in argv]
     if result.strategy == "direct":
         return args
@@ -126,12 +123,9 @@ _CMD_SPECIAL = set("&|<>^()")
 
 
 def cmd_unsafe(arg: str) -> str | None:
-    """Why `arg` cannot travel through `cmd /c` (None when it can).
-
-    Python quotes an argument only when it has a space or tab; inside those quotes `&|<>^()` are
-    literal, outside they are operators. `%` expands even inside quotes and `"` cannot be
-    escaped at all, so both are refused.
-    """
+    """Why `arg` cannot travel through `cmd /c` (None when it can): `&|<>^()` are operators
+    unless quoted (Python quotes only on a space or tab); `%` expands even in quotes; `"` cannot
+    be escaped."""
     if '"' in arg:
         return "it contains a double quote"
     if "%" in arg:
@@ -289,11 +283,8 @@ def choose_activation(
     *,
     timeout: float = PROBE_TIMEOUT,
 ) -> ActivationResult:
-    """The first strategy (direct → powershell → cmd → wsl → posix) whose probe passes.
-
-    `forced` (`--activation`, settings key `activation`) tries only that one; `auto`/None tries
-    them in order. Raises VenvError listing every attempt when none works.
-    """
+    """The first strategy (or only `forced`) whose probe passes; VenvError listing every attempt
+    when none does."""
     if forced in (None, "", "auto"):
         order: Sequence[str] = STRATEGIES
     elif forced in STRATEGIES:

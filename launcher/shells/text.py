@@ -195,14 +195,9 @@ def _powershell(header: str, venv: str, scripts: str) -> str:
 
 
 def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
-    """`set` lines for cmd that extend `%PATH%` (never a copy of it) and save it for `deactivate`.
-
-    Evaluated by `for /f "delims=" %i in (…) do @%i`, where a line is not expanded again, so
-    `set "VIRTUAL_ENV=…"` takes the path literally; the PATH lines go through `call`, whose second
-    expansion reads `%PATH%` and `%VIRTUAL_ENV%` as they are then. `_OLD_VIRTUAL_PATH` is what the
-    venv's own `deactivate.bat` puts back. cmd has no comment `for /f` skips quietly, so the usage
-    line is printed by `--help`, not here.
-    """
+    """`set` lines for cmd, evaluated by `for /f "delims=" %i in (…) do @%i` (no second expansion,
+    so paths are literal); the PATH lines go through `call` to read `%PATH%` as it is then and save
+    it for the venv's `deactivate.bat`. No usage comment: `for /f` cannot skip one quietly."""
     if '"' in venv or "\n" in venv:
         raise UsageError(
             "the venv path contains a double quote or a line break, which cmd cannot carry",

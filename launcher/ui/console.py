@@ -44,9 +44,8 @@ _gone = False
 
 
 def console_gone() -> ConsoleGone:
-    """Mark the console as gone (once: stdout/stderr to the null device) and return the
-    exception that stops the launcher. Nothing is logged here: this may run inside a loguru
-    sink, which must not log; the next console call (the error boundary's) logs instead."""
+    """Mark the console as gone (once: stdout/stderr to the null device) and return the error
+    that stops the launcher. Nothing is logged here: this may run inside a loguru sink."""
     global _gone
     if not _gone:
         _gone = True
@@ -244,11 +243,8 @@ def _write_stdout(text: str) -> None:
 
 @dataclass
 class Step:
-    """A pipeline step being timed; `detail` and `status` may be set by the body.
-
-    `title` is the step's name ("venv"); `passed` is what an ok line says instead
-    ("venv ready"), so a failed or warning line never reads as a success.
-    """
+    """A pipeline step being timed; `passed` is what an ok line says instead of `title`, so a
+    failed or warning line never reads as a success."""
 
     title: str
     detail: str = ""
@@ -267,11 +263,8 @@ class Step:
 
 @contextmanager
 def step(title: str, passed: str = "") -> Iterator[Step]:
-    """Time a pipeline step and print `✓ passed  detail, 1.2 s` when it ends well.
-
-    A warning prints `! title  detail`; on an exception the step prints
-    `✗ title  failed, 12 ms` and the exception propagates unchanged.
-    """
+    """Time a step: `✓ passed  detail, 1.2 s`, `! title  detail` on a warning, `✗ title  failed,
+    12 ms` on an exception (which propagates unchanged)."""
     current = Step(title, passed=passed)
     try:
         yield current
@@ -299,11 +292,7 @@ def log_dir() -> Path:
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """Wire loguru: messages to the Rich console, everything to a rotating file.
-
-    Library code logs with `loguru.logger`; this decides where it shows. Secrets are redacted
-    in both sinks.
-    """
+    """Wire loguru: messages to the console, everything to a rotating file, secrets redacted."""
     global _quiet
     _quiet = quiet
     logger.remove()

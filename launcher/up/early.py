@@ -49,9 +49,8 @@ def signature(paths: Sequence[str]) -> Signature:
 def depended_on(
     project: Path, state_dir: Path, venv: Path, python: Path, model_path: str
 ) -> list[str]:
-    """The files a warm start's checks read to decide: the dependency decision's files
-    (deps/sources.py), the project's .env, the venv's config and interpreter, the stamps, the
-    model's folder and files."""
+    """The files a warm start's checks read: the dependency decision's (deps/sources.py), .env,
+    the venv's config and interpreter, the stamps, the model's folder and files."""
     from launcher.deps.sources import decision_files
     from launcher.deps.stamp import stamp_path
     from launcher.fastembed.probe import ANSWER_FILE
@@ -68,8 +67,7 @@ _QUIET_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})  # output only
 
 def request_key(project: Path, args: Sequence[str], env: Mapping[str, str]) -> str:
     """What must be equal for the last start to predict this one: the launcher's version, the
-    project, the folder `up` runs in, the command line (less -v/-q), and (hashed) the
-    launcher's own settings from the environment."""
+    project, the working folder, the command line (less -v/-q), the launcher's env settings."""
     own = sorted(
         (k, v)
         for k, v in env.items()
@@ -139,8 +137,8 @@ def remember(
     base_env: Mapping[str, str],
     paths: Sequence[str],
 ) -> None:
-    """Keep what a healthy start ran, for the next `up` with the same key. Not kept when the
-    environment changes would carry a secret (they are written to disk), or the port was random."""
+    """Keep what a healthy start ran for the next `up` with the same key; not when the env
+    changes would carry a secret (they go to disk) or the port was random."""
     from launcher.fileops import atomic_write_text
     from launcher.redact import is_secret_name, redact
 
@@ -279,9 +277,8 @@ _pending: dict[str, Any] = {}
 
 
 def start_for_command_line(args: Sequence[str], env: Mapping[str, str]) -> None:
-    """Called by the entry point before the CLI is even imported: for `up`, remember the
-    command line (the key of the record) and start the predicted backend when there is one.
-    Whatever is not taken by the pipeline is stopped at exit. Nothing with the switch off."""
+    """Called by the entry point before the CLI is imported: for `up`, keep the key and start
+    the predicted backend (stopped at exit unless the pipeline takes it)."""
     import atexit
 
     project = up_project(args)

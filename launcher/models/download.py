@@ -103,8 +103,8 @@ def _fetch_parted(
     parted: PartedDownload, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps
 ) -> str:
     parted.fetch()
-    whole, sha256, sha1 = parted.assemble()
-    if (sha256 if rf.lfs else sha1) != rf.etag:
+    whole, sha256 = parted.assemble()
+    if sha256 is None:
         ops.unlink(whole)
         tally.rewind(rf.size)
         raise DownloadError(

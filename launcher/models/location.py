@@ -7,7 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +25,13 @@ class CacheLocation:
     path: Path
     source: str  # "--cache-dir", "ROBO_BACKEND_CACHE_DIR", "FASTEMBED_CACHE_PATH", "default", …
     persistent: bool  # False when the root lies in the temp folder (cleaners may empty it)
-    warnings: list[str] = field(default_factory=list)
     # False for a read-only cache that already holds models (a baked Docker layer, a read-only
     # mount): its valid models are used as they are; nothing is downloaded, repaired or locked.
     writable: bool = True
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "source": self.source,
-            "persistent": self.persistent,
-            "writable": self.writable,
-            "warnings": list(self.warnings),
-        }
+        return dict(asdict(self), path=str(self.path))
 
 
 def default_cache_dir() -> Path:
@@ -119,7 +113,7 @@ def _usable(absolute: Path, where: str, warnings: list[str]) -> CacheLocation:
     persistent = not _in_temp(absolute)
     if not persistent:
         warnings.append(f"model cache {absolute} is in the temp folder, which cleaners may empty")
-    return CacheLocation(absolute, where, persistent, warnings)
+    return CacheLocation(absolute, where, persistent, warnings=warnings)
 
 
 def resolve_cache_dir(
@@ -147,7 +141,8 @@ def resolve_cache_dir(
                 f"model cache {absolute} (from {where}) is read-only ({problem}); using the "
                 "models already in it, nothing can be downloaded or repaired there"
             )
-            return CacheLocation(absolute, where, not _in_temp(absolute), warnings, writable=False)
+            persistent = not _in_temp(absolute)
+            return CacheLocation(absolute, where, persistent, writable=False, warnings=warnings)
         warnings.append(
             f"model cache {absolute} (from {where}) is not writable ({problem}); skipped"
         )

@@ -20,7 +20,6 @@ OFFLINE_VAR = "HF_HUB_OFFLINE"
 HUB_FIRST = ("0.6.0", "0.7.4")  # [from, to): these ask the hub before their cache
 FIXED_IN = HUB_FIRST[1]
 HUB_TIMEOUT = 3.0  # seconds for the one request that tells whether the hub answers
-_RELEASE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 _DIST_INFO = re.compile(r"^fastembed-(?P<version>[^-]+)\.dist-info$", re.IGNORECASE)
 
 
@@ -47,22 +46,17 @@ class HubAccess:
 OFFLINE = HubAccess()  # the backend without fastembed, or one that loads from its cache
 
 
-def _release(version: str | None) -> tuple[int, int, int] | None:
-    """The release numbers a version starts with (`0.7.3.post1` → (0, 7, 3)); None: unreadable."""
-    found = _RELEASE.match(version.strip()) if version else None
-    if found is None:
-        return None
-    major, minor, micro = found.groups()
-    return int(major), int(minor), int(micro or 0)
-
-
 def asks_hub_first(version: str | None) -> bool:
     """Does this fastembed ask the hub before its cache (0.6.0 to 0.7.3)? An unknown or
     unreadable version is taken as a current one: no."""
-    release = _release(version)
-    low, high = (_release(bound) for bound in HUB_FIRST)
-    assert low is not None and high is not None
-    return release is not None and low <= release < high
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        release = (*Version(version or "").release, 0, 0)[:3]  # 0.7.3.post1, 0.7rc1: by release
+    except InvalidVersion:
+        return False
+    low, high = (Version(bound).release for bound in HUB_FIRST)
+    return low <= release < high
 
 
 def decide(

@@ -8,7 +8,6 @@ stop. Nothing here prints: everything is reported through `ServeEvents`, which `
 from __future__ import annotations
 
 import re
-import select
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from launcher.server import health
 from launcher.server.guard import Guard, guard_for
 from launcher.server.port import IN_USE_ERRNOS, in_use_error, listener_pids, listens
 from launcher.server.tree import POLL, WINDOWS, ProcessTree, StopFlag, exit_code, stop_signals_to
-from launcher.ui.console import to_null
+from launcher.ui.console import hung_up, to_null
 
 CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
 FOREIGN_RETRY = 0.25  # how often to look again while another process answers on our port
@@ -111,9 +110,7 @@ class _Child:
             try:
                 self.events.output(text)
             except OSError as exc:
-                logger.debug(f"console lost while writing backend output: {exc}")
-                to_null()
-                self.flag.lose_console()
+                _lose_console(self.flag, exc)
         stream.close()
 
     def finish_output(self) -> list[str]:
@@ -123,30 +120,11 @@ class _Child:
         return list(self.tail)
 
 
-def console_gone() -> bool:
-    """True when stdout or stderr reports a hangup or an error (POSIX only)."""
-    if WINDOWS or not hasattr(select, "poll"):
-        return False
-    poller = select.poll()
-    for fd in (1, 2):
-        poller.register(fd, 0)  # only POLLHUP / POLLERR / POLLNVAL are reported
-    try:
-        events = poller.poll(0)
-    except OSError:
-        return False
-    return any(mask & (select.POLLHUP | select.POLLERR) for _, mask in events)
-
-
-def _start(
-    argv: list[str], env: Mapping[str, str], cwd: Path, guard: Guard
-) -> subprocess.Popen[bytes]:
-    try:
-        return proc.spawn(argv, env=env, cwd=cwd, windows=WINDOWS, preexec=guard.preexec())
-    except OSError as exc:
-        raise ServerError(
-            f"could not start the backend ({argv[0]}): {exc.strerror or exc}",
-            "The venv's interpreter may be gone: delete the venv and run `up` again.",
-        ) from None
+def _lose_console(flag: StopFlag, why: object) -> None:
+    """The terminal or pipe is gone: later writes go to the null device; stop like a hangup."""
+    logger.debug(f"console lost: {why}")
+    to_null()
+    flag.lose_console()
 
 
 def _bind_race(tail: list[str], bind: tuple[str, int] | None) -> ServerError | None:
@@ -178,18 +156,19 @@ class _Supervisor:
         self._console_checked = 0.0
         self.foreign: int | None = None  # a process outside the tree that answered for it
 
-    def running(self) -> bool:
-        """True while nobody asked us to stop and the child runs (tree and console kept fresh)."""
-        new = self.child.tree.remember()
+    def remember_tree(self, force: bool = False) -> None:
+        new = self.child.tree.remember(force)
         if new:
             self.guard.descendants(new)
+
+    def running(self) -> bool:
+        """True while nobody asked us to stop and the child runs (tree and console kept fresh)."""
+        self.remember_tree()
         now = time.monotonic()
         if now - self._console_checked >= CONSOLE_CHECK:
             self._console_checked = now
-            if not self.flag.console_lost and console_gone():
-                logger.debug("stdout/stderr hung up")
-                to_null()
-                self.flag.lose_console()
+            if not self.flag.console_lost and hung_up():
+                _lose_console(self.flag, "stdout/stderr hung up")
         return (
             self.flag.signum is None and not self.restarting() and self.child.popen.poll() is None
         )
@@ -220,9 +199,7 @@ class _Supervisor:
         if self.target.bind is None or not self.target.own_listener:
             return False
         port = self.target.bind[1]
-        new = self.child.tree.remember(force=True)
-        if new:
-            self.guard.descendants(new)
+        self.remember_tree(force=True)
         ours = set(self.child.tree.known) | {self.child.pid}
         if listens(ours, port):
             return False
@@ -250,14 +227,12 @@ class _Supervisor:
 
     def _quietly(self, report: Callable[..., None], *args: object) -> None:
         """Report an event; a console that fails to take it is a lost console, not a crash."""
-        if self.flag.console_lost and console_gone():
+        if self.flag.console_lost and hung_up():
             to_null()
         try:
             report(*args)
         except OSError as exc:
-            logger.debug(f"console lost: {exc}")
-            to_null()
-            self.flag.lose_console()
+            _lose_console(self.flag, exc)
 
     def _stop(self, reason: str) -> None:
         """Stop the tree on request (`reason`: the signal's, or "restart"), saying so."""
@@ -318,21 +293,24 @@ def serve(
             popen = started
         else:
             try:
-                popen = _start(list(argv), env, cwd, guard)
-            except BaseException:
+                popen = proc.spawn(argv, env=env, cwd=cwd, windows=WINDOWS, preexec=guard.preexec())
+            except BaseException as exc:
                 guard.close()
+                if isinstance(exc, OSError):
+                    raise ServerError(
+                        f"could not start the backend ({argv[0]}): {exc.strerror or exc}",
+                        "The venv's interpreter may be gone: delete the venv and run `up` again.",
+                    ) from None
                 raise
             guard.started(popen.pid)
         tree = ProcessTree(popen.pid, popen.poll, hurry=lambda: flag.hurry, windows=WINDOWS)
         child = _Child(popen, tree, flag, events, deque(maxlen=max(1, log_tail)))
         child.start_pump()
-        stopped = False
         try:
             events.started(child.pid)
-            code = _Supervisor(child, target, guard, restart).serve_until_done()
-            stopped = True
-            return code
+            return _Supervisor(child, target, guard, restart).serve_until_done()
+        except BaseException:  # not ready, or unexpected (a callback failed, …): never orphan
+            tree.stop()
+            raise
         finally:
-            if not stopped:  # an unexpected exception (a callback failed, …): never orphan
-                tree.stop()
             guard.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import sys
 import time
 from collections.abc import Iterator
@@ -67,6 +68,20 @@ def to_null() -> None:
             with contextlib.suppress(OSError):
                 os.dup2(null, fd)
         os.close(null)
+
+
+def hung_up() -> bool:
+    """True when stdout or stderr reports a hangup or an error (POSIX only)."""
+    if sys.platform == "win32" or not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    for fd in (1, 2):
+        poller.register(fd, 0)  # only POLLHUP / POLLERR / POLLNVAL are reported
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    return any(mask & (select.POLLHUP | select.POLLERR) for _, mask in events)
 
 
 _console: Console | None = None

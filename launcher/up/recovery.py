@@ -59,9 +59,7 @@ class Recovery:
             model=settings.model,
             fallback_model=None,
             retries=1,
-            stall_timeout=STALL
-            if options.stall_timeout <= 0
-            else min(STALL, options.stall_timeout),
+            stall_timeout=min(STALL, options.stall_timeout) if options.stall_timeout > 0 else STALL,
             budget=0.0,
             offline=False,
             require_model=False,

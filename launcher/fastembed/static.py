@@ -27,9 +27,7 @@ def read_source_answer(dist_info: Path, names: Sequence[str], cache: Path) -> di
     FASTEMBED_CACHE_PATH=`cache`), read from the source next to `dist_info`; None if unsure."""
     try:
         return _read(dist_info, names, cache)
-    except Unreadable as exc:
-        logger.debug(f"fastembed's source in {dist_info.parent} not read ({exc}): asking it")
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except (Unreadable, OSError, SyntaxError, ValueError, RecursionError) as exc:
         logger.debug(f"fastembed's source in {dist_info.parent} not read ({exc!r}): asking it")
     return None
 

@@ -29,17 +29,13 @@ WATCHDOG = Path(__file__).with_name("watchdog.py")
 class Guard(Protocol):
     """What serve() asks of the orphan protection of one platform."""
 
-    def preexec(self) -> Callable[[], None] | None:
-        """Code to run in the child between fork and exec (POSIX), or None."""
+    def preexec(self) -> Callable[[], None] | None: ...  # run in the child before exec (POSIX)
 
-    def started(self, pid: int) -> None:
-        """The backend exists (its pid is its process group id on POSIX)."""
+    def started(self, pid: int) -> None: ...  # the backend exists (pid = its group id on POSIX)
 
-    def descendants(self, pids: list[int]) -> None:
-        """Newly seen descendants of the backend (they may leave its group)."""
+    def descendants(self, pids: list[int]) -> None: ...  # newly seen (they may leave its group)
 
-    def close(self) -> None:
-        """The launcher stopped the backend itself: stand down."""
+    def close(self) -> None: ...  # the launcher stopped the backend itself: stand down
 
 
 class Watchdog:

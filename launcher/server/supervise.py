@@ -44,24 +44,15 @@ def _ignore(*args: object) -> None:
 
 @dataclass
 class ServeEvents:
-    """What serve() reports, for the caller to render; every callback is optional but `ready`.
+    """What serve() reports, for the caller to render; every callback is optional but `ready`."""
 
-    ready(url, pid): the health route answered 200 (called once).
-    health(readiness): just before `ready`: the route that answered, and how it was found.
-    started(pid): the child process exists.
-    output(line): one line of the backend's output (from a reader thread).
-    stopping(pid, reason): the launcher was told to stop; the tree is being stopped.
-    stopped(seconds): the tree is gone.
-    exited(code, tail): the backend exited by itself; its last lines.
-    """
-
-    ready: Callable[[str, int], None]
-    health: Callable[[health.Readiness], None] = _ignore
-    started: Callable[[int], None] = _ignore
-    output: Callable[[str], None] = _ignore
-    stopping: Callable[[int, str], None] = _ignore
-    stopped: Callable[[float], None] = _ignore
-    exited: Callable[[int, list[str]], None] = _ignore
+    ready: Callable[[str, int], None]  # (url, pid): the health route answered 200; called once
+    health: Callable[[health.Readiness], None] = _ignore  # just before ready: how it was found
+    started: Callable[[int], None] = _ignore  # (pid): the child process exists
+    output: Callable[[str], None] = _ignore  # a line of the backend's output (a reader thread)
+    stopping: Callable[[int, str], None] = _ignore  # (pid, reason): the tree is being stopped
+    stopped: Callable[[float], None] = _ignore  # (seconds): the tree is gone
+    exited: Callable[[int, list[str]], None] = _ignore  # (code, last lines): it exited by itself
 
 
 @dataclass

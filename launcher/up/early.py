@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,16 +149,8 @@ def remember(
     if launch.port == 0 or secret:
         forget(state_dir)
         return
-    document = {
-        "schema": RECORD_SCHEMA,
-        "key": key,
-        "argv": launch.argv,
-        "env": changes,
-        "cwd": launch.cwd,
-        "host": launch.host,
-        "port": launch.port,
-        "signature": signature(paths),
-    }
+    document = {"schema": RECORD_SCHEMA, "key": key, **asdict(launch), "env": changes}
+    document["signature"] = signature(paths)
     with contextlib.suppress(OSError):
         atomic_write_text(state_dir / RECORD_FILE, json.dumps(document, indent=1) + "\n")
 

@@ -70,12 +70,7 @@ def write_probe(path: Path) -> str | None:
 
 
 def _in_temp(path: Path) -> bool:
-    temp = Path(tempfile.gettempdir()).resolve()
-    try:
-        path.resolve().relative_to(temp)
-    except ValueError:
-        return False
-    return True
+    return path.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
 
 
 def _holds_models(path: Path) -> bool:

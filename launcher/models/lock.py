@@ -32,11 +32,9 @@ def lock_path(root: Path, name: str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
-    return bool(psutil.pid_exists(pid))
+    return pid > 0 and bool(psutil.pid_exists(pid))
 
 
 def read_pid_file(path: Path) -> int | None:

@@ -10,16 +10,9 @@ from pathlib import Path
 from launcher.errors import ModelError
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models.layout import FOLDER_PREFIX, INCOMPLETE_SUFFIX, find_folder, repo_folder_name
+from launcher.models.names import is_inside
 from launcher.models.registry import lookup
 from launcher.models.verified import STAMP_NAME
-
-
-def _inside(root: Path, path: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def _clear_keeping_blobs(folder: Path, ops: FileOps) -> None:
@@ -50,7 +43,7 @@ def repair_model(
             f"refusing to delete {folder}: it is not a model folder of {root}",
             "Delete it by hand if you are sure.",
         )
-    if folder.is_symlink() or not _inside(root, folder):
+    if folder.is_symlink() or not is_inside(root, folder):
         # A model folder that points elsewhere: drop the link, never what it points at.
         ops.unlink(folder)
     elif keep_blobs:

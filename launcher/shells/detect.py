@@ -80,11 +80,7 @@ def detect_shell(
             )
         return result(name, f"from {source}")
 
-    from_chain = _from_parent_chain(facts)
-    if from_chain is not None:
-        return result(*from_chain)
-    name, reason = _from_environment(facts)
-    return result(name, reason)
+    return result(*(_from_parent_chain(facts) or _from_environment(facts)))
 
 
 def _from_parent_chain(facts: PlatformFacts) -> tuple[str, str] | None:
@@ -143,10 +139,10 @@ def _from_environment(facts: PlatformFacts) -> tuple[str, str]:
     flavour = powershell_from_module_path(ps_modules, facts.path_separator) if ps_modules else None
     if facts.windows:
         if flavour:
-            return (
-                flavour,
-                f"PSModulePath lists {_ps_evidence(flavour)} (no shell in the parent chain)",
+            folders = (
+                "PowerShell 7 folders" if flavour == "pwsh" else "a user's WindowsPowerShell folder"
             )
+            return flavour, f"PSModulePath lists {folders} (no shell in the parent chain)"
         comspec = facts.getenv("COMSPEC")
         if comspec:
             return "cmd", f"COMSPEC={comspec} (no shell in the parent chain, no PowerShell modules)"
@@ -160,10 +156,6 @@ def _from_environment(facts: PlatformFacts) -> tuple[str, str]:
             return name, f"SHELL={login_shell} (no shell in the parent chain)"
         return "unknown", f"SHELL={login_shell} is a shell the launcher cannot write for"
     return "unknown", "no shell in the parent chain and no SHELL variable"
-
-
-def _ps_evidence(flavour: str) -> str:
-    return "PowerShell 7 folders" if flavour == "pwsh" else "a user's WindowsPowerShell folder"
 
 
 def powershell_from_module_path(value: str, separator: str = ";") -> str | None:

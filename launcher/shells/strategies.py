@@ -168,10 +168,7 @@ def _plan_direct(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Pla
 
 
 def _find_script(folder: Path, names: Sequence[str]) -> Path | None:
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    return None
+    return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
 def _plan_powershell(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan | str:

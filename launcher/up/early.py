@@ -202,21 +202,13 @@ class EarlyStart:
         is stopped and (None, None): serve() starts the right one."""
         from loguru import logger
 
-        if self.confirmed(launch):
+        unchanged = signature(self.paths) == self.signed  # nothing it depends on changed
+        if launch == self.launch and unchanged and self.popen.poll() is None:
             logger.debug(f"early start confirmed: supervising pid {self.popen.pid}")
             return self.popen, self.guard
         logger.debug("early start not confirmed (something changed): starting the backend anew")
         self.abandon()
         return None, None
-
-    def confirmed(self, launch: Launch) -> bool:
-        """The pipeline decided the same launch, nothing it depends on changed meanwhile, and
-        the early backend still runs."""
-        return (
-            launch == self.launch
-            and signature(self.paths) == self.signed
-            and self.popen.poll() is None
-        )
 
     def abandon(self) -> None:
         """Stop the early backend and everything it started; the pipeline starts its own."""

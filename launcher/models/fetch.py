@@ -41,6 +41,9 @@ from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, describe
 from launcher.models.repair import adopt_model, repair_model
 from launcher.models.verified import write_stamp
 
+OFFLINE_HINT = "Run `robo-backend prefetch` once while online (without --offline)."
+READ_ONLY_HINT = "Prefetch into a writable --cache-dir (e.g. while building the image)."
+
 
 class _Run:
     """One prefetch call: its options, the cache root, and the log of its attempts."""
@@ -153,20 +156,15 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
         started = time.perf_counter()
         state = inspect_model(root, spec.name)
         if state.ok:
+            _refresh_stamp(state, spec, run.options.file_ops)
             return _use_cached(run, spec, state, started)
         if state.state == MISSING:
             adopted = _adopt_other_casing(run, spec, started) or _adopt_legacy(run, spec, started)
             if adopted is not None:
                 return adopted
         if run.options.offline:
-            _unusable(
-                run,
-                spec,
-                started,
-                f"offline, and {spec.name} is {state.state} in the cache {root}",
-                state.problems,
-                "Run `robo-backend prefetch` once while online (without --offline).",
-            )
+            why = f"offline, and {spec.name} is {state.state} in the cache {root}"
+            _unusable(run, spec, started, state, why, OFFLINE_HINT)
             return None
         if state.state != MISSING:
             logger.warning(
@@ -182,7 +180,6 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
 
 
 def _use_cached(run: _Run, spec: ModelSpec, state: ModelCacheState, started: float) -> Path | None:
-    _refresh_stamp(state, spec, run.options.file_ops)
     run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
     run.log.result.source = "cache"
     logger.debug(f"{spec.label} is ready in {state.path} ({state.verified} check)")
@@ -194,26 +191,18 @@ def _prepare_read_only(run: _Run, spec: ModelSpec) -> Path | None:
     started = time.perf_counter()
     state = inspect_model(run.root, spec.name)
     if state.ok:
-        run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
-        run.log.result.source = "cache"
-        return state.path
-    _unusable(
-        run,
-        spec,
-        started,
-        f"the cache {run.root} is read-only and {spec.name} is {state.state} there",
-        state.problems,
-        "Prefetch into a writable --cache-dir (e.g. while building the image).",
-    )
+        return _use_cached(run, spec, state, started)
+    why = f"the cache {run.root} is read-only and {spec.name} is {state.state} there"
+    _unusable(run, spec, started, state, why, READ_ONLY_HINT)
     return None
 
 
 def _unusable(
-    run: _Run, spec: ModelSpec, started: float, why: str, problems: list[str], hint: str
+    run: _Run, spec: ModelSpec, started: float, state: ModelCacheState, why: str, hint: str
 ) -> None:
     """Record a failed attempt for a model the cache cannot give and we may not download."""
-    if problems:
-        why += f" ({problems[0]})"
+    if state.problems:
+        why += f" ({state.problems[0]})"
     logger.error(why)
     run.log.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
 

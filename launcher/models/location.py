@@ -86,8 +86,7 @@ def _candidates(
     value: str | os.PathLike[str] | None, source: str, environ: Mapping[str, str]
 ) -> list[tuple[Path, str]]:
     candidates: list[tuple[Path, str]] = []
-    if value not in (None, ""):
-        assert value is not None
+    if value is not None and value != "":
         candidates.append((Path(os.fspath(value)).expanduser(), source))
     fastembed_path = environ.get("FASTEMBED_CACHE_PATH", "").strip()
     if fastembed_path:

@@ -200,16 +200,10 @@ class ProcessTree:
     def _kill_known(self) -> None:
         """Kill remembered descendants still running (they left the group or were re-parented);
         psutil checks the start time, so a reused pid is left alone."""
-        import psutil
-
         alive = [p for pid, p in self.known.items() if pid != self.pid and _running(p)]
-        if not alive:
-            return
-        for process in alive:
-            with contextlib.suppress(psutil.Error, OSError):
-                logger.debug(f"killing leftover pid {process.pid}")
-                process.kill()
-        psutil.wait_procs(alive, timeout=KILL_WAIT)
+        if alive:
+            logger.debug(f"killing leftover pids {[p.pid for p in alive]}")
+            _kill(alive)
 
 
 def _running(process: psutil.Process) -> bool:
@@ -237,11 +231,17 @@ def kill_tree(pid: int, *, grace: float = TERM_GRACE, windows: bool = WINDOWS) -
         for process in tree:
             with contextlib.suppress(psutil.Error, OSError):
                 process.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=grace)
-    for process in alive:
+    _kill(psutil.wait_procs(tree, timeout=grace)[1])
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    """SIGKILL each (one already gone is fine), then wait for them to go."""
+    import psutil
+
+    for process in processes:
         with contextlib.suppress(psutil.Error, OSError):
             process.kill()
-    psutil.wait_procs(alive, timeout=KILL_WAIT)
+    psutil.wait_procs(processes, timeout=KILL_WAIT)
 
 
 def exit_code(returncode: int) -> int:

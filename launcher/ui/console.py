@@ -156,8 +156,7 @@ def get_report_console() -> Console:
 def reset_console() -> None:
     """Forget the consoles so the next call re-reads the environment (tests, NO_COLOR changes)."""
     global _console, _report
-    _console = None
-    _report = None
+    _console = _report = None
 
 
 def is_interactive() -> bool:

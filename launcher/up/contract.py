@@ -28,15 +28,8 @@ def backend_env(
 ) -> dict[str, str]:
     """The contract on top of `base` (the activated venv's environment); `hub` (None: offline).
     HF_HUB_DISABLE_PROGRESS_BARS is not set: fastembed warns at every load when it is."""
-    env = dict(base)
-    env.update(
-        {
-            "FASTEMBED_CACHE_PATH": str(cache_dir),
-            "ROBO_BACKEND_MODEL": model or "",
-            "ROBO_BACKEND_STATUS_FILE": str(status_file),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    env = dict(base, FASTEMBED_CACHE_PATH=str(cache_dir), ROBO_BACKEND_MODEL=model or "")
+    env.update(ROBO_BACKEND_STATUS_FILE=str(status_file), PYTHONUNBUFFERED="1")
     return (hub or OFFLINE).apply(env)
 
 

@@ -7,7 +7,10 @@ stop. Nothing here prints: everything is reported through `ServeEvents`, which `
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -25,7 +28,6 @@ from launcher.server import health
 from launcher.server.guard import Guard, guard_for
 from launcher.server.port import IN_USE_ERRNOS, in_use_error, listener_pids, listens
 from launcher.server.tree import POLL, WINDOWS, ProcessTree, StopFlag, exit_code, stop_signals_to
-from launcher.ui.console import hung_up, to_null
 
 CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
 FOREIGN_RETRY = 0.25  # how often to look again while another process answers on our port
@@ -111,10 +113,35 @@ class _Child:
         return list(self.tail)
 
 
+def _to_null() -> None:
+    """Point stdout and stderr at the null device: every later write (ours, Rich's, loguru's,
+    the interpreter's at exit) must not fail."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+        os.close(null)
+
+
+def _hung_up() -> bool:
+    """True when stdout or stderr reports a hangup or an error (POSIX only)."""
+    if WINDOWS or not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    for fd in (1, 2):
+        poller.register(fd, 0)  # only POLLHUP / POLLERR / POLLNVAL are reported
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    return any(mask & (select.POLLHUP | select.POLLERR) for _, mask in events)
+
+
 def _lose_console(flag: StopFlag, why: object) -> None:
     """The terminal or pipe is gone: later writes go to the null device; stop like a hangup."""
     logger.debug(f"console lost: {why}")
-    to_null()
+    _to_null()
     flag.lose_console()
 
 
@@ -158,7 +185,7 @@ class _Supervisor:
         now = time.monotonic()
         if now - self._console_checked >= CONSOLE_CHECK:
             self._console_checked = now
-            if not self.flag.console_lost and hung_up():
+            if not self.flag.console_lost and _hung_up():
                 _lose_console(self.flag, "stdout/stderr hung up")
         return (
             self.flag.signum is None and not self.restarting() and self.child.popen.poll() is None
@@ -218,8 +245,8 @@ class _Supervisor:
 
     def _quietly(self, report: Callable[..., None], *args: object) -> None:
         """Report an event; a console that fails to take it is a lost console, not a crash."""
-        if self.flag.console_lost and hung_up():
-            to_null()
+        if self.flag.console_lost and _hung_up():
+            _to_null()
         try:
             report(*args)
         except OSError as exc:

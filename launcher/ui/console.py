@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import sys
 import time
 from collections.abc import Iterator
@@ -53,13 +52,13 @@ def console_gone() -> ConsoleGone:
         for out in (_console, _report):
             if out is not None:
                 out.quiet = True
-        to_null()
+        _to_null()
     return ConsoleGone(
         "the terminal or pipe of the output was closed", "Run it again where the output is read."
     )
 
 
-def to_null() -> None:
+def _to_null() -> None:
     """Point stdout and stderr at the null device: the terminal or pipe is gone, and every later
     write (ours, Rich's, loguru's, the interpreter's at exit) must not fail."""
     with contextlib.suppress(OSError):
@@ -68,20 +67,6 @@ def to_null() -> None:
             with contextlib.suppress(OSError):
                 os.dup2(null, fd)
         os.close(null)
-
-
-def hung_up() -> bool:
-    """True when stdout or stderr reports a hangup or an error (POSIX only)."""
-    if sys.platform == "win32" or not hasattr(select, "poll"):
-        return False
-    poller = select.poll()
-    for fd in (1, 2):
-        poller.register(fd, 0)  # only POLLHUP / POLLERR / POLLNVAL are reported
-    try:
-        events = poller.poll(0)
-    except OSError:
-        return False
-    return any(mask & (select.POLLHUP | select.POLLERR) for _, mask in events)
 
 
 _console: Console | None = None

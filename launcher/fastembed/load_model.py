@@ -53,13 +53,7 @@ def _without_pauses() -> None:
 
 
 def load(model: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "ok": False,
-        "fastembed": None,
-        "model": model,
-        "dim": None,
-        "error": None,
-    }
+    out: dict[str, Any] = dict(ok=False, fastembed=None, model=model, dim=None, error=None)
     started = time.monotonic()
     logged = _errors_logged()
     try:

@@ -72,13 +72,6 @@ def _someone_accepts(host: str, port: int) -> bool:
         return False
 
 
-def _in_use(exc: OSError) -> bool:
-    codes = {exc.errno, getattr(exc, "winerror", None)}
-    if not WINDOWS:
-        codes.discard(WINDOWS_RESERVED)
-    return bool(codes & IN_USE_ERRNOS)
-
-
 def describe_process(process: psutil.Process) -> str:
     """ "pid 1234 (its command line, cut at 100 characters)", or "pid 1234" when hidden."""
     import psutil
@@ -184,10 +177,13 @@ def check_port(host: str, port: int) -> None:
     if exc is None:
         if not _someone_accepts(host, port):
             return
-    elif not _in_use(exc):
+        raise in_use_error(host, port)
+    codes = {exc.errno, getattr(exc, "winerror", None)}
+    if not WINDOWS:
+        codes.discard(WINDOWS_RESERVED)
+    if not codes & IN_USE_ERRNOS:
         raise _cannot_listen(host, port, exc)
-    reserved = exc is not None and WINDOWS_RESERVED in {exc.errno, getattr(exc, "winerror", None)}
-    raise in_use_error(host, port, reserved=reserved)
+    raise in_use_error(host, port, reserved=WINDOWS_RESERVED in codes)
 
 
 def _cannot_listen(host: str, port: int, exc: OSError) -> LauncherError:

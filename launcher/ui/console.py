@@ -149,10 +149,9 @@ def is_interactive() -> bool:
     return get_console().is_terminal and not _quiet
 
 
-def unicode_ok(out: Console | None = None) -> bool:
+def unicode_ok(out: Console) -> bool:
     """False on consoles that cannot show ✓/✗ (legacy Windows code pages): use ASCII there."""
-    target = out or get_console()
-    encoding = (getattr(target.file, "encoding", None) or "").lower().replace("-", "")
+    encoding = (getattr(out.file, "encoding", None) or "").lower().replace("-", "")
     return encoding in {"utf8", "utf16", "utf32", "utf8sig"}
 
 
@@ -255,9 +254,11 @@ class Step:
     def label(self) -> str:
         return (self.passed or self.title) if self.status == "ok" else self.title
 
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started
+    def timing(self) -> str:
+        """`detail, 1.2 s` (or `12 ms`)."""
+        seconds = time.perf_counter() - self.started
+        took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+        return f"{self.detail}, {took}" if self.detail else took
 
 
 @contextmanager
@@ -269,15 +270,9 @@ def step(title: str, passed: str = "") -> Iterator[Step]:
         yield current
     except BaseException:
         current.status = "fail"
-        line("fail", current.label, "failed, " + _timing(current))
+        line("fail", current.label, "failed, " + current.timing())
         raise
-    line(current.status, current.label, _timing(current))
-
-
-def _timing(current: Step) -> str:
-    seconds = current.seconds
-    took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-    return f"{current.detail}, {took}" if current.detail else took
+    line(current.status, current.label, current.timing())
 
 
 def log_dir() -> Path:
@@ -325,7 +320,6 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
             encoding="utf-8",
             format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {process} | {message}",
             filter=_redact_record,
-            enqueue=False,
         )
     except OSError as exc:  # an unwritable log dir must never stop the launcher
         logger.debug(f"no log file: {exc}")

@@ -8,6 +8,7 @@ renamed into `blobs/<etag>`, so nothing unverified is ever visible to fastembed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ class Target:
         """The endpoint as messages may name it; requests use `endpoint` itself."""
         return redact_url(self.endpoint)
 
-    @property
+    @functools.cached_property
     def folder(self) -> Path:
+        """The model's folder, looked up (any casing) once."""
         return model_folder(self.root, self.spec.name)
 
 

@@ -74,7 +74,8 @@ def test_a_remembered_start_is_planned_until_a_signed_file_changes(
     remember(state, key, launch, BASE, [str(pyproject), str(tmp_path / "uv.lock")])
     record = json.loads((state / RECORD_FILE).read_text(encoding="utf-8"))
     assert "/home/u" not in json.dumps(record["env"])  # only the launcher's own changes kept
-    assert planned(state, key, BASE) == launch
+    plan = planned(state, key, BASE)
+    assert plan is not None and plan[0] == launch
     assert (
         planned(state, request_key(tmp_path, ["up", "--port", str(port + 1)], BASE), BASE) is None
     )

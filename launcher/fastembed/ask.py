@@ -39,14 +39,6 @@ def _describe(text_embedding: Any, wanted: set[str]) -> dict[str, Any]:
     return models
 
 
-def _cache_dir() -> str | None:
-    try:
-        from fastembed.common.utils import define_cache_dir
-    except Exception:  # a fastembed without it: the caller keeps its own folder
-        return None
-    return str(define_cache_dir(None))
-
-
 def ask(names: list[str]) -> dict[str, Any]:
     """{"fastembed": version | None, "cache_dir", "models": {name: description}, "error"}."""
     out: dict[str, Any] = {"fastembed": None, "cache_dir": None, "models": {}, "error": None}
@@ -58,7 +50,11 @@ def ask(names: list[str]) -> dict[str, Any]:
         return out
     out["fastembed"] = getattr(fastembed, "__version__", None)
     out["models"] = _describe(TextEmbedding, {name.lower() for name in names})
-    out["cache_dir"] = _cache_dir()
+    try:
+        from fastembed.common.utils import define_cache_dir
+    except Exception:  # a fastembed without it: the caller keeps its own folder
+        return out
+    out["cache_dir"] = str(define_cache_dir(None))
     return out
 
 

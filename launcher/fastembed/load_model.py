@@ -13,18 +13,8 @@ import os
 import sys
 import threading
 import time
+import types
 from typing import Any
-
-
-class _NoPause:
-    """fastembed's `time` module without `sleep` (used only between its retries)."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        return None
 
 
 def _watch(parent: int, deadline: float) -> None:
@@ -52,22 +42,18 @@ def _errors_logged() -> list[str]:
 
 
 def _without_pauses() -> None:
+    """fastembed's `time` module without `sleep` (it sleeps only between its retries)."""
     try:
         from fastembed.common import model_management
     except Exception:
         return
     if hasattr(model_management, "time"):
-        model_management.time = _NoPause()  # type: ignore[assignment]
+        no_pause = {**vars(time), "sleep": lambda seconds: None}
+        model_management.time = types.SimpleNamespace(**no_pause)  # type: ignore[assignment]
 
 
 def load(model: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "ok": False,
-        "fastembed": None,
-        "model": model,
-        "dim": None,
-        "error": None,
-    }
+    out: dict[str, Any] = dict(ok=False, fastembed=None, model=model, dim=None, error=None)
     started = time.monotonic()
     logged = _errors_logged()
     try:

@@ -13,24 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.models.outcome import ST_PREFIX
+from launcher.models.registry import DEFAULT_ENDPOINT
+
 OFFLINE_VAR = "HF_HUB_OFFLINE"
 HUB_FIRST = ("0.6.0", "0.7.4")  # [from, to): these ask the hub before their cache
 FIXED_IN = HUB_FIRST[1]
 HUB_TIMEOUT = 3.0  # seconds for the one request that tells whether the hub answers
-DEFAULT_ENDPOINT = "https://huggingface.co"
-ST_PREFIX = "sentence-transformers:"  # a model loaded by sentence-transformers, not fastembed
-_RELEASE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 _DIST_INFO = re.compile(r"^fastembed-(?P<version>[^-]+)\.dist-info$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class HubAccess:
-    """What the backend's environment says about the hub, and the line to show before it starts.
-
-    `offline`: HF_HUB_OFFLINE=1 (the backend loads from the cache, never downloads); else the
-    variable is removed (its fastembed must ask the hub first). `warning`: one line naming the
-    fastembed version and why it cannot load the model here (None when it can); `hint`: the fix.
-    """
+    """What the backend's environment says about the hub: `offline` (HF_HUB_OFFLINE=1) or not
+    (the variable removed), and `warning`/`hint` when its fastembed cannot load the model here."""
 
     offline: bool = True
     warning: str | None = None
@@ -50,32 +46,24 @@ class HubAccess:
 OFFLINE = HubAccess()  # the backend without fastembed, or one that loads from its cache
 
 
-def _release(version: str | None) -> tuple[int, int, int] | None:
-    """The release numbers a version starts with (`0.7.3.post1` → (0, 7, 3)); None: unreadable."""
-    found = _RELEASE.match(version.strip()) if version else None
-    if found is None:
-        return None
-    major, minor, micro = found.groups()
-    return int(major), int(minor), int(micro or 0)
-
-
 def asks_hub_first(version: str | None) -> bool:
     """Does this fastembed ask the hub before its cache (0.6.0 to 0.7.3)? An unknown or
     unreadable version is taken as a current one: no."""
-    release = _release(version)
-    low, high = (_release(bound) for bound in HUB_FIRST)
-    assert low is not None and high is not None
-    return release is not None and low <= release < high
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        release = (*Version(version or "").release, 0, 0)[:3]  # 0.7.3.post1, 0.7rc1: by release
+    except InvalidVersion:
+        return False
+    low, high = (Version(bound).release for bound in HUB_FIRST)
+    return low <= release < high
 
 
 def decide(
     version: str | None, reachable: bool | None, *, model: str | None = None, why: str = ""
 ) -> HubAccess:
-    """The backend's hub access for its fastembed `version` (None: no fastembed in its venv).
-
-    `reachable`: does the hub answer (None: not asked; only the versions that ask the hub first
-    need to know). `model` names the model in the warning, `why` says why the hub is out of reach.
-    """
+    """The hub access for fastembed `version` (None: none in the venv); `reachable` (None: not
+    asked), `model` and `why` word the warning."""
     if not model or not asks_hub_first(version):
         return HubAccess(offline=True, fastembed=version)
     if reachable:
@@ -150,9 +138,8 @@ def hub_access_for(
     probe: HubProbe | None = None,
     timeout: float = HUB_TIMEOUT,
 ) -> HubAccess:
-    """The decision for the backend in `venv` that loads `model` (None: degraded, no model),
-    with `env` its environment before the launcher's changes and `offline` the launcher's
-    offline setting. The hub is asked only for a fastembed that asks it first."""
+    """The decision for the backend in `venv` loading `model` (None: degraded), `env` its
+    environment; the hub is asked only for a fastembed that asks it first."""
     version = venv_fastembed_version(venv)
     if not model or model.startswith(ST_PREFIX) or not asks_hub_first(version):
         return decide(version, None, model=None)

@@ -27,9 +27,7 @@ def read_source_answer(dist_info: Path, names: Sequence[str], cache: Path) -> di
     FASTEMBED_CACHE_PATH=`cache`), read from the source next to `dist_info`; None if unsure."""
     try:
         return _read(dist_info, names, cache)
-    except Unreadable as exc:
-        logger.debug(f"fastembed's source in {dist_info.parent} not read ({exc}): asking it")
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except (Unreadable, OSError, SyntaxError, ValueError, RecursionError) as exc:
         logger.debug(f"fastembed's source in {dist_info.parent} not read ({exc!r}): asking it")
     return None
 
@@ -65,15 +63,11 @@ def _parse(path: Path) -> ast.Module:
 
 
 def _version(dist_info: Path, package: Path) -> str:
-    """The version `importlib.metadata` reports (fastembed's `__version__`), from METADATA."""
-    version = None
+    """The version `importlib.metadata` reports (fastembed's `__version__`)."""
+    from email.parser import HeaderParser
+
     with (dist_info / "METADATA").open(encoding="utf-8") as metadata:
-        for line in metadata:
-            if not line.strip():
-                break  # end of the headers
-            if line.startswith("Version:"):
-                version = line.partition(":")[2].strip()
-                break
+        version = HeaderParser().parse(metadata).get("Version")
     if not version or dist_info.name != f"fastembed-{version}.dist-info":
         raise Unreadable("METADATA's version does not match the dist-info")
     init = _parse(package / "__init__.py")

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +47,7 @@ class LoadResult:
         return self.error
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "model": self.model,
-            "fastembed": self.fastembed,
-            "dim": self.dim,
-            "error": self.error or None,
-            "cause": self.cause or None,
-            "seconds": self.seconds,
-        }
+        return dict(asdict(self), error=self.error or None, cause=self.cause or None)
 
 
 def loading_env(base: Mapping[str, str], cache_dir: Path, hub: HubAccess) -> dict[str, str]:

@@ -1,5 +1,4 @@
-"""The embedding model: what to fetch, where the cache is, what state it is in, how to fetch it.
+"""The embedding model: what to fetch, where the cache is, its state, how to fetch it.
 
-Import the submodules directly; nothing heavy is imported here, and this package imports neither
-settings nor the console.
+Import the submodules directly; nothing here reaches settings or the console.
 """

@@ -9,38 +9,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
 from launcher.models import download, hub
 from launcher.models.budget import Budget
+from launcher.models.download import Target
 from launcher.models.failures import DISK, TRANSIENT, DownloadError
 from launcher.models.floor import Floor, TooSlow
-from launcher.models.layout import model_folder, symlinks_supported
+from launcher.models.layout import symlinks_supported
 from launcher.models.options import PrefetchOptions
 from launcher.models.outcome import Attempt, RunLog
 from launcher.models.registry import DEFAULT_ENDPOINT, ModelSpec
-from launcher.redact import redact_url
 from launcher.values import format_bytes
-
-
-@dataclass
-class Target:
-    """Where one model's download goes and how it is reached."""
-
-    spec: ModelSpec
-    root: Path
-    endpoint: str
-    token: str | None
-    symlinks: bool
-
-    @property
-    def shown(self) -> str:
-        """The endpoint as messages may name it: credentials in it masked (`http://***@host`);
-        the requests use `endpoint` itself, so a mirror behind basic auth still answers."""
-        return redact_url(self.endpoint)
 
 
 def make_target(options: PrefetchOptions, root: Path, spec: ModelSpec) -> Target:
@@ -57,27 +39,12 @@ def _attempt(
     verified: dict[str, str],
     budget: Budget,
     sleep: Callable[[float], None],
-) -> download.DownloadStats:
-    spec = target.spec
-    folder = model_folder(target.root, spec.name)
+) -> tuple[Path, int]:
     window = budget.cap(options.stall_timeout)
-    floor = Floor(options.min_rate, window if options.stall_timeout > 0 else 0.0, spec.repo)
+    floor = Floor(options.min_rate, window if options.stall_timeout > 0 else 0.0, target.spec.repo)
     with hub.open_client(target.token, window) as client:
-        remote = hub.fetch_remote(client, spec, endpoint=target.endpoint, shown=target.shown)
-        return download.download_model(
-            client,
-            spec,
-            remote,
-            folder,
-            endpoint=target.endpoint,
-            shown=target.shown,
-            progress=options.progress,
-            ops=options.file_ops,
-            symlinks=target.symlinks,
-            verified=verified,
-            connections=download.Connections(options.parts, options.part_threshold, sleep=sleep),
-            floor=floor,
-        )
+        remote = hub.fetch_remote(client, target.spec, endpoint=target.endpoint, shown=target.shown)
+        return download.download_model(client, target, remote, options, verified, floor, sleep)
 
 
 class _Loop:
@@ -90,9 +57,8 @@ class _Loop:
         self.reported = False  # the budget's end was said already
 
     def progressed(self, error: DownloadError, seconds: float) -> bool:
-        """Did a failed attempt make progress? Not when it received nothing, was ended by the
-        throughput floor, or received less than the floor's rate on average: such time (and the
-        delay after it) is charged to the budget like silence, so a trickle cannot outlast it."""
+        """Did a failed attempt make progress (at least the floor's rate on average)? If not, its
+        time and the delay after it are charged to the budget, so a trickle cannot outlast it."""
         if error.bytes_received == 0 or isinstance(error, TooSlow):
             return False
         return error.bytes_received >= self.options.min_rate * seconds
@@ -149,7 +115,7 @@ def download_with_retries(
         logger.info(f"Downloading {spec.label}... (Attempt {number}/{loop.retries})")
         started = time.perf_counter()
         try:
-            stats = _attempt(options, target, verified, budget, log.sleep)
+            snapshot, received = _attempt(options, target, verified, budget, log.sleep)
         except DownloadError as error:
             if loop.failed(error, number, time.perf_counter() - started):
                 continue
@@ -157,11 +123,10 @@ def download_with_retries(
                 loop.out_of_budget(f"{spec.label}: {error.message}")
             return None
         seconds = time.perf_counter() - started
-        log.record(Attempt(spec.name, number, True, None, seconds, stats.bytes_received))
+        log.record(Attempt(spec.name, number, True, None, seconds, received))
         log.result.source = "download"
         logger.info(
-            f"{spec.label} downloaded and verified ({format_bytes(stats.bytes_received)} in "
-            f"{seconds:.1f} s)"
+            f"{spec.label} downloaded and verified ({format_bytes(received)} in {seconds:.1f} s)"
         )
-        return stats.snapshot
+        return snapshot
     return None

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -56,6 +56,23 @@ class Tally:
                 self.progress.set_completed(self.completed)
 
 
+class Hashes:
+    """The running hashes of one file: its sha256 and, for a file that is not an LFS one, the
+    git blob sha1 the hub names it by."""
+
+    def __init__(self, rf: RemoteFile) -> None:
+        self.etag = rf.etag
+        self.all = [hashlib.sha256()] + ([] if rf.lfs else [hashlib.sha1(b"blob %d\0" % rf.size)])
+
+    def update(self, chunk: bytes) -> None:
+        for hasher in self.all:
+            hasher.update(chunk)
+
+    def verified(self) -> str | None:
+        """The sha256 when the content hashes to the hub's etag, else None."""
+        return self.all[0].hexdigest() if self.all[-1].hexdigest() == self.etag else None
+
+
 class Body:
     """One file's partial download: its path, the bytes already in it, the running hashes."""
 
@@ -68,23 +85,11 @@ class Body:
         self.received = 0
         if self.offset > rf.size:
             self.discard(rf.size)
-        self.hashers = self._new_hashers()
+        self.hashes = Hashes(rf)
         if self.offset:
-            self._hash_prefix()
-
-    def _new_hashers(self) -> tuple[Any, Any]:
-        sha1 = None if self.rf.lfs else hashlib.sha1(b"blob %d\0" % self.rf.size)
-        return hashlib.sha256(), sha1
-
-    def _hash_prefix(self) -> None:
-        with open(self.partial, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                self._update(chunk)
-
-    def _update(self, chunk: bytes) -> None:
-        for hasher in self.hashers:
-            if hasher is not None:
-                hasher.update(chunk)
+            with open(self.partial, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    self.hashes.update(chunk)
 
     @property
     def size(self) -> int:
@@ -101,7 +106,7 @@ class Body:
         logger.debug(f"{self.rf.path}: the server ignored the Range request; starting over")
         self.tally.rewind(self.offset)
         self.offset = 0
-        self.hashers = self._new_hashers()
+        self.hashes = Hashes(self.rf)
 
     def write(self, chunks: Iterator[bytes]) -> None:
         with open(self.partial, "ab" if self.offset else "wb") as handle:
@@ -115,17 +120,11 @@ class Body:
                         TRANSIENT,
                     )
                 handle.write(chunk)
-                self._update(chunk)
+                self.hashes.update(chunk)
                 self.received += len(chunk)
                 self.tally.advance(len(chunk))
             handle.flush()
             os.fsync(handle.fileno())
-
-    def digest(self) -> str | None:
-        """The sha256 when the content matches the hub's hash, else None."""
-        sha256, sha1 = self.hashers
-        actual = sha256.hexdigest() if self.rf.lfs else sha1.hexdigest()
-        return sha256.hexdigest() if actual == self.rf.etag else None
 
 
 def _response_status(response: httpx.Response, offset: int) -> int:
@@ -157,8 +156,8 @@ def _stream_body(client: httpx.Client, url: str, body: Body) -> None:
 
 def fetch_whole(
     client: httpx.Client, url: str, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps
-) -> tuple[int, str]:
-    """One connection: resume `<etag>.incomplete` with a Range from its end."""
+) -> str:
+    """One connection: resume `<etag>.incomplete` with a Range from its end; the sha256."""
     body = Body(rf, blobs, tally, ops)
     if body.offset < rf.size or rf.size == 0:
         _stream_body(client, url, body)
@@ -166,7 +165,7 @@ def fetch_whole(
         raise DownloadError(
             f"the connection ended after {body.size} of {rf.size} bytes of {rf.path}", TRANSIENT
         )
-    sha256 = body.digest()
+    sha256 = body.hashes.verified()
     if sha256 is None:
         body.discard(body.size)
         raise DownloadError(
@@ -174,4 +173,4 @@ def fetch_whole(
             TRANSIENT,
         )
     ops.move(body.partial, blobs / rf.etag)
-    return body.received, sha256
+    return sha256

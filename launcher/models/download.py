@@ -8,82 +8,77 @@ renamed into `blobs/<etag>`, so nothing unverified is ever visible to fastembed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from loguru import logger
 
-from launcher.fileops import DEFAULT_FILE_OPS, FileOps
+from launcher.fileops import FileOps
 from launcher.models import space
 from launcher.models.body import Tally, fetch_whole
-from launcher.models.failures import (
-    DISK,
-    PERMANENT,
-    TRANSIENT,
-    DownloadError,
-    classify,
-)
+from launcher.models.failures import DISK, PERMANENT, TRANSIENT, DownloadError, classify
 from launcher.models.floor import Floor
 from launcher.models.hub import RemoteFile, RemoteModel
 from launcher.models.integrity import file_digests
-from launcher.models.layout import INCOMPLETE_SUFFIX, place_files, write_fastembed_metadata
-from launcher.models.names import OutsideCache, confine
-from launcher.models.parts import (
-    DEFAULT_PART_THRESHOLD,
-    DEFAULT_PARTS,
-    NoRanges,
-    PartedDownload,
-    is_parted,
-    plan_for,
+from launcher.models.layout import (
+    INCOMPLETE_SUFFIX,
+    model_folder,
+    place_files,
+    write_fastembed_metadata,
 )
+from launcher.models.names import OutsideCache, confine
+from launcher.models.options import PrefetchOptions
+from launcher.models.parts import NoRanges, PartedDownload, is_parted, plan_for
 from launcher.models.provenance import Provenance
 from launcher.models.registry import ModelSpec
-from launcher.models.reporting import ProgressFactory
 from launcher.models.space import DISK_MARGIN, check_free_space, existing_bytes, free_space_hint
 from launcher.models.verified import write_stamp
+from launcher.redact import redact_url
 from launcher.values import format_bytes
 
 if TYPE_CHECKING:
     import httpx
 
-CHUNK = 1 << 20
-
 
 @dataclass
-class DownloadStats:
-    bytes_received: int = 0
-    bytes_reused: int = 0
-    snapshot: Path | None = None
-    files: list[str] = field(default_factory=list)
+class Target:
+    """Where one model's download goes and how it is reached."""
 
+    spec: ModelSpec
+    root: Path
+    endpoint: str
+    token: str | None
+    symlinks: bool
 
-@dataclass(frozen=True)
-class Connections:
-    """How many connections a large file gets (`count` ranged parts for files of at least
-    `threshold` bytes; 1 means always one connection), and the endpoint as messages name it."""
+    @property
+    def shown(self) -> str:
+        """The endpoint as messages may name it; requests use `endpoint` itself."""
+        return redact_url(self.endpoint)
 
-    count: int = DEFAULT_PARTS
-    threshold: int = DEFAULT_PART_THRESHOLD
-    shown: str = ""
-    sleep: Callable[[float], None] = time.sleep  # between a part's requests
+    @functools.cached_property
+    def folder(self) -> Path:
+        """The model's folder, looked up (any casing) once."""
+        return model_folder(self.root, self.spec.name)
 
 
 def _fetch_file(
     client: httpx.Client,
     url: str,
     rf: RemoteFile,
-    blobs: Path,
     tally: Tally,
-    ops: FileOps,
-    connections: Connections,
-) -> tuple[int, str]:
-    """Bring one file into `blobs/<etag>`, resuming what earlier attempts left; (received,
-    sha256). Large files come in parallel ranged parts where the server honours Range."""
-    plan = plan_for(rf.size, connections.count, connections.threshold)
+    target: Target,
+    options: PrefetchOptions,
+    sleep: Callable[[float], None],
+) -> str:
+    """Bring one file into `blobs/<etag>`, resuming what earlier attempts left; its sha256.
+    Large files come in parallel ranged parts where the server honours Range."""
+    blobs, ops = target.folder / "blobs", options.file_ops
+    plan = plan_for(rf.size, options.parts, options.part_threshold)
     if plan is not None and is_parted(blobs, rf, plan):
         parted = PartedDownload(
             client,
@@ -93,8 +88,8 @@ def _fetch_file(
             plan,
             advance=tally.advance,
             ops=ops,
-            shown=connections.shown,
-            sleep=connections.sleep,
+            shown=target.shown,
+            sleep=sleep,
         )
         try:
             return _fetch_parted(parted, rf, blobs, tally, ops)
@@ -108,11 +103,10 @@ def _fetch_file(
 
 def _fetch_parted(
     parted: PartedDownload, rf: RemoteFile, blobs: Path, tally: Tally, ops: FileOps
-) -> tuple[int, str]:
-    before = tally.received
+) -> str:
     parted.fetch()
-    whole, sha256, sha1 = parted.assemble()
-    if (sha256 if rf.lfs else sha1) != rf.etag:
+    whole, sha256 = parted.assemble()
+    if sha256 is None:
         ops.unlink(whole)
         tally.rewind(rf.size)
         raise DownloadError(
@@ -120,7 +114,7 @@ def _fetch_parted(
             TRANSIENT,
         )
     ops.move(whole, blobs / rf.etag)
-    return tally.received - before, sha256
+    return sha256
 
 
 def _reuse_blob(rf: RemoteFile, blobs: Path, verified: dict[str, str], ops: FileOps) -> str | None:
@@ -165,170 +159,100 @@ def _no_progress(label: str, total: int, completed: int) -> contextlib.nullconte
 
 def _fetch_all(
     client: httpx.Client,
+    target: Target,
     remote: RemoteModel,
     todo: list[RemoteFile],
-    folder: Path,
-    *,
-    what: str,
-    endpoint: str,
-    shown: str,
-    tally: Tally,
-    ops: FileOps,
-    connections: Connections,
-) -> dict[str, str]:
-    """Fetch every file of `todo`; {etag: sha256}. Errors carry the bytes received."""
+    options: PrefetchOptions,
+    floor: Floor | None,
+    sleep: Callable[[float], None],
+) -> tuple[dict[str, str], int]:
+    """Fetch every file of `todo` under the model's progress display; ({etag: sha256}, bytes
+    received). Errors carry the bytes received."""
+    folder, label = target.folder, target.spec.label
+    check_free_space(folder, remote, label)
+    existing = existing_bytes(folder, remote)
     sha256s: dict[str, str] = {}
-    current = ""
-    base = endpoint.rstrip("/")
-    try:
-        for rf in todo:
-            current = rf.path
-            url = f"{base}/{remote.repo}/resolve/{remote.commit}/{quote(rf.path)}"
-            fetched = _fetch_file(client, url, rf, folder / "blobs", tally, ops, connections)
-            sha256s[rf.etag] = fetched[1]
-    except Exception as exc:
-        classified = classify(exc, f"{what}/{current}", shown)
-        classified.bytes_received = tally.received
-        if classified.kind == DISK:
-            freed = _remove_partials(folder, ops)
-            classified.message += f"; removed {format_bytes(freed)} of partial files"
-            wanted = remote.total + DISK_MARGIN
-            short = wanted - space.disk_free(folder)
-            classified.hint = free_space_hint(short if short > 0 else wanted, folder)
-        if classified is exc:
-            raise
-        raise classified from exc
-    return sha256s
+    with (options.progress or _no_progress)(label, remote.total, existing) as bar:
+        tally = Tally(bar, existing, floor)
+        current = ""
+        try:
+            for rf in todo:
+                current = rf.path
+                url = f"{target.endpoint}/{remote.repo}/resolve/{remote.commit}/{quote(rf.path)}"
+                sha256s[rf.etag] = _fetch_file(client, url, rf, tally, target, options, sleep)
+        except Exception as exc:
+            classified = classify(exc, f"{target.spec.repo}/{current}", target.shown)
+            classified.bytes_received = tally.received
+            if classified.kind == DISK:
+                freed = _remove_partials(folder, options.file_ops)
+                classified.message += f"; removed {format_bytes(freed)} of partial files"
+                wanted = remote.total + DISK_MARGIN
+                short = wanted - space.disk_free(folder)
+                classified.hint = free_space_hint(short if short > 0 else wanted, folder)
+            if classified is exc:
+                raise
+            raise classified from exc
+    return sha256s, tally.received
 
 
 def download_model(
     client: httpx.Client,
-    spec: ModelSpec,
+    target: Target,
     remote: RemoteModel,
-    folder: Path,
-    *,
-    endpoint: str,
-    shown: str | None = None,
-    progress: ProgressFactory | None = None,
-    ops: FileOps = DEFAULT_FILE_OPS,
-    symlinks: bool = True,
-    verified: dict[str, str] | None = None,
-    connections: Connections | None = None,
+    options: PrefetchOptions,
+    verified: dict[str, str],
     floor: Floor | None = None,
-) -> DownloadStats:
-    """One attempt: fetch what is missing of `remote` into `folder`, verify, lay out the snapshot.
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Path, int]:
+    """One attempt: fetch what is missing of `remote`, verify, lay out the snapshot; (the
+    snapshot, bytes received).
 
     Must be called under `lock.model_lock`. `verified` (etag → sha256) spares a retry re-hashing
-    blobs an earlier attempt verified; `shown` is the endpoint with credentials masked;
-    `connections` the parallel parts of a large file; `floor` the throughput floor. Raises
-    DownloadError.
+    blobs an earlier attempt verified; `floor` is the throughput floor; `sleep` waits between a
+    part's requests. Raises DownloadError.
     """
-    verified = {} if verified is None else verified
+    folder, ops = target.folder, options.file_ops
     blobs = folder / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
     try:
         confine(folder.parent, folder)
         confine(folder, blobs)
-        return _download(
-            client,
-            spec,
-            remote,
-            folder,
-            endpoint,
-            shown,
-            progress,
-            ops,
-            symlinks,
-            verified,
-            connections or Connections(),
-            floor,
-        )
+        sha256s: dict[str, str] = {}
+        todo: list[RemoteFile] = []
+        for rf in sorted(remote.files, key=lambda f: f.size):
+            sha = _reuse_blob(rf, blobs, verified, ops)
+            if sha is None:
+                todo.append(rf)
+            else:
+                sha256s[rf.etag] = sha
+        received = 0
+        if todo:
+            fetched, received = _fetch_all(client, target, remote, todo, options, floor, sleep)
+            sha256s.update(fetched)
+            verified.update(fetched)
+        snapshot = _materialize(target, remote, sha256s, ops)
     except OutsideCache as exc:
         raise DownloadError(
             f"refused to write outside the model cache: {exc}",
             PERMANENT,
             hint="Delete that model's folder (robo-backend clear-cache) and try again.",
         ) from exc
-
-
-def _download(
-    client: httpx.Client,
-    spec: ModelSpec,
-    remote: RemoteModel,
-    folder: Path,
-    endpoint: str,
-    shown: str | None,
-    progress: ProgressFactory | None,
-    ops: FileOps,
-    symlinks: bool,
-    verified: dict[str, str],
-    connections: Connections,
-    floor: Floor | None,
-) -> DownloadStats:
-    blobs = folder / "blobs"
-    stats = DownloadStats()
-    sha256s: dict[str, str] = {}
-    todo: list[RemoteFile] = []
-    for rf in sorted(remote.files, key=lambda f: f.size):
-        sha = _reuse_blob(rf, blobs, verified, ops)
-        if sha is not None:
-            sha256s[rf.etag] = sha
-            stats.bytes_reused += rf.size
-        else:
-            todo.append(rf)
-    if todo:
-        check_free_space(folder, remote, spec.label)
-        opener = progress or _no_progress
-        existing = existing_bytes(folder, remote)
-        with opener(spec.label, remote.total, existing) as bar:
-            tally = Tally(bar, existing, floor)
-            fetched = _fetch_all(
-                client,
-                remote,
-                todo,
-                folder,
-                what=spec.repo,
-                endpoint=endpoint,
-                shown=shown or endpoint,
-                tally=tally,
-                ops=ops,
-                connections=replace(connections, shown=shown or endpoint),
-            )
-            sha256s.update(fetched)
-            verified.update(fetched)
-            stats.bytes_received = tally.received
-    shown = shown or endpoint
-    stats.snapshot = _materialize(spec, remote, folder, sha256s, ops, symlinks, shown)
-    stats.files = [rf.path for rf in remote.files]
     _remove_partials(folder, ops)
-    return stats
+    return snapshot, received
 
 
 def _materialize(
-    spec: ModelSpec,
-    remote: RemoteModel,
-    folder: Path,
-    sha256s: dict[str, str],
-    ops: FileOps,
-    symlinks: bool,
-    shown: str,
+    target: Target, remote: RemoteModel, sha256s: dict[str, str], ops: FileOps
 ) -> Path:
     """Make the verified blobs visible the way huggingface_hub/fastembed expect them, then
     write fastembed's metadata and our stamp."""
-    etags = {rf.path: rf.etag for rf in remote.files}
-    snapshot = place_files(folder, remote.commit, etags, ops, symlinks)
-    write_fastembed_metadata(
-        folder,
-        remote.commit,
-        {rf.path: {"size": rf.size, "blob_id": rf.blob_id} for rf in remote.files},
-        ops,
+    folder, files = target.folder, remote.files
+    snapshot = place_files(
+        folder, remote.commit, {rf.path: rf.etag for rf in files}, ops, target.symlinks
     )
-    write_stamp(
-        folder,
-        spec,
-        remote.commit,
-        {rf.path: {"etag": rf.etag, "sha256": sha256s[rf.etag]} for rf in remote.files},
-        ops,
-        source=Provenance.download(shown, remote.commit),
-    )
+    sizes = {rf.path: {"size": rf.size, "blob_id": rf.blob_id} for rf in files}
+    write_fastembed_metadata(folder, remote.commit, sizes, ops)
+    hashes = {rf.path: {"etag": rf.etag, "sha256": sha256s[rf.etag]} for rf in files}
+    source = Provenance.download(target.shown, remote.commit)
+    write_stamp(folder, target.spec, remote.commit, hashes, ops, source=source)
     return snapshot

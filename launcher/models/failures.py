@@ -23,12 +23,7 @@ class Kind(str, Enum):
         return self.value
 
 
-TRANSIENT, PERMANENT, UNREACHABLE, DISK = (
-    Kind.TRANSIENT,
-    Kind.PERMANENT,
-    Kind.UNREACHABLE,
-    Kind.DISK,
-)
+TRANSIENT, PERMANENT, UNREACHABLE, DISK = Kind  # in the order above
 MAX_RETRY_AFTER = 600.0
 MAX_REDIRECTS = 10  # the hub needs one (to its CDN); more than this is a loop
 TOKEN_HINT = "Set HF_TOKEN to a token that has access to the repo (and accept its terms)."
@@ -56,10 +51,6 @@ class DownloadError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, getattr(errno, "EDQUOT", -1)}
 
 
 def retry_after(value: str | None) -> float | None:
@@ -108,14 +99,6 @@ def error_from_status(status: int, headers: Any, what: str) -> DownloadError:
     return DownloadError(f"the hub answered HTTP {status} for {what}", PERMANENT, status=status)
 
 
-def disk_full_error(what: str) -> DownloadError:
-    return DownloadError(
-        f"the disk is full while downloading {what}",
-        DISK,
-        hint="Free some space, or point --cache-dir at a drive with room.",
-    )
-
-
 def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
     """Turn an exception raised while talking to the hub into a DownloadError.
 
@@ -125,8 +108,12 @@ def classify(exc: BaseException, what: str, endpoint: str) -> DownloadError:
 
     if isinstance(exc, DownloadError):
         return exc
-    if is_disk_full(exc):
-        return disk_full_error(what)
+    if isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, getattr(errno, "EDQUOT", -1)}:
+        return DownloadError(
+            f"the disk is full while downloading {what}",
+            DISK,
+            hint="Free some space, or point --cache-dir at a drive with room.",
+        )
     if isinstance(exc, httpx.TooManyRedirects):
         return DownloadError(
             f"{endpoint} redirected {what} more than {MAX_REDIRECTS} times (a redirect loop)",

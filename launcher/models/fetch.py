@@ -41,7 +41,8 @@ from launcher.models.registry import DEFAULT_FALLBACK_MODEL, ModelSpec, describe
 from launcher.models.repair import adopt_model, repair_model
 from launcher.models.verified import write_stamp
 
-__all__ = ["PrefetchOptions", "PrefetchResult", "Attempt", "prefetch"]
+OFFLINE_HINT = "Run `robo-backend prefetch` once while online (without --offline)."
+READ_ONLY_HINT = "Prefetch into a writable --cache-dir (e.g. while building the image)."
 
 
 class _Run:
@@ -53,9 +54,6 @@ class _Run:
         self.location = location
         self.root = location.path
         self.budget = Budget(options.budget)
-
-    def record(self, attempt: Attempt, hint: str | None = None) -> None:
-        self.log.record(attempt, hint)
 
 
 def _chain(options: PrefetchOptions) -> list[tuple[ModelSpec, str]]:
@@ -75,12 +73,9 @@ def prefetch(
     environment: dict[str, Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PrefetchResult:
-    """Make a model ready in the cache, laid out as `options.described` or the built-in table says.
-
-    Returns a PrefetchResult: `ready`, `fallback`, `degraded`, or `failed` (only with
-    `require_model`; the caller raises `result.error()`). An unknown model name raises UsageError
-    before anything is touched. `status_file` is rewritten after every attempt.
-    """
+    """Make a model ready in the cache; a PrefetchResult: `ready`, `fallback`, `degraded`, or
+    `failed` (only with `require_model`; the caller raises `result.error()`). An unknown model
+    name raises UsageError before anything is touched."""
     with described(options.described):
         chain = _chain(options)
         location = _location(options.cache)
@@ -118,9 +113,7 @@ def _walk(run: _Run, chain: list[tuple[ModelSpec, str]]) -> None:
 
 
 def _warn_degraded(result: PrefetchResult, starts_backend: bool = True) -> None:
-    """The loud warning of a step that ends without a model. In `up` the backend starts
-    degraded next; in `prefetch` nothing starts, so it says what `up` would do, and to run
-    this same command again (not "run prefetch")."""
+    """The loud warning of a step that ends without a model (in `up`, or in `prefetch`)."""
     if result.advice is not None:
         advice = f"{result.advice.rstrip('.')} "
     elif starts_backend:
@@ -148,38 +141,30 @@ def _location(cache: CacheLocation | Path | str | None) -> CacheLocation:
     return resolve_cache_dir(cache, "cache_dir")
 
 
-def _on_wait(spec: ModelSpec, lock_file: Path) -> Callable[[int | None], None]:
-    def say(pid: int | None) -> None:
-        who = f"pid {pid}" if pid else "another process"
-        logger.info(f"Waiting for {who} to finish downloading {spec.label} (lock {lock_file})…")
-
-    return say
-
-
 def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
     """Make `spec` ready under its lock; the snapshot folder, or None when it cannot be."""
     if not run.location.writable:
         return _prepare_read_only(run, spec)
     root = run.root
-    wait = _on_wait(spec, lock_path(root, spec.name))
+
+    def wait(pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        lock = lock_path(root, spec.name)
+        logger.info(f"Waiting for {who} to finish downloading {spec.label} (lock {lock})…")
+
     with model_lock(root, spec.name, timeout=run.options.lock_timeout, on_wait=wait):
         started = time.perf_counter()
         state = inspect_model(root, spec.name)
         if state.ok:
+            _refresh_stamp(state, spec, run.options.file_ops)
             return _use_cached(run, spec, state, started)
         if state.state == MISSING:
             adopted = _adopt_other_casing(run, spec, started) or _adopt_legacy(run, spec, started)
             if adopted is not None:
                 return adopted
         if run.options.offline:
-            _unusable(
-                run,
-                spec,
-                started,
-                f"offline, and {spec.name} is {state.state} in the cache {root}",
-                state.problems,
-                "Run `robo-backend prefetch` once while online (without --offline).",
-            )
+            why = f"offline, and {spec.name} is {state.state} in the cache {root}"
+            _unusable(run, spec, started, state, why, OFFLINE_HINT)
             return None
         if state.state != MISSING:
             logger.warning(
@@ -195,8 +180,7 @@ def _prepare(run: _Run, spec: ModelSpec) -> Path | None:
 
 
 def _use_cached(run: _Run, spec: ModelSpec, state: ModelCacheState, started: float) -> Path | None:
-    _refresh_stamp(state, spec, run.options.file_ops)
-    run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+    run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
     run.log.result.source = "cache"
     logger.debug(f"{spec.label} is ready in {state.path} ({state.verified} check)")
     return state.path
@@ -207,28 +191,20 @@ def _prepare_read_only(run: _Run, spec: ModelSpec) -> Path | None:
     started = time.perf_counter()
     state = inspect_model(run.root, spec.name)
     if state.ok:
-        run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
-        run.log.result.source = "cache"
-        return state.path
-    _unusable(
-        run,
-        spec,
-        started,
-        f"the cache {run.root} is read-only and {spec.name} is {state.state} there",
-        state.problems,
-        "Prefetch into a writable --cache-dir (e.g. while building the image).",
-    )
+        return _use_cached(run, spec, state, started)
+    why = f"the cache {run.root} is read-only and {spec.name} is {state.state} there"
+    _unusable(run, spec, started, state, why, READ_ONLY_HINT)
     return None
 
 
 def _unusable(
-    run: _Run, spec: ModelSpec, started: float, why: str, problems: list[str], hint: str
+    run: _Run, spec: ModelSpec, started: float, state: ModelCacheState, why: str, hint: str
 ) -> None:
     """Record a failed attempt for a model the cache cannot give and we may not download."""
-    if problems:
-        why += f" ({problems[0]})"
+    if state.problems:
+        why += f" ({state.problems[0]})"
     logger.error(why)
-    run.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
+    run.log.record(Attempt(spec.name, 1, False, why, time.perf_counter() - started, 0), hint=hint)
 
 
 def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps, how: str = FOUND) -> None:
@@ -242,11 +218,9 @@ def _refresh_stamp(state: ModelCacheState, spec: ModelSpec, ops: FileOps, how: s
 
 
 def _adopt_other_casing(run: _Run, spec: ModelSpec, started: float) -> Path | None:
-    """The backend's fastembed spells the repo unlike the folder an earlier run (or the
-    download `up` starts before the install) made: fastembed 0.9 renamed `qdrant/...-onnx-q` to
-    `Qdrant/...-onnx-Q`, and on a case-sensitive disk those are two folders. Lay the valid one
-    out under the backend's spelling instead of downloading: its files hard-linked where the
-    filesystem allows (no second copy of the model), else copied."""
+    """Lay out a valid copy spelled otherwise (fastembed 0.9 renamed `qdrant/...-onnx-q` to
+    `Qdrant/...-onnx-Q`; two folders on a case-sensitive disk) under the backend's spelling,
+    hard-linked where possible, instead of downloading."""
     other = find_repo_folder(run.root, spec.repo) if spec.exact_case else None
     if other is None or other.name == repo_folder_name(spec.repo):
         return None
@@ -303,8 +277,8 @@ def _adopt_legacy(run: _Run, spec: ModelSpec, started: float) -> Path | None:
 def _settle_copy(
     run: _Run, spec: ModelSpec, started: float, source: str, message: str, how: str = FOUND
 ) -> Path | None:
-    """After a copy into the cache: verify it (a bad copy is repaired away and None returned),
-    stamp it, say so, and record it as this model's one successful attempt."""
+    """After a copy into the cache: verify it (a bad copy is repaired away: None), stamp it,
+    say so, and record it as this model's one successful attempt."""
     ops = run.options.file_ops
     state = inspect_model(run.root, spec.name)
     if not state.ok:
@@ -312,7 +286,7 @@ def _settle_copy(
         return None
     _refresh_stamp(state, spec, ops, how)
     logger.info(message)
-    run.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
+    run.log.record(Attempt(spec.name, 1, True, None, time.perf_counter() - started, 0))
     run.log.result.source = source
     return state.path
 
@@ -337,7 +311,7 @@ def _sentence_transformers(run: _Run, name: str) -> Path | None:
         local_only = run.options.offline or run.budget.exhausted()
         SentenceTransformer(name, cache_folder=str(folder), local_files_only=local_only)
     except Exception as exc:  # any failure of the optional package means: not available
-        run.record(Attempt(label, 1, False, str(exc), time.perf_counter() - started, 0))
+        run.log.record(Attempt(label, 1, False, str(exc), time.perf_counter() - started, 0))
         return None
-    run.record(Attempt(label, 1, True, None, time.perf_counter() - started, 0))
+    run.log.record(Attempt(label, 1, True, None, time.perf_counter() - started, 0))
     return folder

@@ -55,24 +55,20 @@ class RemoteModel:
         return sum(f.size for f in self.files)
 
 
-def endpoint_problem(endpoint: str) -> str | None:
-    """Why `endpoint` is not an http(s) URL with a host and a valid port, or None."""
+def check_endpoint(endpoint: str) -> None:
+    """A malformed HF_ENDPOINT (not http(s), no valid host or port) is bad input (UsageError,
+    exit 2), said in one line: not a retried "connection broke", nor a crash in the client."""
+    problem = None
     try:
         parts = urlsplit(endpoint)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
-        return redact_url(str(exc))
-    if parts.scheme not in ("http", "https"):
-        return f"the scheme must be http or https, not {parts.scheme or 'none'!r}"
-    if not parts.hostname or any(c.isspace() for c in parts.netloc):
-        return "it names no valid host"
-    return None
-
-
-def check_endpoint(endpoint: str) -> None:
-    """A malformed HF_ENDPOINT is bad input (UsageError, exit 2), said in one line: not a
-    retried "connection broke", nor a crash in the HTTP client."""
-    problem = endpoint_problem(endpoint)
+        problem = redact_url(str(exc))
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = f"the scheme must be http or https, not {parts.scheme or 'none'!r}"
+        elif not parts.hostname or any(c.isspace() for c in parts.netloc):
+            problem = "it names no valid host"
     if problem is not None:
         raise UsageError(
             f"HF_ENDPOINT is not a usable hub URL ({redact_url(endpoint)}): {problem}",
@@ -83,11 +79,8 @@ def check_endpoint(endpoint: str) -> None:
 def open_client(token: str | None, stall_timeout: float) -> httpx.Client:
     """The HTTP client of one attempt (metadata and bodies share its connection).
 
-    The read timeout is the stall watchdog: an attempt that receives no byte for
-    `stall_timeout` seconds ends with a transient error (and the next one resumes).
-    Redirects are followed (the hub sends LFS files to its CDN), at most MAX_REDIRECTS of them,
-    http(s) only; the client never sends the Authorization header (token or URL credentials)
-    to another host than the one that asked for it.
+    The read timeout is the stall watchdog. Redirects (the hub sends LFS files to its CDN) are
+    followed, at most MAX_REDIRECTS, http(s) only; Authorization never goes to another host.
     """
     import httpx
 
@@ -149,12 +142,8 @@ def _remote_file(spec: ModelSpec, path: str, sibling: dict[str, Any], display: s
 def fetch_remote(
     client: httpx.Client, spec: ModelSpec, *, endpoint: str, shown: str | None = None
 ) -> RemoteModel:
-    """One request: the commit of `main` and, per wanted file, its size and hash.
-
-    The same API call as huggingface_hub's `HfApi.model_info(repo, revision="main",
-    files_metadata=True)`, made on our client. `shown` is the endpoint as messages may name it
-    (credentials masked); it defaults to `endpoint`.
-    """
+    """One request: the commit of `main` and, per wanted file, its size and hash (see the module
+    docstring). `shown` is the endpoint as messages may name it; it defaults to `endpoint`."""
     display = shown or endpoint
     if not is_repo_id(spec.repo):
         raise DownloadError(

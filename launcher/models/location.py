@@ -7,7 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,27 +25,17 @@ class CacheLocation:
     path: Path
     source: str  # "--cache-dir", "ROBO_BACKEND_CACHE_DIR", "FASTEMBED_CACHE_PATH", "default", …
     persistent: bool  # False when the root lies in the temp folder (cleaners may empty it)
-    warnings: list[str] = field(default_factory=list)
     # False for a read-only cache that already holds models (a baked Docker layer, a read-only
     # mount): its valid models are used as they are; nothing is downloaded, repaired or locked.
     writable: bool = True
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "source": self.source,
-            "persistent": self.persistent,
-            "writable": self.writable,
-            "warnings": list(self.warnings),
-        }
+        return dict(asdict(self), path=str(self.path))
 
 
 def default_cache_dir() -> Path:
-    """The persistent per-user default: platformdirs' user cache dir + `models`.
-
-    e.g. `%LOCALAPPDATA%\\robo-backend\\Cache\\models`, `~/Library/Caches/robo-backend/models`,
-    `~/.cache/robo-backend/models`.
-    """
+    """The persistent per-user default: platformdirs' user cache dir + `models`."""
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("robo-backend", appauthor=False)) / "models"
@@ -57,11 +47,8 @@ def legacy_cache_dir() -> Path:
 
 
 def write_probe(path: Path) -> str | None:
-    """Really write in `path` (create, write, fsync, rename, delete); None or why it failed.
-
-    `os.access` and `tempfile.gettempdir()` both lie (ACLs, read-only mounts, quota); only
-    doing it tells the truth.
-    """
+    """Really write in `path` (create, write, fsync, rename, delete); None or why it failed:
+    `os.access` and `tempfile.gettempdir()` both lie (ACLs, read-only mounts, quota)."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         token = f".robo-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -83,12 +70,7 @@ def write_probe(path: Path) -> str | None:
 
 
 def _in_temp(path: Path) -> bool:
-    temp = Path(tempfile.gettempdir()).resolve()
-    try:
-        path.resolve().relative_to(temp)
-    except ValueError:
-        return False
-    return True
+    return path.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
 
 
 def _holds_models(path: Path) -> bool:
@@ -104,8 +86,7 @@ def _candidates(
     value: str | os.PathLike[str] | None, source: str, environ: Mapping[str, str]
 ) -> list[tuple[Path, str]]:
     candidates: list[tuple[Path, str]] = []
-    if value not in (None, ""):
-        assert value is not None
+    if value is not None and value != "":
         candidates.append((Path(os.fspath(value)).expanduser(), source))
     fastembed_path = environ.get("FASTEMBED_CACHE_PATH", "").strip()
     if fastembed_path:
@@ -126,7 +107,7 @@ def _usable(absolute: Path, where: str, warnings: list[str]) -> CacheLocation:
     persistent = not _in_temp(absolute)
     if not persistent:
         warnings.append(f"model cache {absolute} is in the temp folder, which cleaners may empty")
-    return CacheLocation(absolute, where, persistent, warnings)
+    return CacheLocation(absolute, where, persistent, warnings=warnings)
 
 
 def resolve_cache_dir(
@@ -135,12 +116,8 @@ def resolve_cache_dir(
     env: Mapping[str, str] | None = None,
 ) -> CacheLocation:
     """Pick the cache root, first usable of: the setting, `FASTEMBED_CACHE_PATH`, platformdirs,
-    `~/.robo-backend/models`, the temp folder.
-
-    Each candidate is write-probed; an unwritable one is skipped with a warning, unless it already
-    holds models (then it is used read-only, `writable=False`). A root longer than ~115 characters
-    gets a MAX_PATH warning. None usable → ModelError.
-    """
+    `~/.robo-backend/models`, the temp folder. Each is write-probed; an unwritable one is skipped
+    with a warning unless it holds models (then used read-only). None usable → ModelError."""
     environ = os.environ if env is None else env
     warnings: list[str] = []
     tried: set[str] = set()
@@ -158,7 +135,8 @@ def resolve_cache_dir(
                 f"model cache {absolute} (from {where}) is read-only ({problem}); using the "
                 "models already in it, nothing can be downloaded or repaired there"
             )
-            return CacheLocation(absolute, where, not _in_temp(absolute), warnings, writable=False)
+            persistent = not _in_temp(absolute)
+            return CacheLocation(absolute, where, persistent, writable=False, warnings=warnings)
         warnings.append(
             f"model cache {absolute} (from {where}) is not writable ({problem}); skipped"
         )

@@ -32,17 +32,14 @@ def lock_path(root: Path, name: str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
-    return bool(psutil.pid_exists(pid))
+    return pid > 0 and bool(psutil.pid_exists(pid))
 
 
 def read_pid_file(path: Path) -> int | None:
     """The pid a lock's `.pid` sidecar names, or None when it is not one we could have written
-    (untrusted like every state file: any bytes, a FIFO, a folder; only ever shown, never
-    signalled)."""
+    (untrusted like every state file; only ever shown, never signalled)."""
     text = read_state_text(path, limit=64)
     words = text.split() if text else []
     if len(words) != 1 or not words[0].isascii() or not words[0].isdigit():
@@ -55,12 +52,9 @@ def _pid_file(lock: Path) -> Path:
 
 
 def lock_holder(cache_root: Path, name: str) -> int | None:
-    """The pid of a live process holding model `name`'s download lock, or None.
-
-    The OS lock (flock/msvcrt) is the truth: it dies with its process, so a lock left by a
-    killed prefetch is free again. The `.pid` sidecar only names the holder. Returns -1 when the
-    lock is held but the holder's pid is unknown.
-    """
+    """The pid of a live process holding model `name`'s download lock, or None (-1: held,
+    holder unknown). The OS lock is the truth (it dies with its process); the `.pid` sidecar only
+    names the holder."""
     from filelock import FileLock, Timeout
 
     path = lock_path(Path(cache_root), name)
@@ -100,11 +94,8 @@ def model_lock(
     timeout: float = DEFAULT_LOCK_WAIT,
     on_wait: Callable[[int | None], None] | None = None,
 ) -> Iterator[Path]:
-    """Hold model `name`'s per-model lock (`<root>/.locks/<folder>.lock`) for the block.
-
-    A second process waits (calling `on_wait(pid)` once, so it can say who it waits for), up to
-    `timeout` seconds, then gets a ModelError. A lock whose holder died is free at once.
-    """
+    """Hold model `name`'s per-model lock for the block; a second process waits (calling
+    `on_wait(pid)` once) up to `timeout` s, then gets a ModelError."""
     from filelock import FileLock
 
     path = lock_path(Path(cache_root), name)

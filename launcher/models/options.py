@@ -31,42 +31,29 @@ if TYPE_CHECKING:
 
 @dataclass
 class PrefetchOptions:
-    """Everything one prefetch needs.
-
-    `endpoint`/`token` None mean "read HF_ENDPOINT/HF_TOKEN now" (never at import time).
-    `cache` None means the default cache location, resolved when prefetch starts.
-    `legacy_dir` None means fastembed's old default, `<temp>/fastembed_cache`.
-    `symlinks` None means "symlinks unless Windows, HF_HUB_DISABLE_SYMLINKS or unsupported".
-    `min_rate` is the throughput floor in bytes/s over a `stall_timeout` window (0: none).
-    `budget` is the seconds the whole chain may go without receiving a byte (0: no limit).
-    `progress` opens a progress display per download (None: no display, log lines only).
-    `starts_backend` says whether a backend starts after this prefetch (`up`) or not
-    (`prefetch`), so the degraded warning tells the truth about what happens next.
-    `described` holds the models as the backend's fastembed describes them (by name; see
-    `registry.described`): they win over the built-in table, repo spelling included.
-    `parts` is how many parallel ranged connections a file of at least `part_threshold` bytes
-    gets (1: one connection for every file).
-    """
+    """Everything one prefetch needs; None means "decide when prefetch starts"."""
 
     model: str = DEFAULT_MODEL
     fallback_model: str | None = DEFAULT_FALLBACK_MODEL
-    cache: CacheLocation | Path | str | None = None
+    cache: CacheLocation | Path | str | None = None  # None: the default cache location
     retries: int = DEFAULT_RETRIES
     retry_delay: float = DEFAULT_RETRY_DELAY
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
-    min_rate: float = DEFAULT_MIN_RATE
-    budget: float = DEFAULT_MODEL_BUDGET
+    min_rate: float = DEFAULT_MIN_RATE  # bytes/s over a stall_timeout window (0: no floor)
+    budget: float = DEFAULT_MODEL_BUDGET  # seconds the chain may go without progress (0: none)
     offline: bool = False
     require_model: bool = False
-    endpoint: str | None = None
-    token: str | None = None
+    endpoint: str | None = None  # None: HF_ENDPOINT (read then, never at import time)
+    token: str | None = None  # None: HF_TOKEN
     lock_timeout: float = DEFAULT_LOCK_WAIT
-    symlinks: bool | None = None
-    legacy_dir: Path | None = None
+    symlinks: bool | None = None  # None: unless Windows, HF_HUB_DISABLE_SYMLINKS or unsupported
+    legacy_dir: Path | None = None  # None: fastembed's old default, <temp>/fastembed_cache
     sentence_transformers: bool = True
     file_ops: FileOps = field(default_factory=lambda: DEFAULT_FILE_OPS)
-    progress: ProgressFactory | None = None
+    progress: ProgressFactory | None = None  # opens a display per download (None: log lines)
+    # the models as the backend's fastembed describes them (`registry.described`): they win
+    # over the built-in table, repo spelling included
     described: dict[str, ModelSpec] = field(default_factory=dict)
-    parts: int = DEFAULT_PARTS
+    parts: int = DEFAULT_PARTS  # parallel ranged connections for a file of part_threshold bytes
     part_threshold: int = DEFAULT_PART_THRESHOLD
     starts_backend: bool = True  # False for `prefetch`: its warnings speak of itself, not `up`

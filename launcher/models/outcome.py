@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,9 @@ from loguru import logger
 
 from launcher.errors import ModelError, StateFileError
 from launcher.fileops import FileOps
+from launcher.models.budget import HOW_TO_CHANGE
 from launcher.models.location import CacheLocation
+from launcher.models.statusfile import write_status
 
 READY, FALLBACK, DEGRADED, FAILED = "ready", "fallback", "degraded", "failed"
 ST_PREFIX = "sentence-transformers:"
@@ -29,14 +31,7 @@ class Attempt:
     bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "attempt": self.attempt,
-            "ok": self.ok,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "bytes": self.bytes,
-        }
+        return dict(asdict(self), seconds=round(self.seconds, 3))
 
 
 @dataclass
@@ -107,8 +102,6 @@ class RunLog:
         download: it is logged here, and said (once, as an error) when the step settles."""
         if self.status_file is None:
             return
-        from launcher.models.statusfile import write_status
-
         try:
             write_status(
                 self.status_file,
@@ -123,8 +116,6 @@ class RunLog:
 
     def budget_ran_out(self, reason: str) -> None:
         """The step's budget ran out: that is the reason to report, with how to change it."""
-        from launcher.models.budget import HOW_TO_CHANGE
-
         self.result.budget_reason = reason
         self.result.last_error = reason
         self.result.last_hint = HOW_TO_CHANGE

@@ -8,7 +8,6 @@ like a one-connection download. A server that ignores `Range` raises `NoRanges`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launcher.fileops import FileOps
+from launcher.models.body import CHUNK, Hashes
 from launcher.models.failures import TRANSIENT, DownloadError, classify, error_from_status
 from launcher.models.floor import TooSlow
 from launcher.models.hub import RemoteFile
@@ -31,7 +31,6 @@ DEFAULT_PARTS = 16  # chosen by measurement: docs/benchmarks.md, "5c"
 DEFAULT_PART_THRESHOLD = 16 << 20  # smaller files gain nothing from more connections
 PART_RETRIES = 3  # requests per part within one attempt before the attempt fails
 PART_BACKOFF = 0.5  # seconds before a part's second request, doubled after each
-CHUNK = 1 << 20
 
 
 class NoRanges(Exception):
@@ -57,14 +56,10 @@ def plan_for(size: int, parts: int, threshold: int) -> PartPlan | None:
     return PartPlan(size, parts)
 
 
-def part_path(blobs: Path, etag: str, index: int, count: int) -> Path:
-    if index == 0:
-        return blobs / (etag + INCOMPLETE_SUFFIX)
-    return blobs / f"{etag}.{index}of{count}{INCOMPLETE_SUFFIX}"
-
-
 def part_paths(blobs: Path, etag: str, count: int) -> list[Path]:
-    return [part_path(blobs, etag, index, count) for index in range(count)]
+    """The part files; part 0 is the ordinary partial (see the module docstring)."""
+    later = [blobs / f"{etag}.{i}of{count}{INCOMPLETE_SUFFIX}" for i in range(1, count)]
+    return [blobs / (etag + INCOMPLETE_SUFFIX), *later]
 
 
 def is_parted(blobs: Path, rf: RemoteFile, plan: PartPlan) -> bool:
@@ -126,10 +121,6 @@ class PartedDownload:
         ]
         self.cancelled = threading.Event()
 
-    @property
-    def existing(self) -> int:
-        return sum(part.have for part in self.parts)
-
     def fetch(self) -> None:
         """Bring every part's bytes; raises DownloadError (or NoRanges) after stopping the
         others when one part cannot finish."""
@@ -149,33 +140,25 @@ class PartedDownload:
         if errors:
             raise _first_cause(errors)
 
-    def assemble(self) -> tuple[Path, str, str | None]:
+    def assemble(self) -> tuple[Path, str | None]:
         """Append parts 1… to part 0 (deleting each once appended), hashing the whole file in
-        the same pass; (part 0's path, which now holds the file unverified, its sha256, its
-        git blob sha1 when the file is not an LFS one)."""
-        sha256 = hashlib.sha256()
-        sha1 = None if self.rf.lfs else hashlib.sha1(b"blob %d\0" % self.rf.size)
-        hashers = [h for h in (sha256, sha1) if h is not None]
+        the same pass; (part 0's path, which now holds the file, its sha256 when it matches the
+        hub's hash, else None)."""
+        hashes = Hashes(self.rf)
         first = self.parts[0].path
         with open(first, "r+b") as out:
             while chunk := out.read(CHUNK):
-                for hasher in hashers:
-                    hasher.update(chunk)
+                hashes.update(chunk)
             for part in self.parts[1:]:
                 with open(part.path, "rb") as handle:
                     while chunk := handle.read(CHUNK):
-                        for hasher in hashers:
-                            hasher.update(chunk)
+                        hashes.update(chunk)
                         out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
         for part in self.parts[1:]:
             self.ops.unlink(part.path)
-        return first, sha256.hexdigest(), sha1.hexdigest() if sha1 is not None else None
-
-    def discard(self) -> None:
-        for part in self.parts:
-            self.ops.unlink(part.path)
+        return first, hashes.verified()
 
     # ------------------------------------------------------------------ one part
     def _fetch_part(self, part: _Part) -> None:

@@ -10,16 +10,9 @@ from pathlib import Path
 from launcher.errors import ModelError
 from launcher.fileops import DEFAULT_FILE_OPS, FileOps
 from launcher.models.layout import FOLDER_PREFIX, INCOMPLETE_SUFFIX, find_folder, repo_folder_name
+from launcher.models.names import is_inside
 from launcher.models.registry import lookup
 from launcher.models.verified import STAMP_NAME
-
-
-def _inside(root: Path, path: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def _clear_keeping_blobs(folder: Path, ops: FileOps) -> None:
@@ -39,12 +32,8 @@ def repair_model(
     keep_blobs: bool = False,
     ops: FileOps = DEFAULT_FILE_OPS,
 ) -> Path | None:
-    """Delete model `name`'s folder (only that folder, never anything outside `cache_root`).
-
-    `keep_blobs=True` (what prefetch uses) keeps `blobs/`: complete blobs are re-verified by
-    hash before reuse and `.incomplete` ones are resumed, so a repair after a crash costs only
-    the missing bytes. Returns the folder that was cleaned, or None if there was none.
-    """
+    """Delete model `name`'s folder (never anything outside `cache_root`); the folder, or None.
+    `keep_blobs` keeps `blobs/` so a repair costs only the missing bytes (blobs are re-verified)."""
     root = Path(cache_root)
     folder = find_folder(root, lookup(name))
     if folder is None:
@@ -54,7 +43,7 @@ def repair_model(
             f"refusing to delete {folder}: it is not a model folder of {root}",
             "Delete it by hand if you are sure.",
         )
-    if folder.is_symlink() or not _inside(root, folder):
+    if folder.is_symlink() or not is_inside(root, folder):
         # A model folder that points elsewhere: drop the link, never what it points at.
         ops.unlink(folder)
     elif keep_blobs:
@@ -65,9 +54,8 @@ def repair_model(
 
 
 def link_or_copy(source: str, target: str) -> str:
-    """A hard link where the filesystem allows one (same device, links supported), else a copy:
-    shutil.copytree's `copy_function` for a second name of a folder whose blobs are never
-    written in place (downloads go to `.incomplete` files and are renamed)."""
+    """A hard link where the filesystem allows one, else a copy (`copytree`'s `copy_function`;
+    blobs are never written in place)."""
     try:
         os.link(source, target)
     except OSError:
@@ -83,13 +71,9 @@ def adopt_model(
     *,
     link: bool = False,
 ) -> Path:
-    """Copy model `name`'s folder from another cache (the legacy temp cache) into `cache_root`.
-
-    Copied into a temp folder first and renamed into place, so a crash never leaves half a copy
-    under the real name; relative symlinks stay valid. `link`: hard-link the files instead of
-    copying them where the filesystem allows (a second spelling in the same cache costs no
-    space). The caller verifies and stamps it.
-    """
+    """Copy model `name`'s folder from another cache into `cache_root`, through a temp folder
+    renamed into place (a crash never leaves half a copy). `link`: hard-link the files where
+    the filesystem allows. The caller verifies and stamps it."""
     spec = lookup(name)
     source = find_folder(Path(source_root), spec)
     if source is None:

@@ -60,11 +60,8 @@ def free_space_hint(needed: int, folder: Path) -> str:
 
 
 def check_free_space(folder: Path, remote: RemoteModel, label: str) -> int:
-    """Refuse to start when the drive lacks (bytes still to fetch) + a margin.
-
-    Returns the bytes still to fetch. huggingface_hub only warns; a disk that fills up halfway
-    costs the whole download and can break other programs, so we stop before the first byte.
-    """
+    """Refuse to start when the drive lacks (bytes still to fetch) + a margin; those bytes.
+    A disk that fills up halfway costs the whole download and can break other programs."""
     remaining = max(remote.total - existing_bytes(folder, remote), 0)
     needed = remaining + DISK_MARGIN
     free = disk_free(folder)

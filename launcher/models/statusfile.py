@@ -16,12 +16,10 @@ from launcher.fileops import DEFAULT_FILE_OPS, FileOps, read_state_json, write_s
 from launcher.redact import redact
 
 SCHEMA = 1
-MODEL_STATES = ("ready", "fallback", "degraded", "failed")
 
 
 def _valid(data: Any) -> bool:
-    """A schema-1 document whose parts have the types we write (the values inside `model` and
-    `environment` are read by their users, who check what they take)."""
+    """A schema-1 document whose parts have the types we write."""
     return (
         isinstance(data, dict)
         and data.get("schema") == SCHEMA
@@ -45,12 +43,8 @@ def write_status(
     environment: dict[str, Any] | None = None,
     ops: FileOps = DEFAULT_FILE_OPS,
 ) -> dict[str, Any]:
-    """Write the status file atomically and return the document written.
-
-    A part given as None keeps what the file already holds (so prefetch can update `model`
-    without knowing the `environment` that `up` recorded, and the other way round). A file that
-    cannot be written (a folder in its place, a full disk) is a StateFileError.
-    """
+    """Write the status file atomically (secrets masked) and return the document written.
+    A part given as None keeps what the file holds; an unwritable file is a StateFileError."""
     target = Path(path)
     previous = read_status(target) or {}
     document: dict[str, Any] = {
@@ -59,8 +53,6 @@ def write_status(
         "model": model if model is not None else previous.get("model"),
         "environment": environment if environment is not None else previous.get("environment"),
     }
-    # No secret goes into the file: credentials in URLs (an endpoint's userinfo) and the
-    # values of secret variables are masked as everywhere else.
     text = redact(json.dumps(document, indent=2, default=str))
     write_state_text(target, text + "\n", ops, what="the status file")
     return document

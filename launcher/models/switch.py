@@ -31,12 +31,15 @@ class ModelSwitch:
         )
 
 
+def _recorded(status_file: Path) -> dict[str, Any]:
+    """The status file's `model` object ({} when there is none)."""
+    model = (read_status(status_file) or {}).get("model")
+    return model if isinstance(model, dict) else {}
+
+
 def last_used_model(status_file: Path) -> str | None:
     """The model the previous runs used, from the status file (None on a first run)."""
-    document = read_status(status_file) or {}
-    model = document.get("model")
-    if not isinstance(model, dict):
-        return None
+    model = _recorded(status_file)
     used = model.get("last_used") or model.get("resolved")
     return used if isinstance(used, str) and used else None
 
@@ -44,12 +47,9 @@ def last_used_model(status_file: Path) -> str | None:
 def settle_model(
     status_file: Path, model: dict[str, Any], before: str | None, *, allow_switch: bool = True
 ) -> ModelSwitch | None:
-    """Record this run's model against `before` (read with `last_used_model` before prefetch).
-
-    Writes `changed_from` and `last_used` into the status file's `model` object and returns the
-    switch (None when there is none). With `allow_switch` False a switch raises ModelError
-    (exit 1) and the status file keeps `before` as the model in use.
-    """
+    """Record this run's model against `before` (`changed_from`, `last_used` in the status
+    file); the switch, or None. With `allow_switch` False a switch raises ModelError and the
+    status file keeps `before`."""
     now = model.get("resolved")
     switched = bool(before and now and str(now).lower() != before.lower())
     if switched and not allow_switch:
@@ -71,9 +71,8 @@ def settle_model(
 
 def last_switch(status_file: Path) -> ModelSwitch | None:
     """The switch the last run recorded (for `doctor`), or None."""
-    document = read_status(status_file) or {}
-    model = document.get("model")
-    if not isinstance(model, dict) or not model.get("changed_from"):
+    model = _recorded(status_file)
+    if not model.get("changed_from"):
         return None
     now = model.get("resolved") or model.get("last_used")
     return ModelSwitch(str(model["changed_from"]), str(now)) if now else None

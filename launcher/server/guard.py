@@ -29,17 +29,13 @@ WATCHDOG = Path(__file__).with_name("watchdog.py")
 class Guard(Protocol):
     """What serve() asks of the orphan protection of one platform."""
 
-    def preexec(self) -> Callable[[], None] | None:
-        """Code to run in the child between fork and exec (POSIX), or None."""
+    def preexec(self) -> Callable[[], None] | None: ...  # run in the child before exec (POSIX)
 
-    def started(self, pid: int) -> None:
-        """The backend exists (its pid is its process group id on POSIX)."""
+    def started(self, pid: int) -> None: ...  # the backend exists (pid = its group id on POSIX)
 
-    def descendants(self, pids: list[int]) -> None:
-        """Newly seen descendants of the backend (they may leave its group)."""
+    def descendants(self, pids: list[int]) -> None: ...  # newly seen (they may leave its group)
 
-    def close(self) -> None:
-        """The launcher stopped the backend itself: stand down."""
+    def close(self) -> None: ...  # the launcher stopped the backend itself: stand down
 
 
 class Watchdog:
@@ -87,16 +83,6 @@ class Watchdog:
                 process.wait(timeout=2)
 
 
-def _create_times(pids: list[int]) -> list[tuple[int, float]]:
-    import psutil
-
-    found = []
-    for pid in pids:
-        with contextlib.suppress(psutil.Error, OSError):
-            found.append((pid, psutil.Process(pid).create_time()))
-    return found
-
-
 class PosixGuard:
     """Watchdog everywhere on POSIX; on Linux also the parent-death signal."""
 
@@ -114,17 +100,19 @@ class PosixGuard:
         self.watchdog.send(f"g {pid}")
 
     def descendants(self, pids: list[int]) -> None:
-        for pid, created in _create_times(pids):
-            self.watchdog.send(f"p {pid} {created:.6f}")
+        import psutil
+
+        for pid in pids:
+            with contextlib.suppress(psutil.Error, OSError):
+                self.watchdog.send(f"p {pid} {psutil.Process(pid).create_time():.6f}")
 
     def close(self) -> None:
         self.watchdog.close()
 
 
 def parent_death_signal(parent: int, sig: int) -> Callable[[], None]:
-    """A preexec hook: ask the kernel to send `sig` to the child when the launcher dies; if it
-    died already (between fork and prctl), the child kills itself. libc is loaded here, in the
-    launcher, so the hook only makes one call in the forked child."""
+    """A preexec hook: the kernel sends `sig` to the child when the launcher dies (the child
+    kills itself if that happened before prctl); libc is loaded here, not in the child."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def hook() -> None:
@@ -149,26 +137,12 @@ class _BasicLimits(ctypes.Structure):
     ]
 
 
-class _IoCounters(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_uint64)
-        for name in (
-            "ReadOperationCount",
-            "WriteOperationCount",
-            "OtherOperationCount",
-            "ReadTransferCount",
-            "WriteTransferCount",
-            "OtherTransferCount",
-        )
-    ]
-
-
 class ExtendedLimits(ctypes.Structure):
     """JOBOBJECT_EXTENDED_LIMIT_INFORMATION."""
 
     _fields_ = [
         ("BasicLimitInformation", _BasicLimits),
-        ("IoInfo", _IoCounters),
+        ("IoInfo", ctypes.c_uint64 * 6),  # IO_COUNTERS: six ULONGLONG counters
         ("ProcessMemoryLimit", ctypes.c_size_t),
         ("JobMemoryLimit", ctypes.c_size_t),
         ("PeakProcessMemoryUsed", ctypes.c_size_t),
@@ -177,12 +151,9 @@ class ExtendedLimits(ctypes.Structure):
 
 
 class JobObjectGuard:
-    """Windows: the backend in a kill-on-close Job Object (its children join it by default).
-
-    `kernel32` is injectable (tests pass a recorder); the real one is `ctypes.windll.kernel32`.
-    The job handle is never closed by us while the backend runs: the OS closes it when the
-    launcher exits, however it exits, and that kills the tree.
-    """
+    """Windows: the backend in a kill-on-close Job Object (its children join it). The handle is
+    never closed by us: the OS closes it when the launcher exits, and that kills the tree.
+    `kernel32` is injectable (tests pass a recorder)."""
 
     def __init__(self, kernel32: Any = None) -> None:
         self.kernel32 = kernel32 if kernel32 is not None else _windows_kernel32()

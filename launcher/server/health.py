@@ -25,8 +25,7 @@ def opener() -> Any:
 
 
 def probe_url(url: str) -> str:
-    """The URL to poll: a wildcard bind address (0.0.0.0, ::) is not something a client can
-    connect to on Windows, so the health check goes to the loopback address instead."""
+    """The URL to poll: a wildcard bind address (0.0.0.0, ::) is polled on loopback."""
     parts = urlsplit(url)
     loopback = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(parts.hostname or "")
     if loopback is None:
@@ -102,13 +101,9 @@ def health_routes(document: Any) -> list[str]:
 
 
 class HealthProbe:
-    """Polls the health route; finds it in the app's OpenAPI when the default one is missing.
-
-    `discover`: the route is the default (`/health`, not configured): when it answers 404, the
-    app's `/openapi.json` is read for a GET route named like health and that one is polled;
-    with none, the first HTTP answer means ready (with a warning). A configured route that
-    answers 404 for CONFIGURED_404_GRACE seconds is an error (ServerError).
-    """
+    """Polls the health route. `discover` (the default `/health`): on a 404 the app's OpenAPI is
+    read for a GET route named like health, else the first HTTP answer means ready (with a
+    warning). A configured route that 404s for CONFIGURED_404_GRACE s is a ServerError."""
 
     def __init__(
         self,

@@ -1,8 +1,6 @@
 """Port probe: can the backend listen on host:port, and if not, which process holds it.
 
-`check_port` binds the way uvicorn will (SO_REUSEADDR on POSIX, SO_EXCLUSIVEADDRUSE on Windows)
-and names the holder in the error; `port_holder` and `describe_process` are reused by the
-run-file check and the bind-race report. psutil is imported inside the functions that need it.
+psutil is imported on use: the early start probes the port before anything else is loaded.
 """
 
 from __future__ import annotations
@@ -40,12 +38,9 @@ def _addrinfo(host: str, port: int) -> tuple[int, Any]:
 
 
 def _bind_error(host: str, port: int) -> OSError | None:
-    """Try to bind host:port the way uvicorn will; the OSError when that fails.
-
-    POSIX: with SO_REUSEADDR like uvicorn, so a TIME_WAIT leftover of our previous run is not
-    mistaken for a live server. Windows: SO_EXCLUSIVEADDRUSE, because SO_REUSEADDR there would
-    let us bind on top of a listening socket.
-    """
+    """Try to bind host:port the way uvicorn will; the OSError when that fails. POSIX: with
+    SO_REUSEADDR like uvicorn (a TIME_WAIT leftover is no live server); Windows: SO_EXCLUSIVEADDRUSE
+    (SO_REUSEADDR there would bind on top of a listening socket)."""
     family, sockaddr = _addrinfo(host, port)
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -75,13 +70,6 @@ def _someone_accepts(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _in_use(exc: OSError) -> bool:
-    codes = {exc.errno, getattr(exc, "winerror", None)}
-    if not WINDOWS:
-        codes.discard(WINDOWS_RESERVED)
-    return bool(codes & IN_USE_ERRNOS)
 
 
 def describe_process(process: psutil.Process) -> str:
@@ -136,22 +124,9 @@ def listens(pids: Iterable[int], port: int) -> bool:
     return False
 
 
-def listening_pids(port: int) -> list[int | None]:
-    """The pids of the processes listening on `port` (None for one the OS hides from us);
-    empty when no listener is visible or the sockets cannot be listed."""
-    import psutil
-
-    try:
-        return [pid for pid, _ in _listeners(port)]
-    except (psutil.Error, OSError):
-        return []
-
-
 def port_holder(host: str, port: int) -> str | None:
-    """Which process listens on `port`: "pid 1234 (python3 -m http.server)", or a vaguer
-    "another process" when the OS hides it from us (other users' sockets without root), or
-    None when no listener is visible at all.
-    """
+    """Which process listens on `port`: "pid 1234 (python3 -m http.server)", "another process"
+    when the OS hides it, or None when no listener is visible at all."""
     import psutil
 
     wildcard = {"0.0.0.0", "::", ""}
@@ -194,21 +169,21 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def check_port(host: str, port: int) -> None:
-    """Raise PortInUseError (exit 1) naming the holder when host:port cannot be listened on.
-
-    Port 0 means "any free port" and is never in use. A host that is not an address of this
-    machine, or a privileged port, is reported with its own message.
-    """
+    """Raise PortInUseError naming the holder when host:port cannot be listened on (port 0,
+    "any free port", never is); a foreign host or a privileged port has its own error."""
     if port == 0:
         return
     exc = _bind_error(host, port)
     if exc is None:
         if not _someone_accepts(host, port):
             return
-    elif not _in_use(exc):
+        raise in_use_error(host, port)
+    codes = {exc.errno, getattr(exc, "winerror", None)}
+    if not WINDOWS:
+        codes.discard(WINDOWS_RESERVED)
+    if not codes & IN_USE_ERRNOS:
         raise _cannot_listen(host, port, exc)
-    reserved = exc is not None and WINDOWS_RESERVED in {exc.errno, getattr(exc, "winerror", None)}
-    raise in_use_error(host, port, reserved=reserved)
+    raise in_use_error(host, port, reserved=WINDOWS_RESERVED in codes)
 
 
 def _cannot_listen(host: str, port: int, exc: OSError) -> LauncherError:
@@ -231,8 +206,7 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> LauncherError:
 
 
 def in_use_error(host: str, port: int, *, reserved: bool = False) -> PortInUseError:
-    """The error for a taken port, naming its holder: used by the pre-flight and by the
-    bind race (a port taken between the pre-flight and uvicorn's own bind)."""
+    """The error for a taken port, naming its holder (the pre-flight's, and the bind race's)."""
     holder = port_holder(host, port)
     if reserved and holder is None:
         return PortInUseError(
@@ -250,8 +224,8 @@ def in_use_error(host: str, port: int, *, reserved: bool = False) -> PortInUseEr
 
 
 def pick_free_port(host: str) -> int:
-    """A port that is free on `host` right now (the OS picks it; bind port 0). A host that is
-    not this machine's is the same settings error as with a fixed port (exit 2)."""
+    """A port that is free on `host` right now (the OS picks it); a foreign host is a settings
+    error as with a fixed port."""
     family, sockaddr = _addrinfo(host, 0)
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         try:

@@ -26,10 +26,9 @@ from launcher import proc
 from launcher.errors import ServerError
 from launcher.server import health
 from launcher.server.guard import Guard, guard_for
-from launcher.server.port import IN_USE_ERRNOS, in_use_error, listening_pids, listens
-from launcher.server.tree import POLL, ProcessTree, StopFlag, exit_code, stop_signals_to
+from launcher.server.port import IN_USE_ERRNOS, in_use_error, listener_pids, listens
+from launcher.server.tree import POLL, WINDOWS, ProcessTree, StopFlag, exit_code, stop_signals_to
 
-WINDOWS = sys.platform == "win32"
 CONSOLE_CHECK = 0.5  # how often the supervisor checks that stdout/stderr are still there
 FOREIGN_RETRY = 0.25  # how often to look again while another process answers on our port
 
@@ -47,24 +46,15 @@ def _ignore(*args: object) -> None:
 
 @dataclass
 class ServeEvents:
-    """What serve() reports, for the caller to render; every callback is optional but `ready`.
+    """What serve() reports, for the caller to render; every callback is optional but `ready`."""
 
-    ready(url, pid): the health route answered 200 (called once).
-    health(readiness): just before `ready`: the route that answered, and how it was found.
-    started(pid): the child process exists.
-    output(line): one line of the backend's output (from a reader thread).
-    stopping(pid, reason): the launcher was told to stop; the tree is being stopped.
-    stopped(seconds): the tree is gone.
-    exited(code, tail): the backend exited by itself; its last lines.
-    """
-
-    ready: Callable[[str, int], None]
-    health: Callable[[health.Readiness], None] = _ignore
-    started: Callable[[int], None] = _ignore
-    output: Callable[[str], None] = _ignore
-    stopping: Callable[[int, str], None] = _ignore
-    stopped: Callable[[float], None] = _ignore
-    exited: Callable[[int, list[str]], None] = _ignore
+    ready: Callable[[str, int], None]  # (url, pid): the health route answered 200; called once
+    health: Callable[[health.Readiness], None] = _ignore  # just before ready: how it was found
+    started: Callable[[int], None] = _ignore  # (pid): the child process exists
+    output: Callable[[str], None] = _ignore  # a line of the backend's output (a reader thread)
+    stopping: Callable[[int, str], None] = _ignore  # (pid, reason): the tree is being stopped
+    stopped: Callable[[float], None] = _ignore  # (seconds): the tree is gone
+    exited: Callable[[int, list[str]], None] = _ignore  # (code, last lines): it exited by itself
 
 
 @dataclass
@@ -101,8 +91,8 @@ class _Child:
         self.pump.start()
 
     def _pump(self) -> None:
-        """Hand the child's output to `events.output` line by line, keeping the last lines.
-        A console that cannot be written to any more stops the launcher (quietly)."""
+        """Hand the child's output to `events.output` line by line, keeping the last lines; a
+        console that cannot be written to any more stops the launcher (quietly)."""
         stream = self.popen.stdout
         assert stream is not None
         for raw in iter(stream.readline, b""):
@@ -113,9 +103,7 @@ class _Child:
             try:
                 self.events.output(text)
             except OSError as exc:
-                logger.debug(f"console lost while writing backend output: {exc}")
-                silence_console()
-                self.flag.lose_console()
+                _lose_console(self.flag, exc)
         stream.close()
 
     def finish_output(self) -> list[str]:
@@ -125,9 +113,9 @@ class _Child:
         return list(self.tail)
 
 
-def silence_console() -> None:
-    """Point stdout and stderr at the null device: the terminal or pipe is gone, and every
-    later write (ours, Rich's, loguru's, the interpreter's at exit) must not fail."""
+def _to_null() -> None:
+    """Point stdout and stderr at the null device: every later write (ours, Rich's, loguru's,
+    the interpreter's at exit) must not fail."""
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
         for fd in (1, 2):
@@ -136,9 +124,8 @@ def silence_console() -> None:
         os.close(null)
 
 
-def console_gone() -> bool:
-    """True when stdout or stderr reports a hangup or an error (a closed terminal, a pipe whose
-    reader is gone). POSIX only; a file or /dev/null never does."""
+def _hung_up() -> bool:
+    """True when stdout or stderr reports a hangup or an error (POSIX only)."""
     if WINDOWS or not hasattr(select, "poll"):
         return False
     poller = select.poll()
@@ -151,16 +138,11 @@ def console_gone() -> bool:
     return any(mask & (select.POLLHUP | select.POLLERR) for _, mask in events)
 
 
-def _start(
-    argv: list[str], env: Mapping[str, str], cwd: Path, guard: Guard
-) -> subprocess.Popen[bytes]:
-    try:
-        return proc.spawn(argv, env=env, cwd=cwd, windows=WINDOWS, preexec=guard.preexec())
-    except OSError as exc:
-        raise ServerError(
-            f"could not start the backend ({argv[0]}): {exc.strerror or exc}",
-            "The venv's interpreter may be gone: delete the venv and run `up` again.",
-        ) from None
+def _lose_console(flag: StopFlag, why: object) -> None:
+    """The terminal or pipe is gone: later writes go to the null device; stop like a hangup."""
+    logger.debug(f"console lost: {why}")
+    _to_null()
+    flag.lose_console()
 
 
 def _bind_race(tail: list[str], bind: tuple[str, int] | None) -> ServerError | None:
@@ -192,19 +174,19 @@ class _Supervisor:
         self._console_checked = 0.0
         self.foreign: int | None = None  # a process outside the tree that answered for it
 
-    def running(self) -> bool:
-        """True while nobody asked us to stop and the child still runs; keeps the tree
-        memory and the console check fresh."""
-        new = self.child.tree.remember()
+    def remember_tree(self, force: bool = False) -> None:
+        new = self.child.tree.remember(force)
         if new:
             self.guard.descendants(new)
+
+    def running(self) -> bool:
+        """True while nobody asked us to stop and the child runs (tree and console kept fresh)."""
+        self.remember_tree()
         now = time.monotonic()
         if now - self._console_checked >= CONSOLE_CHECK:
             self._console_checked = now
-            if not self.flag.console_lost and console_gone():
-                logger.debug("stdout/stderr hung up")
-                silence_console()
-                self.flag.lose_console()
+            if not self.flag.console_lost and _hung_up():
+                _lose_console(self.flag, "stdout/stderr hung up")
         return (
             self.flag.signum is None and not self.restarting() and self.child.popen.poll() is None
         )
@@ -230,19 +212,16 @@ class _Supervisor:
         return None
 
     def _answered_by_another(self) -> bool:
-        """True when a process outside the backend's tree listens on the port and none of the
-        tree does: that process, not our backend, answered (another `up`'s backend that bound
-        the port first). Only proven cases count: no visible listener is not "another"."""
+        """True when a process outside the backend's tree, and none of it, listens on the port:
+        it answered, not our backend. No visible listener is not "another"."""
         if self.target.bind is None or not self.target.own_listener:
             return False
         port = self.target.bind[1]
-        new = self.child.tree.remember(force=True)
-        if new:
-            self.guard.descendants(new)
+        self.remember_tree(force=True)
         ours = set(self.child.tree.known) | {self.child.pid}
         if listens(ours, port):
             return False
-        known = {pid for pid in listening_pids(port) if pid is not None}
+        known = listener_pids(port)
         if not known or known & ours:
             return False
         if self.foreign is None:
@@ -266,36 +245,22 @@ class _Supervisor:
 
     def _quietly(self, report: Callable[..., None], *args: object) -> None:
         """Report an event; a console that fails to take it is a lost console, not a crash."""
-        if self.flag.console_lost and console_gone():
-            silence_console()
+        if self.flag.console_lost and _hung_up():
+            _to_null()
         try:
             report(*args)
         except OSError as exc:
-            logger.debug(f"console lost: {exc}")
-            silence_console()
-            self.flag.lose_console()
+            _lose_console(self.flag, exc)
 
-    def _stop_on_request(self) -> int:
+    def _stop(self, reason: str) -> None:
+        """Stop the tree on request (`reason`: the signal's, or "restart"), saying so."""
         child, events = self.child, self.child.events
-        logger.debug(f"stopping the backend (pid {child.pid}): {self.flag.reason}")
-        self._quietly(events.stopping, child.pid, self.flag.reason)
+        logger.debug(f"stopping the backend (pid {child.pid}): {reason}")
+        self._quietly(events.stopping, child.pid, reason)
         began = time.monotonic()
         child.tree.stop()
         child.finish_output()
         self._quietly(events.stopped, time.monotonic() - began)
-        logger.debug(f"backend stopped; exit code {self.flag.exit_code}")
-        return self.flag.exit_code
-
-    def _stop_for_restart(self) -> int:
-        """Stop the tree for a restart; a stop signal that came meanwhile wins (its code)."""
-        child, events = self.child, self.child.events
-        logger.debug(f"stopping the backend (pid {child.pid}) to start it again")
-        self._quietly(events.stopping, child.pid, "restart")
-        began = time.monotonic()
-        child.tree.stop()
-        child.finish_output()
-        self._quietly(events.stopped, time.monotonic() - began)
-        return self.flag.exit_code if self.flag.signum is not None else RESTART
 
     def serve_until_done(self) -> int:
         child, events = self.child, self.child.events
@@ -306,9 +271,11 @@ class _Supervisor:
             while self.running():
                 time.sleep(POLL)
         if self.flag.signum is not None:
-            return self._stop_on_request()
-        if self.restarting():
-            return self._stop_for_restart()
+            self._stop(self.flag.reason)
+            return self.flag.exit_code
+        if self.restarting():  # a stop signal that comes meanwhile wins (its code)
+            self._stop("restart")
+            return self.flag.exit_code if self.flag.signum is not None else RESTART
         code = exit_code(child.popen.returncode)
         child.tree.stop()  # the child is gone; its leftovers (if any) must not outlive it
         tail = child.finish_output()
@@ -333,12 +300,9 @@ def serve(
 ) -> int:
     """Run `argv` (uvicorn) until it exits or the launcher is told to stop; the exit code.
 
-    `events.ready` is called once, after the health route answered 200 from the backend's own
-    process tree. Returns 130/143/129 after Ctrl-C/SIGTERM/hangup (the whole tree stopped), the
-    child's own code when it exits by itself, or `RESTART` once `restart` is set (the tree stopped
-    gently; a stop signal that came meanwhile wins). Raises ServerError when not healthy in time and
-    PortInUseError when another process took the port first. `guard` makes the tree die with the
-    launcher; `started` is an early-started process to supervise instead of starting one.
+    130/143/129 after Ctrl-C/SIGTERM/hangup, the child's own code when it exits by itself, or
+    `RESTART` once `restart` is set. Raises ServerError when not healthy in time, PortInUseError
+    when another process took the port. `started`: an early-started process to supervise.
     """
     flag = StopFlag()
     guard = guard if guard is not None else guard_for(sys.platform)
@@ -347,21 +311,24 @@ def serve(
             popen = started
         else:
             try:
-                popen = _start(list(argv), env, cwd, guard)
-            except BaseException:
+                popen = proc.spawn(argv, env=env, cwd=cwd, windows=WINDOWS, preexec=guard.preexec())
+            except BaseException as exc:
                 guard.close()
+                if isinstance(exc, OSError):
+                    raise ServerError(
+                        f"could not start the backend ({argv[0]}): {exc.strerror or exc}",
+                        "The venv's interpreter may be gone: delete the venv and run `up` again.",
+                    ) from None
                 raise
             guard.started(popen.pid)
         tree = ProcessTree(popen.pid, popen.poll, hurry=lambda: flag.hurry, windows=WINDOWS)
         child = _Child(popen, tree, flag, events, deque(maxlen=max(1, log_tail)))
         child.start_pump()
-        stopped = False
         try:
             events.started(child.pid)
-            code = _Supervisor(child, target, guard, restart).serve_until_done()
-            stopped = True
-            return code
+            return _Supervisor(child, target, guard, restart).serve_until_done()
+        except BaseException:  # not ready, or unexpected (a callback failed, …): never orphan
+            tree.stop()
+            raise
         finally:
-            if not stopped:  # an unexpected exception (a callback failed, …): never orphan
-                tree.stop()
             guard.close()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from launcher import proc
-from launcher.errors import EXIT_INTERRUPTED
+from launcher.errors import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 if TYPE_CHECKING:
     import psutil
@@ -36,14 +36,10 @@ LEFTOVER_GRACE = 0.5  # group members still alive once the leader is gone
 POLL = 0.1  # how often a waiting loop looks at the child and the stop flag
 DESCENDANT_REFRESH = 1.0  # how often the tree of the child is re-read
 
-# The exit code of the launcher for each way it was told to stop (128 + signal number).
-EXIT_HANGUP = 129
-EXIT_TERMINATED = 143
-
 
 class StopFlag:
-    """Set from signal handlers: a plain attribute, because taking a lock inside a handler
-    (threading.Event.set) can deadlock the main thread that was interrupted holding it."""
+    """Set from signal handlers: a plain attribute, since a lock taken in a handler
+    (threading.Event.set) can deadlock the interrupted main thread."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -81,18 +77,14 @@ class StopFlag:
         return names.get(self.signum or 0, f"signal {self.signum}")
 
 
-def stop_signals() -> list[signal.Signals]:
-    names = ["SIGINT", "SIGTERM", "SIGBREAK"] if WINDOWS else ["SIGINT", "SIGTERM", "SIGHUP"]
-    return [getattr(signal, name) for name in names if hasattr(signal, name)]
-
-
 @contextmanager
 def stop_signals_to(flag: StopFlag) -> Iterator[None]:
     """Route Ctrl-C/SIGTERM (and SIGHUP: a closed terminal) to `flag` while the child runs,
     then restore what was there. Never SIG_IGN: children would inherit it."""
     previous: list[tuple[signal.Signals, Any]] = []
     if threading.current_thread() is threading.main_thread():
-        for sig in stop_signals():
+        last = "SIGBREAK" if WINDOWS else "SIGHUP"
+        for sig in [getattr(signal, n) for n in ("SIGINT", "SIGTERM", last) if hasattr(signal, n)]:
             try:
                 previous.append((sig, signal.signal(sig, flag)))
             except (OSError, ValueError):  # pragma: no cover - platform refuses the signal
@@ -125,9 +117,8 @@ class ProcessTree:
         self._refreshed = 0.0
 
     def remember(self, force: bool = False) -> list[int]:
-        """Record the child's descendants (by pid + start time, so a reused pid is never
-        killed): once their parent dies they are re-parented and can no longer be found.
-        Returns the pids seen for the first time."""
+        """Record the child's descendants by pid + start time (once re-parented they cannot be
+        found); the pids seen for the first time."""
         now = time.monotonic()
         if not force and now - self._refreshed < DESCENDANT_REFRESH:
             return []
@@ -207,19 +198,12 @@ class ProcessTree:
         self.wait(KILL_WAIT)
 
     def _kill_known(self) -> None:
-        """Kill remembered descendants still running: they escaped the group (setsid) or
-        were re-parented when their parent died. psutil checks the start time, so a pid the
-        OS has reused for an unrelated process is left alone."""
-        import psutil
-
+        """Kill remembered descendants still running (they left the group or were re-parented);
+        psutil checks the start time, so a reused pid is left alone."""
         alive = [p for pid, p in self.known.items() if pid != self.pid and _running(p)]
-        if not alive:
-            return
-        for process in alive:
-            with contextlib.suppress(psutil.Error, OSError):
-                logger.debug(f"killing leftover pid {process.pid}")
-                process.kill()
-        psutil.wait_procs(alive, timeout=KILL_WAIT)
+        if alive:
+            logger.debug(f"killing leftover pids {[p.pid for p in alive]}")
+            _kill(alive)
 
 
 def _running(process: psutil.Process) -> bool:
@@ -232,9 +216,8 @@ def _running(process: psutil.Process) -> bool:
 
 
 def kill_tree(pid: int, *, grace: float = TERM_GRACE, windows: bool = WINDOWS) -> None:
-    """Stop `pid` and all its descendants: SIGTERM to each (CTRL_BREAK + taskkill /T on
-    Windows), up to `grace` seconds, then SIGKILL for what is left. For any child the launcher
-    started (the installer, the backend); a pid that is already gone is not an error."""
+    """Stop `pid` and its descendants: SIGTERM (taskkill /T on Windows), `grace` s, then SIGKILL.
+    For any child the launcher started; a pid already gone is not an error."""
     import psutil
 
     try:
@@ -248,11 +231,17 @@ def kill_tree(pid: int, *, grace: float = TERM_GRACE, windows: bool = WINDOWS) -
         for process in tree:
             with contextlib.suppress(psutil.Error, OSError):
                 process.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=grace)
-    for process in alive:
+    _kill(psutil.wait_procs(tree, timeout=grace)[1])
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    """SIGKILL each (one already gone is fine), then wait for them to go."""
+    import psutil
+
+    for process in processes:
         with contextlib.suppress(psutil.Error, OSError):
             process.kill()
-    psutil.wait_procs(alive, timeout=KILL_WAIT)
+    psutil.wait_procs(processes, timeout=KILL_WAIT)
 
 
 def exit_code(returncode: int) -> int:

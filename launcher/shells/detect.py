@@ -22,26 +22,10 @@ _SHELLINGHAM_NAMES = frozenset(
     {"sh", "bash", "dash", "ash", "csh", "tcsh", "ksh", "zsh", "fish", "cmd", "powershell", "pwsh"}
     | {"elvish", "xonsh", "nu"}
 )
-# Process/override name -> our shell name. Shells we cannot write activation code for map to
-# "unknown" (with the real name kept in the reason).
-_CANONICAL = {
-    "powershell": "powershell",
-    "windowspowershell": "powershell",
-    "pwsh": "pwsh",
-    "pwsh-preview": "pwsh",
-    "cmd": "cmd",
-    "git-bash": "git-bash",
-    "gitbash": "git-bash",
-    "bash": "bash",
-    "zsh": "zsh",
-    "fish": "fish",
-    "nu": "nu",
-    "nushell": "nu",
-    "sh": "sh",
-    "dash": "sh",
-    "ash": "sh",
-    "ksh": "sh",
-}
+# Process/override name -> our shell name; a shell we cannot write activation code for has none.
+_CANONICAL = {name: name for name in SHELLS if name != "unknown"}
+_CANONICAL.update(windowspowershell="powershell", gitbash="git-bash", nushell="nu")
+_CANONICAL.update({"pwsh-preview": "pwsh", "dash": "sh", "ash": "sh", "ksh": "sh"})
 _PYENV_WIN_VARS = ("PYENV", "PYENV_ROOT", "PYENV_HOME")
 
 
@@ -64,45 +48,28 @@ class ShellInfo:
 
 def normalize_shell_name(raw: str) -> str | None:
     """`PowerShell.exe`, `/usr/bin/zsh`, `-bash`, `Git Bash` → our name; None if unsupported."""
-    text = raw.strip().strip('"').lower()
-    if not text:
-        return None
-    base = re.split(r"[\\/]", text)[-1].lstrip("-")
-    if base.endswith(".exe"):
-        base = base[:-4]
-    base = base.replace(" ", "-")
-    return _CANONICAL.get(base)
+    return _CANONICAL.get(_process_base(raw.strip().strip('"'))[0].replace(" ", "-"))
 
 
 def _process_base(name: str) -> tuple[str, bool]:
     """(lower-case base name without .exe, is-login-shell) of a parent-chain entry."""
     text = name.strip().lower()
-    login = text.startswith("-")
-    base = re.split(r"[\\/]", text.lstrip("-"))[-1]
-    if base.endswith(".exe"):
-        base = base[:-4]
-    return base, login
-
-
-def _version_for(name: str) -> str | None:
-    return "5.1" if name == "powershell" else None
+    base = re.split(r"[\\/]", text)[-1].lstrip("-")
+    return base.removesuffix(".exe"), text.startswith("-")
 
 
 def detect_shell(
     facts: PlatformFacts, override: str | None = None, *, source: str = "--shell"
 ) -> ShellInfo:
-    """Decide the user's shell from `facts` alone (see the module docstring for the order).
-
-    `override` is the value of `--shell`/`ROBO_BACKEND_SHELL`; `source` names where it came
-    from, for the reason text. An unsupported override is a UsageError (exit 2).
-    """
+    """Decide the user's shell from `facts` alone (the order is in the module docstring);
+    `override` (from `source`) must name a supported shell (UsageError otherwise)."""
     wsl_why = wsl_reason(facts)
     wsl = wsl_why is not None
 
     def result(name: str, reason: str) -> ShellInfo:
         if wsl_why:
             reason = f"{reason}; WSL from {wsl_why}"
-        return ShellInfo(name, wsl, reason, _version_for(name))
+        return ShellInfo(name, wsl, reason, "5.1" if name == "powershell" else None)
 
     if override is not None and override.strip():
         name = normalize_shell_name(override)
@@ -113,11 +80,7 @@ def detect_shell(
             )
         return result(name, f"from {source}")
 
-    from_chain = _from_parent_chain(facts)
-    if from_chain is not None:
-        return result(*from_chain)
-    name, reason = _from_environment(facts)
-    return result(name, reason)
+    return result(*(_from_parent_chain(facts) or _from_environment(facts)))
 
 
 def _from_parent_chain(facts: PlatformFacts) -> tuple[str, str] | None:
@@ -176,10 +139,10 @@ def _from_environment(facts: PlatformFacts) -> tuple[str, str]:
     flavour = powershell_from_module_path(ps_modules, facts.path_separator) if ps_modules else None
     if facts.windows:
         if flavour:
-            return (
-                flavour,
-                f"PSModulePath lists {_ps_evidence(flavour)} (no shell in the parent chain)",
+            folders = (
+                "PowerShell 7 folders" if flavour == "pwsh" else "a user's WindowsPowerShell folder"
             )
+            return flavour, f"PSModulePath lists {folders} (no shell in the parent chain)"
         comspec = facts.getenv("COMSPEC")
         if comspec:
             return "cmd", f"COMSPEC={comspec} (no shell in the parent chain, no PowerShell modules)"
@@ -195,18 +158,10 @@ def _from_environment(facts: PlatformFacts) -> tuple[str, str]:
     return "unknown", "no shell in the parent chain and no SHELL variable"
 
 
-def _ps_evidence(flavour: str) -> str:
-    return "PowerShell 7 folders" if flavour == "pwsh" else "a user's WindowsPowerShell folder"
-
-
 def powershell_from_module_path(value: str, separator: str = ";") -> str | None:
-    """`pwsh`, `powershell` or None from PSModulePath.
-
-    Windows sets a system-wide PSModulePath (Program Files and System32 WindowsPowerShell
-    folders) even in cmd; PowerShell 7 adds `…\\PowerShell\\Modules` and `…\\powershell\\7\\…`,
-    Windows PowerShell 5.1 adds the user's `Documents\\WindowsPowerShell\\Modules`. It leaks to
-    child processes, so this is only a heuristic.
-    """
+    """`pwsh`, `powershell` or None from PSModulePath, a heuristic (it leaks to children):
+    PowerShell 7 adds `…\\PowerShell\\Modules` or `…\\powershell\\7\\…`, Windows PowerShell 5.1 the
+    user's `Documents\\WindowsPowerShell\\Modules` (the system-wide ones are set even in cmd)."""
     entries = [e.strip().lower().replace("\\", "/") for e in value.split(separator) if e.strip()]
     if any(
         re.search(r"/powershell/7[^/]*/", e + "/") or re.search(r"(^|/)powershell/modules$", e)
@@ -221,14 +176,3 @@ def powershell_from_module_path(value: str, separator: str = ";") -> str | None:
         ):
             return "powershell"
     return None
-
-
-__all__ = [
-    "SHELLS",
-    "PlatformFacts",
-    "ShellInfo",
-    "detect_shell",
-    "normalize_shell_name",
-    "powershell_from_module_path",
-    "wsl_reason",
-]

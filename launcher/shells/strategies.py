@@ -85,11 +85,8 @@ class _Plan:
 
 
 def wrap_argv(result: ActivationResult, argv: Sequence[str]) -> list[str]:
-    """Turn `[<venv python>, args…]` into what `result.strategy` runs.
-
-    direct leaves it unchanged; the script strategies run `python` after the activation script
-    has put the venv first on PATH, so argv[0] is replaced by `python`.
-    """
+    """`[<venv python>, args…]` as `result.strategy` runs it (the script strategies run `python`
+    after the activation script put the venv first on PATH)."""
     args = [str(a) for a in argv]
     if result.strategy == "direct":
         return args
@@ -126,12 +123,9 @@ _CMD_SPECIAL = set("&|<>^()")
 
 
 def cmd_unsafe(arg: str) -> str | None:
-    """Why `arg` cannot travel through `cmd /c` (None when it can).
-
-    Python quotes an argument only when it has a space or tab; inside those quotes `&|<>^()` are
-    literal, outside they are operators. `%` expands even inside quotes and `"` cannot be
-    escaped at all, so both are refused.
-    """
+    """Why `arg` cannot travel through `cmd /c` (None when it can): `&|<>^()` are operators
+    unless quoted (Python quotes only on a space or tab); `%` expands even in quotes; `"` cannot
+    be escaped."""
     if '"' in arg:
         return "it contains a double quote"
     if "%" in arg:
@@ -173,16 +167,8 @@ def _plan_direct(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Pla
     return _Plan("direct", activated_env(venv, facts.env), str(venv.path))
 
 
-def _script_env(facts: PlatformFacts) -> dict[str, str]:
-    """The env a script strategy starts from: the script sets VIRTUAL_ENV and PATH itself."""
-    return scrubbed_env(facts.env)
-
-
 def _find_script(folder: Path, names: Sequence[str]) -> Path | None:
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    return None
+    return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
 def _plan_powershell(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan | str:
@@ -195,7 +181,7 @@ def _plan_powershell(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> 
     script = _find_script(venv.scripts_dir, ("Activate.ps1", "activate.ps1"))
     if script is None:
         return f"no Activate.ps1 in {venv.scripts_dir}"
-    return _Plan("powershell", _script_env(facts), str(venv.path), program, str(script))
+    return _Plan("powershell", scrubbed_env(facts.env), str(venv.path), program, str(script))
 
 
 def _plan_cmd(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan | str:
@@ -212,7 +198,7 @@ def _plan_cmd(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan |
     problem = cmd_unsafe(str(script))
     if problem:
         return f"the path {script} cannot travel through cmd /c: {problem}"
-    return _Plan("cmd", _script_env(facts), str(venv.path), program, str(script))
+    return _Plan("cmd", scrubbed_env(facts.env), str(venv.path), program, str(script))
 
 
 def _linux_venv(venv: VenvInfo) -> Path | None:
@@ -236,7 +222,7 @@ def _plan_wsl(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan |
     if program is None:
         return "wsl is not on PATH (WSL is not installed)"
     script = windows_to_wsl(str(linux / "bin" / "activate"))
-    return _Plan("wsl", _script_env(facts), windows_to_wsl(str(linux)), program, script)
+    return _Plan("wsl", scrubbed_env(facts.env), windows_to_wsl(str(linux)), program, script)
 
 
 def _plan_posix(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan | str:
@@ -249,7 +235,7 @@ def _plan_posix(venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts) -> _Plan
     if facts.windows and venv_layout(venv.path) == "posix":
         return "the venv is a Linux venv (bin/)"
     text = str(script).replace("\\", "/") if facts.windows else str(script)
-    return _Plan("posix", _script_env(facts), str(venv.path), program, text)
+    return _Plan("posix", scrubbed_env(facts.env), str(venv.path), program, text)
 
 
 _PLANNERS: dict[str, Callable[[VenvInfo, ShellInfo, PlatformFacts], _Plan | str]] = {
@@ -263,21 +249,6 @@ _PLANNERS: dict[str, Callable[[VenvInfo, ShellInfo, PlatformFacts], _Plan | str]
 
 # ---------------------------------------------------------------------------------------------
 # The probe and the choice
-
-
-def _result(
-    plan: _Plan, venv: VenvInfo, shell: ShellInfo, facts: PlatformFacts
-) -> ActivationResult:
-    return ActivationResult(
-        strategy=plan.strategy,
-        shell=shell.name,
-        venv=str(venv.path) if plan.strategy != "wsl" else plan.expected_prefix,
-        python=str(venv.python),
-        os=facts.os_name,
-        env=plan.env,
-        program=plan.program,
-        script=plan.script,
-    )
 
 
 def probe(
@@ -309,11 +280,8 @@ def choose_activation(
     *,
     timeout: float = PROBE_TIMEOUT,
 ) -> ActivationResult:
-    """The first strategy (direct → powershell → cmd → wsl → posix) whose probe passes.
-
-    `forced` (`--activation`, settings key `activation`) tries only that one; `auto`/None tries
-    them in order. Raises VenvError listing every attempt when none works.
-    """
+    """The first strategy (or only `forced`) whose probe passes; VenvError listing every attempt
+    when none does."""
     if forced in (None, "", "auto"):
         order: Sequence[str] = STRATEGIES
     elif forced in STRATEGIES:
@@ -333,7 +301,16 @@ def choose_activation(
                 {"strategy": strategy, "ok": False, "error": f"skipped: {plan}", "skipped": True}
             )
             continue
-        candidate = _result(plan, venv_info, shell_info, facts)
+        candidate = ActivationResult(
+            strategy=strategy,
+            shell=shell_info.name,
+            venv=plan.expected_prefix if strategy == "wsl" else str(venv_info.path),
+            python=str(venv_info.python),
+            os=facts.os_name,
+            env=plan.env,
+            program=plan.program,
+            script=plan.script,
+        )
         error, exe = probe(candidate, plan.expected_prefix, facts, cwd, timeout)
         attempts.append({"strategy": strategy, "ok": error is None, "error": error})
         if error is None:

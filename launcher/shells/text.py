@@ -66,13 +66,7 @@ USAGE = {
 
 
 def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
-    """Code that `shell` evaluates to activate the venv at `venv_path`.
-
-    It only sets variables (VIRTUAL_ENV, PATH with the venv's scripts folder first) and unsets
-    PYTHONHOME: no activation script runs, so PowerShell's execution policy cannot refuse it,
-    and every path is quoted for the target shell (spaces, quotes, `(x86)`, `%`, `$`, `&`,
-    non-ASCII letters).
-    """
+    """Code that `shell` evaluates to activate the venv at `venv_path` (see the module doc)."""
     name = normalize_shell_name(shell) or shell
     raw = os.fspath(venv_path)
     if is_windows_path(raw):  # a Windows path, also when spelled on another OS
@@ -83,30 +77,28 @@ def activation_script(shell: str, venv_path: Path, facts: PlatformFacts) -> str:
         venv = os.path.abspath(raw)
         scripts = os.fspath(venv_scripts_dir(Path(venv), facts))
     header = f"# robo-backend: activate {venv} ({name}); usage: {USAGE.get(name, '')}"
+    if name == "cmd":
+        return cmd_activation(venv, scripts, facts)
     if name in {"bash", "zsh", "sh", "git-bash"}:
         if facts.windows:  # a POSIX shell on Windows is MSYS2/Git Bash: /c/… paths
             venv, scripts = windows_to_msys(venv), windows_to_msys(scripts)
-        return _posix(header, venv, scripts)
-    if name == "fish":
-        return _fish(header, venv, scripts)
-    if name == "nu":
-        return "\n".join(
-            [
-                header,
-                f"$env.VIRTUAL_ENV = {quote_nu(venv)}",
-                f"$env.PATH = ($env.PATH | split row (char esep) | prepend {quote_nu(scripts)})",
-                "hide-env -i PYTHONHOME",
-                "",
-            ]
+        lines = _posix(venv, scripts)
+    elif name == "fish":
+        lines = _fish(venv, scripts)
+    elif name == "nu":
+        lines = [
+            f"$env.VIRTUAL_ENV = {quote_nu(venv)}",
+            f"$env.PATH = ($env.PATH | split row (char esep) | prepend {quote_nu(scripts)})",
+            "hide-env -i PYTHONHOME",
+        ]
+    elif name in {"powershell", "pwsh"}:
+        lines = _powershell(venv, scripts)
+    else:
+        raise UsageError(
+            f"cannot write activation code for shell {shell!r}",
+            "Name your shell with --shell: " + ", ".join(s for s in SHELLS if s != "unknown") + ".",
         )
-    if name in {"powershell", "pwsh"}:
-        return _powershell(header, venv, scripts)
-    if name == "cmd":
-        return cmd_activation(venv, scripts, facts)
-    raise UsageError(
-        f"cannot write activation code for shell {shell!r}",
-        "Name your shell with --shell: " + ", ".join(s for s in SHELLS if s != "unknown") + ".",
-    )
+    return "\n".join([header, *lines, ""])
 
 
 # The way back, as virtualenv's activators write it: `deactivate` puts PATH and PYTHONHOME back
@@ -153,62 +145,45 @@ _PS_DEACTIVATE = (
 )
 
 
-def _posix(header: str, venv: str, scripts: str) -> str:
-    return "\n".join(
-        [
-            header,
-            _POSIX_DEACTIVATE,
-            '_OLD_VIRTUAL_PATH="$PATH"',
-            f"export VIRTUAL_ENV={quote_posix(venv)}",
-            f'export PATH={quote_posix(scripts)}:"$PATH"',
-            'if [ -n "${PYTHONHOME:-}" ]; then _OLD_VIRTUAL_PYTHONHOME="$PYTHONHOME"; fi',
-            "unset PYTHONHOME",
-            "hash -r 2>/dev/null || true",
-            "",
-        ]
-    )
+def _posix(venv: str, scripts: str) -> list[str]:
+    return [
+        _POSIX_DEACTIVATE,
+        '_OLD_VIRTUAL_PATH="$PATH"',
+        f"export VIRTUAL_ENV={quote_posix(venv)}",
+        f'export PATH={quote_posix(scripts)}:"$PATH"',
+        'if [ -n "${PYTHONHOME:-}" ]; then _OLD_VIRTUAL_PYTHONHOME="$PYTHONHOME"; fi',
+        "unset PYTHONHOME",
+        "hash -r 2>/dev/null || true",
+    ]
 
 
-def _fish(header: str, venv: str, scripts: str) -> str:
-    return "\n".join(
-        [
-            header,
-            _FISH_DEACTIVATE,
-            "set -g _OLD_VIRTUAL_PATH $PATH",
-            f"set -gx VIRTUAL_ENV {quote_fish(venv)}",
-            "set -q PYTHONHOME; and set -g _OLD_VIRTUAL_PYTHONHOME $PYTHONHOME",
-            "set -e PYTHONHOME; or true",  # `set` keeps the last status: leave it 0
-            f"set -gx PATH {quote_fish(scripts)} $PATH",
-            "",
-        ]
-    )
+def _fish(venv: str, scripts: str) -> list[str]:
+    return [
+        _FISH_DEACTIVATE,
+        "set -g _OLD_VIRTUAL_PATH $PATH",
+        f"set -gx VIRTUAL_ENV {quote_fish(venv)}",
+        "set -q PYTHONHOME; and set -g _OLD_VIRTUAL_PYTHONHOME $PYTHONHOME",
+        "set -e PYTHONHOME; or true",  # `set` keeps the last status: leave it 0
+        f"set -gx PATH {quote_fish(scripts)} $PATH",
+    ]
 
 
-def _powershell(header: str, venv: str, scripts: str) -> str:
-    return "\n".join(
-        [
-            header,
-            _PS_DEACTIVATE,
-            "deactivate -NonDestructive",
-            "$global:_OLD_VIRTUAL_PATH = $env:PATH",
-            "if (Test-Path env:PYTHONHOME) { $global:_OLD_VIRTUAL_PYTHONHOME = $env:PYTHONHOME }",
-            f"$env:VIRTUAL_ENV = {quote_powershell(venv)}",
-            f"$env:PATH = {quote_powershell(scripts)} + [IO.Path]::PathSeparator + $env:PATH",
-            "$env:PYTHONHOME = $null",
-            "",
-        ]
-    )
+def _powershell(venv: str, scripts: str) -> list[str]:
+    return [
+        _PS_DEACTIVATE,
+        "deactivate -NonDestructive",
+        "$global:_OLD_VIRTUAL_PATH = $env:PATH",
+        "if (Test-Path env:PYTHONHOME) { $global:_OLD_VIRTUAL_PYTHONHOME = $env:PYTHONHOME }",
+        f"$env:VIRTUAL_ENV = {quote_powershell(venv)}",
+        f"$env:PATH = {quote_powershell(scripts)} + [IO.Path]::PathSeparator + $env:PATH",
+        "$env:PYTHONHOME = $null",
+    ]
 
 
 def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
-    """`set` lines for cmd that extend `%PATH%` (never a copy of it) and save it for `deactivate`.
-
-    Evaluated by `for /f "delims=" %i in (…) do @%i`, where a line is not expanded again, so
-    `set "VIRTUAL_ENV=…"` takes the path literally; the PATH lines go through `call`, whose second
-    expansion reads `%PATH%` and `%VIRTUAL_ENV%` as they are then. `_OLD_VIRTUAL_PATH` is what the
-    venv's own `deactivate.bat` puts back. cmd has no comment `for /f` skips quietly, so the usage
-    line is printed by `--help`, not here.
-    """
+    """`set` lines for cmd, evaluated by `for /f "delims=" %i in (…) do @%i` (no second expansion,
+    so paths are literal); the PATH lines go through `call` to read `%PATH%` as it is then and save
+    it for the venv's `deactivate.bat`. No usage comment: `for /f` cannot skip one quietly."""
     if '"' in venv or "\n" in venv:
         raise UsageError(
             "the venv path contains a double quote or a line break, which cmd cannot carry",
@@ -224,15 +199,3 @@ def cmd_activation(venv: str, scripts: str, facts: PlatformFacts) -> str:
             "",
         ]
     )
-
-
-__all__ = [
-    "USAGE",
-    "activation_script",
-    "cmd_activation",
-    "quote_fish",
-    "quote_nu",
-    "quote_posix",
-    "quote_powershell",
-    "venv_scripts_dir",
-]

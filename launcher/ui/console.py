@@ -7,6 +7,7 @@ the null device and raises ConsoleGone (exit 129); later output goes to the log 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,10 +21,8 @@ from typing import Any
 from loguru import logger
 from rich.console import Console
 
-from launcher.errors import LauncherError
+from launcher.errors import EXIT_HANGUP, LauncherError
 from launcher.redact import redact
-
-EXIT_HANGUP = 129
 
 
 class ConsoleGone(LauncherError, OSError):
@@ -45,9 +44,8 @@ _gone = False
 
 
 def console_gone() -> ConsoleGone:
-    """Mark the console as gone (once: stdout/stderr to the null device) and return the
-    exception that stops the launcher. Nothing is logged here: this may run inside a loguru
-    sink, which must not log; the next console call (the error boundary's) logs instead."""
+    """Mark the console as gone (once: stdout/stderr to the null device) and return the error
+    that stops the launcher. Nothing is logged here: this may run inside a loguru sink."""
     global _gone
     if not _gone:
         _gone = True
@@ -61,17 +59,14 @@ def console_gone() -> ConsoleGone:
 
 
 def _to_null() -> None:
-    """Every later write (ours, Rich's, the interpreter's at exit) goes to the null device."""
-    try:
+    """Point stdout and stderr at the null device: the terminal or pipe is gone, and every later
+    write (ours, Rich's, loguru's, the interpreter's at exit) must not fail."""
+    with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    for fd in (1, 2):
-        try:
-            os.dup2(null, fd)
-        except OSError:
-            continue
-    os.close(null)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+        os.close(null)
 
 
 _console: Console | None = None
@@ -146,8 +141,7 @@ def get_report_console() -> Console:
 def reset_console() -> None:
     """Forget the consoles so the next call re-reads the environment (tests, NO_COLOR changes)."""
     global _console, _report
-    _console = None
-    _report = None
+    _console = _report = None
 
 
 def is_interactive() -> bool:
@@ -155,10 +149,9 @@ def is_interactive() -> bool:
     return get_console().is_terminal and not _quiet
 
 
-def unicode_ok(out: Console | None = None) -> bool:
+def unicode_ok(out: Console) -> bool:
     """False on consoles that cannot show ✓/✗ (legacy Windows code pages): use ASCII there."""
-    target = out or get_console()
-    encoding = (getattr(target.file, "encoding", None) or "").lower().replace("-", "")
+    encoding = (getattr(out.file, "encoding", None) or "").lower().replace("-", "")
     return encoding in {"utf8", "utf16", "utf32", "utf8sig"}
 
 
@@ -248,11 +241,8 @@ def _write_stdout(text: str) -> None:
 
 @dataclass
 class Step:
-    """A pipeline step being timed; `detail` and `status` may be set by the body.
-
-    `title` is the step's name ("venv"); `passed` is what an ok line says instead
-    ("venv ready"), so a failed or warning line never reads as a success.
-    """
+    """A pipeline step being timed; `passed` is what an ok line says instead of `title`, so a
+    failed or warning line never reads as a success."""
 
     title: str
     detail: str = ""
@@ -264,32 +254,25 @@ class Step:
     def label(self) -> str:
         return (self.passed or self.title) if self.status == "ok" else self.title
 
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started
+    def timing(self) -> str:
+        """`detail, 1.2 s` (or `12 ms`)."""
+        seconds = time.perf_counter() - self.started
+        took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+        return f"{self.detail}, {took}" if self.detail else took
 
 
 @contextmanager
 def step(title: str, passed: str = "") -> Iterator[Step]:
-    """Time a pipeline step and print `✓ passed  detail, 1.2 s` when it ends well.
-
-    A warning prints `! title  detail`; on an exception the step prints
-    `✗ title  failed, 12 ms` and the exception propagates unchanged.
-    """
+    """Time a step: `✓ passed  detail, 1.2 s`, `! title  detail` on a warning, `✗ title  failed,
+    12 ms` on an exception (which propagates unchanged)."""
     current = Step(title, passed=passed)
     try:
         yield current
     except BaseException:
         current.status = "fail"
-        line("fail", current.label, "failed, " + _timing(current))
+        line("fail", current.label, "failed, " + current.timing())
         raise
-    line(current.status, current.label, _timing(current))
-
-
-def _timing(current: Step) -> str:
-    seconds = current.seconds
-    took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-    return f"{current.detail}, {took}" if current.detail else took
+    line(current.status, current.label, current.timing())
 
 
 def log_dir() -> Path:
@@ -303,11 +286,7 @@ def log_dir() -> Path:
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """Wire loguru: messages to the Rich console, everything to a rotating file.
-
-    Library code logs with `loguru.logger`; this decides where it shows. Secrets are redacted
-    in both sinks.
-    """
+    """Wire loguru: messages to the console, everything to a rotating file, secrets redacted."""
     global _quiet
     _quiet = quiet
     logger.remove()
@@ -341,7 +320,6 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
             encoding="utf-8",
             format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {process} | {message}",
             filter=_redact_record,
-            enqueue=False,
         )
     except OSError as exc:  # an unwritable log dir must never stop the launcher
         logger.debug(f"no log file: {exc}")

@@ -79,21 +79,14 @@ class RichProgress:
     """One Rich bar for the whole model: bytes, speed, ETA (on stderr, our console)."""
 
     def __init__(self, label: str, total: int, completed: int = 0) -> None:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-        from rich.progress import Progress as RichBar
+        from rich import progress as rich
 
-        self._bar: Any = RichBar(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
+        self._bar: Any = rich.Progress(
+            rich.TextColumn("{task.description}", markup=False),
+            rich.BarColumn(),
+            rich.DownloadColumn(),
+            rich.TransferSpeedColumn(),
+            rich.TimeRemainingColumn(),
             console=get_console(),
             transient=True,
         )

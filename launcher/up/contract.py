@@ -26,21 +26,10 @@ def backend_env(
     status_file: Path,
     hub: HubAccess | None = None,
 ) -> dict[str, str]:
-    """The contract on top of `base` (the activated venv's environment); `hub` is the
-    HF_HUB_OFFLINE decision for the backend's fastembed (None: offline).
-
-    HF_HUB_DISABLE_PROGRESS_BARS is deliberately not set: the backend loads a cached model, so it
-    has no bars to show, and fastembed's `enable_progress_bars()` warns at every load when set.
-    """
-    env = dict(base)
-    env.update(
-        {
-            "FASTEMBED_CACHE_PATH": str(cache_dir),
-            "ROBO_BACKEND_MODEL": model or "",
-            "ROBO_BACKEND_STATUS_FILE": str(status_file),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    """The contract on top of `base` (the activated venv's environment); `hub` (None: offline).
+    HF_HUB_DISABLE_PROGRESS_BARS is not set: fastembed warns at every load when it is."""
+    env = dict(base, FASTEMBED_CACHE_PATH=str(cache_dir), ROBO_BACKEND_MODEL=model or "")
+    env.update(ROBO_BACKEND_STATUS_FILE=str(status_file), PYTHONUNBUFFERED="1")
     return (hub or OFFLINE).apply(env)
 
 

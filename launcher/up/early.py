@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,8 @@ def signature(paths: Sequence[str]) -> Signature:
 def depended_on(
     project: Path, state_dir: Path, venv: Path, python: Path, model_path: str
 ) -> list[str]:
-    """The files a warm start's checks read to decide: the dependency decision's files
-    (deps/sources.py), the project's .env, the venv's config and interpreter, the stamps, the
-    model's folder and files."""
+    """The files a warm start's checks read: the dependency decision's (deps/sources.py), .env,
+    the venv's config and interpreter, the stamps, the model's folder and files."""
     from launcher.deps.sources import decision_files
     from launcher.deps.stamp import stamp_path
     from launcher.fastembed.probe import ANSWER_FILE
@@ -68,8 +67,7 @@ _QUIET_FLAGS = frozenset({"-v", "--verbose", "-q", "--quiet"})  # output only
 
 def request_key(project: Path, args: Sequence[str], env: Mapping[str, str]) -> str:
     """What must be equal for the last start to predict this one: the launcher's version, the
-    project, the folder `up` runs in, the command line (less -v/-q), and (hashed) the
-    launcher's own settings from the environment."""
+    project, the working folder, the command line (less -v/-q), the launcher's env settings."""
     own = sorted(
         (k, v)
         for k, v in env.items()
@@ -139,8 +137,8 @@ def remember(
     base_env: Mapping[str, str],
     paths: Sequence[str],
 ) -> None:
-    """Keep what a healthy start ran, for the next `up` with the same key. Not kept when the
-    environment changes would carry a secret (they are written to disk), or the port was random."""
+    """Keep what a healthy start ran for the next `up` with the same key; not when the env
+    changes would carry a secret (they go to disk) or the port was random."""
     from launcher.fileops import atomic_write_text
     from launcher.redact import is_secret_name, redact
 
@@ -151,16 +149,8 @@ def remember(
     if launch.port == 0 or secret:
         forget(state_dir)
         return
-    document = {
-        "schema": RECORD_SCHEMA,
-        "key": key,
-        "argv": launch.argv,
-        "env": changes,
-        "cwd": launch.cwd,
-        "host": launch.host,
-        "port": launch.port,
-        "signature": signature(paths),
-    }
+    document = {"schema": RECORD_SCHEMA, "key": key, **asdict(launch), "env": changes}
+    document["signature"] = signature(paths)
     with contextlib.suppress(OSError):
         atomic_write_text(state_dir / RECORD_FILE, json.dumps(document, indent=1) + "\n")
 
@@ -170,17 +160,12 @@ def forget(state_dir: Path) -> None:
         (state_dir / RECORD_FILE).unlink(missing_ok=True)
 
 
-def planned(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Launch | None:
-    """The launch the last healthy start made, when this one is predicted to be identical:
-    same key, every signed file unchanged, no other `up` of the project running, port free."""
-    plan = _plan(state_dir, key, base_env)
-    return None if plan is None else plan[0]
-
-
-def _plan(
+def planned(
     state_dir: Path, key: str, base_env: Mapping[str, str]
 ) -> tuple[Launch, Signature] | None:
-    """`planned`, with the signature the record holds (checked to be the files' own now)."""
+    """The launch the last healthy start made and its files' signature, when this one is
+    predicted to be identical: same key, every signed file unchanged, no other `up` of the
+    project running, port free."""
     from launcher.fileops import read_state_json
     from launcher.server.port import port_is_free
 
@@ -217,21 +202,13 @@ class EarlyStart:
         is stopped and (None, None): serve() starts the right one."""
         from loguru import logger
 
-        if self.confirmed(launch):
+        unchanged = signature(self.paths) == self.signed  # nothing it depends on changed
+        if launch == self.launch and unchanged and self.popen.poll() is None:
             logger.debug(f"early start confirmed: supervising pid {self.popen.pid}")
             return self.popen, self.guard
         logger.debug("early start not confirmed (something changed): starting the backend anew")
         self.abandon()
         return None, None
-
-    def confirmed(self, launch: Launch) -> bool:
-        """The pipeline decided the same launch, nothing it depends on changed meanwhile, and
-        the early backend still runs."""
-        return (
-            launch == self.launch
-            and signature(self.paths) == self.signed
-            and self.popen.poll() is None
-        )
 
     def abandon(self) -> None:
         """Stop the early backend and everything it started; the pipeline starts its own."""
@@ -256,7 +233,7 @@ def start_early(state_dir: Path, key: str, base_env: Mapping[str, str]) -> Early
     from launcher.server.claim import try_claim
     from launcher.server.guard import Watchdog, guard_for
 
-    plan = _plan(state_dir, key, base_env)
+    plan = planned(state_dir, key, base_env)
     if plan is None or not try_claim(state_dir):  # another `up` holds the project: not us
         return None
     launch, signed = plan
@@ -284,9 +261,8 @@ _pending: dict[str, Any] = {}
 
 
 def start_for_command_line(args: Sequence[str], env: Mapping[str, str]) -> None:
-    """Called by the entry point before the CLI is even imported: for `up`, remember the
-    command line (the key of the record) and start the predicted backend when there is one.
-    Whatever is not taken by the pipeline is stopped at exit. Nothing with the switch off."""
+    """Called by the entry point before the CLI is imported: for `up`, keep the key and start
+    the predicted backend (stopped at exit unless the pipeline takes it)."""
     import atexit
 
     project = up_project(args)

@@ -7,6 +7,7 @@ serving the fallback gets the main model under the model-switch rule. The status
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import replace
@@ -58,9 +59,7 @@ class Recovery:
             model=settings.model,
             fallback_model=None,
             retries=1,
-            stall_timeout=STALL
-            if options.stall_timeout <= 0
-            else min(STALL, options.stall_timeout),
+            stall_timeout=min(STALL, options.stall_timeout) if options.stall_timeout > 0 else STALL,
             budget=0.0,
             offline=False,
             require_model=False,
@@ -216,16 +215,10 @@ def recovery_for(
     return Recovery(settings, options, result)
 
 
-_quiet_installed = False
-
-
+@functools.cache  # installed once
 def quiet_background_logs() -> None:
     """The background tries' own messages (warnings of a hub that is still away) are debug
     messages: shown with `-v` and in the log file, not at normal verbosity."""
-    global _quiet_installed
-    if _quiet_installed:
-        return
-    _quiet_installed = True
     debug = logger.level("DEBUG")
 
     def demote(record: Any) -> None:

@@ -86,10 +86,8 @@ class ConsoleEvents:
             hook(url, pid)
 
     def stopping(self, pid: int, reason: str) -> None:
-        if reason == "restart":
-            console.info(f"stopping the backend (pid {pid}) to start it again with the model...")
-            return
-        console.info(f"stopping the backend (pid {pid}) and its processes...")
+        why = "to start it again with the model" if reason == "restart" else "and its processes"
+        console.info(f"stopping the backend (pid {pid}) {why}...")
 
     def stopped(self, seconds: float) -> None:
         console.info(f"backend stopped ({seconds:.1f} s)")

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import errno
 import socket
-import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from launcher.errors import LauncherError, PortInUseError, ServerError, SettingsError
+from launcher.server.tree import WINDOWS
 
 if TYPE_CHECKING:
     import psutil
 
-WINDOWS = sys.platform == "win32"
 
 # errno values that mean "this port is taken": Linux EADDRINUSE, macOS EADDRINUSE,
 # Windows WSAEADDRINUSE, and Windows WSAEACCES (the port is in a reserved range, e.g. Hyper-V).

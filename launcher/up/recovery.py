@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from launcher.up.background import Cancelled, Canceller
+from launcher.up.background import JOIN_WAIT, Cancelled, Canceller
 
 if TYPE_CHECKING:
     from launcher.models.options import PrefetchOptions
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 BACKOFF_FIRST = 2.0  # seconds before the first background try, doubled after each failed one
 BACKOFF_MAX = 10.0  # ... up to this: a hub that answers again is used within ~10 s
 STALL = 5.0  # seconds without a byte before a background try ends (the next one resumes it)
-JOIN_WAIT = 3.0
 THREAD_NAME = "model-recovery"
 
 

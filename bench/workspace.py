@@ -47,7 +47,7 @@ class WarmProject:
         """What `up` gives the backend (README, "What the backend receives"), for starting the
         same server without us: the launcher's own `backend_env` over the activated venv's PATH
         and VIRTUAL_ENV."""
-        from launcher.up.pipeline import backend_env
+        from launcher.up.contract import backend_env
 
         base = dict(self.env)
         base["VIRTUAL_ENV"] = str(self.venv)

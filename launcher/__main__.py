@@ -14,9 +14,10 @@ from collections.abc import Callable
 def main(cli: Callable[[], object] | None = None) -> None:
     try:
         if cli is None:
-            from launcher.up.early import start_for_command_line
+            if "up" in sys.argv[1:]:  # only `up` starts early: other commands skip its imports
+                from launcher.up.early import start_for_command_line
 
-            start_for_command_line(sys.argv[1:], os.environ)
+                start_for_command_line(sys.argv[1:], os.environ)
             from launcher.cli import main as cli_main
 
             cli = cli_main

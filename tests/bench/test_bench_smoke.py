@@ -102,3 +102,26 @@ def test_targets_decide_pass_and_miss_from_medians() -> None:
     assert faster.ratio == pytest.approx(0.9) and faster.passed is True
     absolute = Figure("t", "t", "%", ours=[0.0, 6.0, 7.0], target=Target("value", "<=", 5.0, ""))
     assert absolute.ratio is None and absolute.passed is False
+
+
+def test_every_launcher_name_the_benchmarks_import_exists() -> None:
+    """A benchmark imports the launcher's own functions inside its suites (only when it runs), so
+    a name that moved would surface only as an error row of the next full run: check them all."""
+    import ast
+    import importlib
+
+    missing = []
+    for path in sorted((REPO_ROOT / "bench").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("launcher"):
+                module = importlib.import_module(node.module or "")
+                missing += [
+                    f"{path.relative_to(REPO_ROOT)}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if not hasattr(module, alias.name)
+                    and not (
+                        hasattr(module, "__path__")  # a submodule of a package
+                        and importlib.util.find_spec(f"{node.module}.{alias.name}") is not None
+                    )
+                ]
+    assert missing == []

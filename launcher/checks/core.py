@@ -90,7 +90,7 @@ class DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
         from launcher.discover.adopt import adopt_hardwired
-        from launcher.model_step import decide_cache, remembered_cache
+        from launcher.model_step import decide_cache
         from launcher.settings import check_project, resolve_settings
         from launcher.shells.detect import PlatformFacts
 
@@ -106,8 +106,7 @@ class DoctorContext:
         cache: CacheLocation | None = None
         cache_error: LauncherError | None = None
         try:  # the folder `up` would use, as far as files tell (the venv's fastembed not asked)
-            own_cache = remembered_cache(settings, settings.venv_path)
-            cache = decide_cache(settings, environ, own_cache).location
+            cache = decide_cache(settings, environ).location
         except LauncherError as exc:
             cache_error = exc
         return cls(

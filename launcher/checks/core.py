@@ -93,13 +93,15 @@ class DoctorContext:
         from launcher.model_step import decide_cache
         from launcher.settings import check_project, resolve_settings
         from launcher.shells.detect import PlatformFacts
+        from launcher.venvs.interpreters import venv_interpreter
 
         environ = dict(os.environ if env is None else env)
         root = check_project(project)  # a missing project folder stays a usage error (exit 2)
         settings_error: LauncherError | None = None
         try:
             explicit = resolve_settings(root, flags, environ)
-            settings = adopt_hardwired(explicit)  # with the model and cache_dir the code names
+            # with the model and cache_dir the code names
+            settings = adopt_hardwired(explicit, venv_interpreter(explicit))
         except LauncherError as exc:
             settings_error = exc
             settings = Settings(project=root)  # the defaults stand in for the bad values

@@ -55,10 +55,6 @@ class ModelStep:
     cache: CacheLocation
 
 
-def _names(settings: Settings) -> list[str]:
-    return [name for name in (settings.model, settings.fallback_model) if name]
-
-
 def asked_fastembed(
     settings: Settings, venv: Path, python: Path | None, env: Mapping[str, str], cache: Path
 ) -> BackendFastembed:
@@ -68,7 +64,7 @@ def asked_fastembed(
 
     if python is None:
         return BackendFastembed({})
-    names, state = _names(settings), settings.state_path
+    names, state = (settings.model, settings.fallback_model), settings.state_path
     specs = describe_models(venv, python, names, cache=cache, state_dir=state, env=env)
     return BackendFastembed(specs, ignored_cache_dir(venv, state, names))
 
@@ -85,7 +81,8 @@ def decide_cache(
     from launcher.fastembed.probe import ignored_cache_dir
 
     if fastembed is None:
-        own_cache = ignored_cache_dir(settings.venv_path, settings.state_path, _names(settings))
+        names = (settings.model, settings.fallback_model)
+        own_cache = ignored_cache_dir(settings.venv_path, settings.state_path, names)
     else:
         own_cache = fastembed.own_cache
     configured = resolve_cache_dir(settings.cache_path, settings.origin("cache_dir").detail, env)

@@ -55,20 +55,6 @@ class ModelStep:
     cache: CacheLocation
 
 
-def _names(settings: Settings) -> list[str]:
-    return [name for name in (settings.model, settings.fallback_model) if name]
-
-
-def remembered_cache(settings: Settings, venv: Path) -> Path | None:
-    """The folder the venv's fastembed opens because it ignores FASTEMBED_CACHE_PATH, as an
-    earlier run found while that answer still holds (files only, never a process: for the
-    pre-flight, `doctor` and `prefetch`); None when it follows the variable or nothing is known."""
-    from launcher.fastembed.probe import ignored_cache_dir
-
-    names = _names(settings)
-    return ignored_cache_dir(venv, settings.state_path, names)
-
-
 def asked_fastembed(
     settings: Settings, venv: Path, python: Path | None, env: Mapping[str, str], cache: Path
 ) -> BackendFastembed:
@@ -78,18 +64,28 @@ def asked_fastembed(
 
     if python is None:
         return BackendFastembed({})
-    names, state = _names(settings), settings.state_path
+    names, state = (settings.model, settings.fallback_model), settings.state_path
     specs = describe_models(venv, python, names, cache=cache, state_dir=state, env=env)
     return BackendFastembed(specs, ignored_cache_dir(venv, state, names))
 
 
-def decide_cache(settings: Settings, env: Mapping[str, str], own_cache: Path | None) -> CacheChoice:
+def decide_cache(
+    settings: Settings, env: Mapping[str, str], fastembed: BackendFastembed | None = None
+) -> CacheChoice:
     """The one decision of the cache folder: where the venv's fastembed looks when it ignores
     FASTEMBED_CACHE_PATH (unless the backend's code passes its own `cache_dir=`), else the
     `cache_dir` setting with its origin, then the usual fallbacks (`resolve_cache_dir`).
-    `up`, `prefetch` and `doctor` all come through here, so they always agree."""
-    origin = settings.origin("cache_dir").detail
-    configured = resolve_cache_dir(settings.cache_path, origin, env)
+    `fastembed` is what the venv's fastembed says now; without it, what an earlier run found
+    while that answer still holds (files only, never a process: for the pre-flight, `doctor`
+    and `prefetch`). `up`, `prefetch` and `doctor` all come through here, so they always agree."""
+    from launcher.fastembed.probe import ignored_cache_dir
+
+    if fastembed is None:
+        names = (settings.model, settings.fallback_model)
+        own_cache = ignored_cache_dir(settings.venv_path, settings.state_path, names)
+    else:
+        own_cache = fastembed.own_cache
+    configured = resolve_cache_dir(settings.cache_path, settings.origin("cache_dir").detail, env)
     if own_cache is None or settings.source("cache_dir") is Source.CODE:
         return CacheChoice(configured, None, configured.path)
     own = resolve_cache_dir(own_cache, "the venv's fastembed", env)
@@ -156,7 +152,7 @@ def make_model_ready(
     caller can still report it."""
     fastembed = asked_fastembed(settings, venv, python, env, cache.configured)
     if fastembed.own_cache != cache.followed:
-        cache = decide_cache(settings, env, fastembed.own_cache)
+        cache = decide_cache(settings, env, fastembed)
         if recheck is not None:
             recheck(cache.location)
     options = prefetch_options(

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypedDict, get_args
 
+from launcher.constraints import requires_python
 from launcher.errors import ProjectError, SettingsError
 from launcher.models.registry import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, DEFAULT_MODEL_BUDGET
 from launcher.values import (
@@ -134,7 +135,8 @@ def _setting(default: Any, parse: Callable[[Any], Any], help: str) -> Any:
 @dataclass(frozen=True)
 class Settings:
     """The resolved settings of one backend project: one typed field per setting, with its
-    built-in default, its parser and its help text (`SPECS` lists them)."""
+    built-in default, its parser and its help text (`SPECS` lists them), and the Python the
+    project's pyproject.toml asks for (read in the same pass)."""
 
     project: Path
     app: str | None = _setting(None, _app, "ASGI app as module:attr (discovered when unset)")
@@ -199,6 +201,7 @@ class Settings:
     activation: Activation = _setting(
         "auto", parse_choice(get_args(Activation)), "force an activation strategy"
     )
+    requires_python: str | None = None  # the project's, as PEP 440 (read with the settings)
     origins: Mapping[str, Origin] = field(default_factory=dict, repr=False)
 
     def origin(self, name: str) -> Origin:
@@ -297,10 +300,8 @@ def read_pyproject(project: Path) -> dict[str, Any]:
         ) from None
 
 
-def load_project_config(project: Path) -> dict[str, Any]:
-    """Read `[tool.robo-backend]` from the project's pyproject.toml (empty when absent)."""
-    pyproject = project / "pyproject.toml"
-    data = read_pyproject(project)
+def _section(data: Mapping[str, Any], pyproject: Path) -> dict[str, Any]:
+    """`[tool.robo-backend]` of the parsed pyproject.toml (empty when absent)."""
     section = data.get("tool", {}).get("robo-backend", {})
     if not isinstance(section, dict):
         raise ProjectError(
@@ -343,11 +344,12 @@ def resolve_settings(
     setting is a TypeError: a bug in the caller, never a value silently dropped."""
     root = check_project(project)
     environ = os.environ if env is None else env
-    config = load_project_config(root)
+    pyproject, data = root / "pyproject.toml", read_pyproject(root)
+    config = _section(data, pyproject)
     unknown = sorted(set(config) - set(SPEC_BY_NAME))
     if unknown:
         raise SettingsError(
-            f"unknown key {unknown[0]!r} in [tool.robo-backend] of {root / 'pyproject.toml'}",
+            f"unknown key {unknown[0]!r} in [tool.robo-backend] of {pyproject}",
             "Known keys: " + ", ".join(spec.name for spec in SPECS) + ".",
         )
     given = {_spec(k, "flags").name: v for k, v in (flags or {}).items()}
@@ -365,7 +367,8 @@ def resolve_settings(
             continue
         values[spec.name] = _parse(spec, raw, origin)
         origins[spec.name] = origin
-    return Settings(project=root, origins=origins, **values).with_code(code or {})
+    requires = requires_python(data, pyproject)
+    return Settings(root, requires_python=requires, origins=origins, **values).with_code(code or {})
 
 
 def _parse(spec: Spec, raw: Any, origin: Origin) -> Any:

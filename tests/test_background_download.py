@@ -28,7 +28,7 @@ def settings_for(project: Path, cache: Path, **flags: Any) -> Any:
 
 def start(settings: Any, hub: FakeHub) -> tuple[BackgroundModel, Any, dict[str, str]]:
     env = {"HF_ENDPOINT": hub.url}
-    cache = decide_cache(settings, env, None).location
+    cache = decide_cache(settings, env).location
     jobs = BackgroundModel()
     jobs.start_download(settings, env, cache)
     options = prefetch_options(settings, env, cache, {}, show_progress=False)
@@ -43,7 +43,7 @@ def test_nothing_starts_offline_without_prefetch_turned_off_or_with_the_model_ca
         jobs, _, _ = start(settings_for(project, cache, **flags), fake_hub)
         assert jobs.download is None, flags
     settings, env = settings_for(project, cache), {"HF_ENDPOINT": fake_hub.url}
-    prefetch(prefetch_options(settings, env, decide_cache(settings, env, None).location, {}))
+    prefetch(prefetch_options(settings, env, decide_cache(settings, env).location, {}))
     fake_hub.reset_log()
     jobs, _, _ = start(settings_for(project, cache), fake_hub)
     assert jobs.download is None and fake_hub.requests == []

@@ -134,6 +134,20 @@ def test_malformed_pyproject_is_a_usage_error(tmp_path: Path) -> None:
     assert info.value.exit_code == 2
 
 
+def test_requires_python_is_read_with_the_settings_and_a_bad_one_is_named(
+    tmp_path: Path,
+) -> None:
+    write_pyproject(tmp_path, '[project]\nrequires-python = ">=3.11"\n')
+    assert resolve_settings(tmp_path, {}, {}).requires_python == ">=3.11"
+    write_pyproject(tmp_path, '[tool.poetry.dependencies]\npython = "~3.10"\n')
+    assert resolve_settings(tmp_path, {}, {}).requires_python == ">=3.10,<3.11"
+    write_pyproject(tmp_path, '[project]\nrequires-python = "three"\n')
+    with pytest.raises(ProjectError) as info:
+        resolve_settings(tmp_path, {}, {})
+    assert info.value.message.startswith("requires-python = 'three' in ")
+    assert "not a version specifier" in info.value.message and info.value.exit_code == 2
+
+
 def test_unknown_key_is_reported_with_the_known_ones(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "[tool.robo-backend]\nprot = 1\n")
     with pytest.raises(SettingsError) as info:

@@ -90,24 +90,25 @@ class DoctorContext:
         """Resolve settings and the cache for `project`; a bad setting becomes a failing check
         (doctor still looks at everything else, with the defaults in its place)."""
         from launcher.discover.adopt import adopt_hardwired
-        from launcher.model_step import decide_cache, remembered_cache
+        from launcher.model_step import decide_cache
         from launcher.settings import check_project, resolve_settings
         from launcher.shells.detect import PlatformFacts
+        from launcher.venvs.interpreters import venv_interpreter
 
         environ = dict(os.environ if env is None else env)
         root = check_project(project)  # a missing project folder stays a usage error (exit 2)
         settings_error: LauncherError | None = None
         try:
             explicit = resolve_settings(root, flags, environ)
-            settings = adopt_hardwired(explicit)  # with the model and cache_dir the code names
+            # with the model and cache_dir the code names
+            settings = adopt_hardwired(explicit, venv_interpreter(explicit))
         except LauncherError as exc:
             settings_error = exc
             settings = Settings(project=root)  # the defaults stand in for the bad values
         cache: CacheLocation | None = None
         cache_error: LauncherError | None = None
         try:  # the folder `up` would use, as far as files tell (the venv's fastembed not asked)
-            own_cache = remembered_cache(settings, settings.venv_path)
-            cache = decide_cache(settings, environ, own_cache).location
+            cache = decide_cache(settings, environ).location
         except LauncherError as exc:
             cache_error = exc
         return cls(

@@ -21,7 +21,7 @@ MOVE_STATE_HINT = (
 def check_app(ctx: DoctorContext) -> Check:
     """The app `up` would serve, found exactly as `up` finds it (a failure stops `up`, exit 2)."""
     from launcher.discover import discover_app
-    from launcher.discover.adopt import venv_interpreter
+    from launcher.venvs.interpreters import venv_interpreter
 
     settings = ctx.settings
     try:

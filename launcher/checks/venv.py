@@ -76,7 +76,7 @@ def check_python(ctx: DoctorContext) -> Check:
     )
     # doctor asks for an interpreter that fits requires-python; `up`'s pre-flight leaves that
     # to the venv step, which stops with exit 2 (and the versions found) when none fits.
-    requires = None if ctx.quick else _requires(ctx)
+    requires = None if ctx.quick else ctx.settings.requires_python
     details["requires_python"] = requires
     try:
         found = find_python(
@@ -118,15 +118,6 @@ def _venv_fits(ctx: DoctorContext, requires: str | None) -> bool:
     from launcher.venvs.requires import satisfies
 
     return satisfies(_venv_health(ctx).version or "", requires)
-
-
-def _requires(ctx: DoctorContext) -> str | None:
-    from launcher.venvs.requires import requires_python
-
-    try:
-        return requires_python(ctx.settings.project)
-    except LauncherError:
-        return None  # the settings check reports a broken pyproject.toml
 
 
 def check_venv(ctx: DoctorContext) -> list[Check]:

@@ -36,10 +36,12 @@ def command(
     json_output: Json = False,
 ) -> None:
     from launcher.commands.startup import path_flag, start
-    from launcher.discover.adopt import adopt_hardwired, existing_venv_python
-    from launcher.model_step import decide_cache, make_model_ready, remembered_cache
+    from launcher.discover.adopt import adopt_hardwired
+    from launcher.model_step import decide_cache, make_model_ready
     from launcher.settings import resolve_settings
     from launcher.ui import console
+    from launcher.venvs.interpreters import venv_interpreter
+    from launcher.venvs.pyvenv import existing_venv_python
 
     started = start(ctx, project)
     flags: Flags = {
@@ -53,9 +55,10 @@ def command(
     }
     env = started.env
     # with the model and cache_dir the backend's code hard-wires
-    settings = adopt_hardwired(resolve_settings(project, flags, env))
+    explicit = resolve_settings(project, flags, env)
+    settings = adopt_hardwired(explicit, venv_interpreter(explicit))
     venv = settings.venv_path
-    cache = decide_cache(settings, env, remembered_cache(settings, venv))
+    cache = decide_cache(settings, env)
     # laid out as the venv's fastembed names the models (no venv yet: the built-in table)
     ready = make_model_ready(
         settings, env, cache, venv, existing_venv_python(venv), starts_backend=False

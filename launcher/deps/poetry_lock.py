@@ -23,7 +23,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from launcher import proc
-from launcher.deps.poetry_spec import alternatives, groups, marker_of, pep621_main, to_pep440
+from launcher.constraints import alternatives, to_pep440
+from launcher.deps.poetry_spec import groups, marker_of, pep621_main
 from launcher.deps.sources import DependencySource
 from launcher.errors import DependencyError
 from launcher.fileops import atomic_write_text

@@ -1,8 +1,6 @@
-"""Poetry's version constraints and dependency tables, written as PEP 440/508 for uv and pip.
+"""Poetry's dependency tables, written as PEP 508 lines for uv and pip.
 
-Poetry's own grammar: `^1.2.3` (>=1.2.3,<2.0.0; `^0.2.3` <0.3.0, `^0.0.3` <0.0.4), `~1.2.3`
-(>=1.2.3,<1.3.0; `~1` <2), `1.2.*`, a bare `1.2.3` (==1.2.3), comparisons joined by `,` or a
-space, alternatives joined by `||`. A dependency is a constraint, a table (version, extras,
+A dependency is a constraint (read by `launcher/constraints.py`), a table (version, extras,
 markers, python, platform, optional, git/path/url) or a list of tables (one per environment).
 The groups `poetry install` installs: main, and every group not marked optional.
 """
@@ -14,74 +12,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from launcher.constraints import alternatives, sub_table, to_pep440
 
-_OR = re.compile(r"\s*\|\|?\s*")
-_AND = re.compile(r"\s*,\s*|(?<=[\d*a-zA-Z])\s+(?=[<>=!~^\d])")
-_ONE = re.compile(r"^(\^|~=|~|===|==|!=|>=|<=|>|<|=)?\s*(\S+)$")
 PLATFORMS = {"linux": "linux", "darwin": "darwin", "win32": "win32", "windows": "win32"}
-
-
-def _bump(release: tuple[int, ...], index: int) -> str:
-    """The version after `release` at component `index` (0 major, 1 minor, 2 patch)."""
-    parts = list(release) + [0] * max(0, index + 1 - len(release))
-    parts = parts[: index + 1]
-    parts[index] += 1
-    width = max(len(release), index + 1)
-    return ".".join(str(p) for p in parts + [0] * (width - len(parts)))
-
-
-def _caret(text: str) -> str:
-    release = Version(text).release
-    if release[0] > 0 or len(release) == 1:
-        upper = _bump(release, 0)
-    elif release[1] > 0 or len(release) == 2:
-        upper = _bump(release, 1)
-    else:
-        upper = _bump(release, 2)
-    return f">={text},<{upper}"
-
-
-def _tilde(text: str) -> str:
-    release = Version(text).release
-    return f">={text},<{_bump(release, 0 if len(release) == 1 else 1)}"
-
-
-def _single(clause: str) -> str:
-    """One poetry comparison (`^1.2`, `~1.2`, `1.2.*`, `>=1,`…) as a PEP 440 specifier."""
-    clause = clause.strip()
-    if clause in ("", "*", "x", "X"):
-        return ""
-    match = _ONE.match(clause)
-    if match is None:
-        raise ValueError(f"not a version constraint: {clause!r}")
-    op, text = match.group(1) or "", match.group(2)
-    text = re.sub(r"\.[xX]$", ".*", text)
-    if op in ("", "=") and text.endswith(".*"):
-        return f"=={text}"
-    if op in ("", "="):
-        op = "=="
-    if op in ("^", "~"):
-        try:
-            return _caret(text) if op == "^" else _tilde(text)
-        except InvalidVersion:
-            raise ValueError(f"not a version: {text!r}") from None
-    return f"{op}{text}"
-
-
-def alternatives(constraint: str) -> list[str]:
-    """A poetry constraint as PEP 440 specifier sets, one per `||` alternative ("" = any)."""
-    found = []
-    for alternative in _OR.split(constraint.strip()):
-        clauses = [c for c in _AND.split(alternative.strip()) if c.strip()]
-        found.append(",".join(s for s in (_single(c) for c in clauses) if s))
-    return found or [""]
-
-
-def to_pep440(constraint: str) -> str:
-    """A poetry constraint as one PEP 440 specifier set; with `||`, the newest alternative
-    (requirements cannot say "or"). Raises ValueError when it is not a constraint."""
-    return alternatives(constraint)[-1]
 
 
 def python_marker(constraint: str) -> str:
@@ -152,17 +85,12 @@ def requirement(name: str, spec: Any, project: Path) -> list[str]:
 
 def groups(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(group, its dependency table) for main and every group `poetry install` installs."""
-    poetry = _table(_table(data, "tool"), "poetry")
-    yield "main", _table(poetry, "dependencies")
-    yield "dev", _table(poetry, "dev-dependencies")  # poetry < 1.2
-    for name, group in _table(poetry, "group").items():
+    poetry = sub_table(sub_table(data, "tool"), "poetry")
+    yield "main", sub_table(poetry, "dependencies")
+    yield "dev", sub_table(poetry, "dev-dependencies")  # poetry < 1.2
+    for name, group in sub_table(poetry, "group").items():
         if isinstance(group, Mapping) and group.get("optional") is not True:
-            yield str(name), _table(group, "dependencies")
-
-
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, Mapping) else {}
+            yield str(name), sub_table(group, "dependencies")
 
 
 def is_poetry_project(data: Mapping[str, Any]) -> bool:
@@ -172,7 +100,7 @@ def is_poetry_project(data: Mapping[str, Any]) -> bool:
 
 def pep621_main(data: Mapping[str, Any]) -> list[str] | None:
     """`[project].dependencies` when poetry 2 reads the main group from there (else None)."""
-    raw = _table(data, "project").get("dependencies")
+    raw = sub_table(data, "project").get("dependencies")
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
         return [item.strip() for item in raw if item.strip()]
     return None
@@ -192,15 +120,3 @@ def dependency_lines(data: Mapping[str, Any], project: Path) -> list[str]:
             if name.lower() != "python":
                 lines += requirement(str(name), spec, project)
     return lines
-
-
-def poetry_python(data: Mapping[str, Any]) -> str | None:
-    """`[tool.poetry.dependencies].python` as a PEP 440 specifier set (None when unset)."""
-    main = dict(next(groups(data))[1])
-    value = main.get("python")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return to_pep440(value) or None
-    except ValueError:
-        return None

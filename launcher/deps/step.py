@@ -93,10 +93,8 @@ def _retry(
     """Once more on the nearest other Python that fits and has the wheel, or a clear error."""
     from launcher.venvs import ensure_venv, remove_venv
     from launcher.venvs.project_lock import env_lock
-    from launcher.venvs.requires import requires_python
 
-    project, state = settings.project, settings.state_path
-    requires = requires_python(project)
+    project, state, requires = settings.project, settings.state_path, settings.requires_python
     uv = find_uv(PlatformFacts.local(env))
     picked = None if settings.python else _other_python(missing, venv, facts, env, requires, uv)
     if picked is None:
@@ -109,7 +107,9 @@ def _retry(
     )
     with env_lock(state, "recreating the venv on another Python"):
         remove_venv(venv.path)
-        made = ensure_venv(project, settings.venv_path, other.path, facts, state_dir=state)
+        made = ensure_venv(
+            project, settings.venv_path, other.path, facts, state_dir=state, requires=requires
+        )
         try:
             result = sync_dependencies(
                 project, made.python, settings.install, state, env, timeout=settings.install_timeout

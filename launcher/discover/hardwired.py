@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from launcher.discover.files import locate, project_sources
 from launcher.discover.source import TOKENS, Interpreter, SourceFacts, read_facts
+from launcher.errors import UsageError
+from launcher.models.registry import lookup
 
 # Files worth parsing: they load a model, or name one in a setting.
 _WANTED = re.compile(rb"TextEmbedding|Document\(|set_model\(|(?i:embed\w*model|model_?name)")
@@ -44,12 +48,16 @@ class Found:
 @dataclass
 class Hardwired:
     """What the code says. `model`/`cache_dir` are None when it says nothing literal;
-    `unparsed` lists files read by tokens only (no interpreter could parse them)."""
+    `prefetchable` is the first model fastembed can prefetch (the one adopted), `unprefetchable`
+    the models a loading call names that it cannot; `unparsed` lists files read by tokens only
+    (no interpreter could parse them)."""
 
     model: Found | None = None
     cache_dir: Found | None = None
     others: list[Found] = field(default_factory=list)
     unparsed: list[Path] = field(default_factory=list)
+    prefetchable: Found | None = None
+    unprefetchable: list[Found] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def one(found: Found | None) -> dict[str, str] | None:
@@ -106,7 +114,27 @@ def find_hardwired(
     values = list(distinct.values())
     result.model = values[0] if values else None
     result.others = values[1:]
+    for found in values:
+        _sort(result, found)
     return result
+
+
+def _sort(result: Hardwired, found: Found) -> None:
+    """Count `found` as a model fastembed can prefetch (the first is adopted) or as one a loading
+    call names that it cannot (a sparse model, an LLM in a `*_model_name` field or a custom model
+    that is only guessed from a field name is left alone, with a debug note)."""
+    try:
+        lookup(found.value)
+    except UsageError:
+        if found.loaded:
+            result.unprefetchable.append(found)
+        else:
+            logger.debug(
+                f"{found.value!r} ({found.where}) is not a fastembed text model robo-backend "
+                "can prefetch; not adopted"
+            )
+        return
+    result.prefetchable = result.prefetchable or found
 
 
 class _Reader:
@@ -147,7 +175,7 @@ class _Reader:
         if literal is not None:
             return self.with_env(Found(literal, where, "literal"), call.get(f"{key}_env"))
         chain = call.get(f"{key}_chain")
-        bound = self.resolve(source.path, chain) if chain else None
+        bound = self.follow(source.path, chain) if chain else None
         if bound is not None:
             return self.with_env(bound, bound.env)
         return _resolve(call.get(f"{key}_ref"), literals)
@@ -180,7 +208,7 @@ class _Reader:
     def locate(self, importer: Path, module: str, level: int) -> Path | None:
         return locate(self.project, importer, module, level)
 
-    def resolve(self, path: Path, chain: list[str], steps: int = 0) -> Found | None:
+    def follow(self, path: Path, chain: list[str], steps: int = 0) -> Found | None:
         """The literal `chain` (`["config", "MODEL"]`) is bound to, seen from `path`, followed
         through aliases, imports and `*` imports of the project's own modules; its `env` is
         the variable it is read from first (`os.getenv("X", "default")`)."""
@@ -189,11 +217,11 @@ class _Reader:
             return None  # too far, or a cycle (`A = B`, `B = A`)
         self._active.add(key)
         try:
-            return self._resolve(path, chain, steps)
+            return self._follow(path, chain, steps)
         finally:
             self._active.discard(key)
 
-    def _resolve(self, path: Path, chain: list[str], steps: int) -> Found | None:
+    def _follow(self, path: Path, chain: list[str], steps: int) -> Found | None:
         facts = self.facts(path)
         if facts is None:
             return None
@@ -204,7 +232,7 @@ class _Reader:
         head, rest = chain[0], chain[1:]
         alias = facts.aliases.get(head)
         if alias is not None and (rest or not alias.get("instance")):
-            found_alias = self.resolve(path, [*alias["ref"], *rest], steps + 1)
+            found_alias = self.follow(path, [*alias["ref"], *rest], steps + 1)
             if found_alias is not None:
                 return found_alias
         imported = facts.imports.get(head)
@@ -214,7 +242,7 @@ class _Reader:
                 return found_import
         for star in facts.star_imports:
             target = self.locate(path, star["module"], star["level"])
-            found_star = self.resolve(target, chain, steps + 1) if target else None
+            found_star = self.follow(target, chain, steps + 1) if target else None
             if found_star is not None:
                 return found_star
         return None
@@ -228,12 +256,12 @@ class _Reader:
             while len(rest) > 1 and self.locate(path, f"{module}.{rest[0]}", level):
                 module, rest = f"{module}.{rest[0]}", rest[1:]
                 target = self.locate(path, module, level)
-            return self.resolve(target, rest, steps + 1) if target is not None and rest else None
+            return self.follow(target, rest, steps + 1) if target is not None and rest else None
         submodule = self.locate(path, f"{module}.{name}" if module else name, level)
         if submodule is not None:  # from pkg import config
-            return self.resolve(submodule, rest, steps + 1) if rest else None
+            return self.follow(submodule, rest, steps + 1) if rest else None
         target = self.locate(path, module, level)
-        return self.resolve(target, [name, *rest], steps + 1) if target is not None else None
+        return self.follow(target, [name, *rest], steps + 1) if target is not None else None
 
 
 def _literal(facts: SourceFacts, chain: list[str]) -> dict[str, Any] | None:

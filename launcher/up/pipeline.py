@@ -74,11 +74,12 @@ def resolve(request: UpRequest) -> Resolved:
     """Step 1: settings (the code layer included), the app to serve, the platform facts, the
     shell, and the cache folder as the venv's fastembed last said it looks (no process)."""
     from launcher.discover import discover_app
-    from launcher.discover.adopt import adopt_hardwired, venv_interpreter
-    from launcher.model_step import decide_cache, remembered_cache
+    from launcher.discover.adopt import adopt_hardwired
+    from launcher.model_step import decide_cache
     from launcher.platform import PlatformFacts
     from launcher.shells.detect import detect_shell
     from launcher.up.view import show_settings
+    from launcher.venvs.interpreters import venv_interpreter
 
     with console.step("settings", "settings resolved") as current:
         explicit = resolve_settings(request.project, request.flags, request.env)
@@ -92,8 +93,7 @@ def resolve(request: UpRequest) -> Resolved:
         show_settings(settings)  # every value with where it came from
     facts = PlatformFacts.current()
     shell = detect_shell(facts, settings.shell, source=settings.origin("shell").detail)
-    own_cache = remembered_cache(settings, settings.venv_path)  # as the venv's fastembed last said
-    cache = decide_cache(settings, request.env, own_cache)
+    cache = decide_cache(settings, request.env)  # as the venv's fastembed last said it looks
     return Resolved(settings, request.env, app, facts, shell, cache)
 
 
@@ -128,6 +128,7 @@ def make_venv(resolved: Resolved) -> VenvInfo:
             settings.python,
             resolved.facts,
             state_dir=settings.state_path,  # its lock lives in the (movable) state folder
+            requires=settings.requires_python,
         )
         current.detail = venv.method
     return venv

@@ -30,7 +30,7 @@ from launcher.venvs.pyvenv import (
     venv_for_platform,
     venv_python,
 )
-from launcher.venvs.requires import requires_python, satisfies
+from launcher.venvs.requires import satisfies
 
 CREATING = "creating-venv"
 """Marker in the state folder while a venv is being made (holds the target path)."""
@@ -46,18 +46,20 @@ def ensure_venv(
     creators: Sequence[str] | None = None,
     validate_timeout: float = VALIDATE_TIMEOUT,
     state_dir: Path | None = None,
+    requires: str | None = None,
 ) -> VenvInfo:
     """The project's venv for this platform: reused when healthy, else (re)created.
 
     `python` (`--python`) picks the interpreter for a new venv; a venv whose version does not fit
-    requires-python, or that is half-installed, is recreated. Creation holds the project's lock in
-    `state_dir`, so a second `up` waits, then reuses. With `create=False` nothing is created or
-    deleted: a missing or broken venv is a VenvError. `creators` overrides the creator chain.
+    `requires` (the project's requires-python), or that is half-installed, is recreated.
+    Creation holds the project's lock in `state_dir`, so a second `up` waits, then reuses. With
+    `create=False` nothing is created or deleted: a missing or broken venv is a VenvError.
+    `creators` overrides the creator chain.
     """
     project = Path(project)
     venv_path = venv_path if venv_path.is_absolute() else project / venv_path
     target, foreign, why = venv_for_platform(venv_path, facts)
-    plan = _Plan(project, target, foreign, why, python, facts, validate_timeout)
+    plan = _Plan(project, target, foreign, why, python, requires, facts, validate_timeout)
     if foreign is not None:
         if target.exists():
             logger.debug(why)
@@ -77,6 +79,7 @@ class _Plan:
     foreign: Path | None
     why: str
     python: str | None
+    requires: str | None
     facts: PlatformFacts
     timeout: float
 
@@ -132,13 +135,12 @@ def _ensure(plan: _Plan, creators: Sequence[str] | None, state_dir: Path) -> Ven
     if creating.exists():
         _discard_unfinished(plan, creating)
     health = inspect_venv(plan.target, plan.facts, timeout=plan.timeout)
-    requires = requires_python(plan.project)
-    recreate = _recreate_reason(plan, health, requires)
+    recreate = _recreate_reason(plan, health, plan.requires)
     if health.valid and recreate is None:
         return plan.reused(health)
     # The interpreter first: when none fits, the old venv stays as it was (exit 2).
     interpreter = find_python(
-        plan.python, plan.facts, timeout=plan.timeout, requires=requires, cwd=plan.project
+        plan.python, plan.facts, timeout=plan.timeout, requires=plan.requires, cwd=plan.project
     )
     said = None
     if recreate is not None:

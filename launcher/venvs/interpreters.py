@@ -1,26 +1,30 @@
 """Find the Python interpreter that creates a venv (Microsoft Store aliases skipped).
 
-Every probe goes through `launcher.proc.run` (argv lists, never a shell).
+`venv_interpreter` finds the one that parses the backend's code: the venv's own, else the one
+that would create it. Every probe goes through `launcher.proc.run` (argv lists, never a shell).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
+import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from launcher import proc
-from launcher.errors import UsageError, VenvError
+from launcher.errors import LauncherError, UsageError, VenvError
 from launcher.platform import PlatformFacts
 from launcher.venvs.environment import scrubbed_env
 from launcher.venvs.info import Interpreter
 from launcher.venvs.inspection import VALIDATE_TIMEOUT, last_line, marker
+from launcher.venvs.pyvenv import existing_venv_python
 from launcher.venvs.requires import (
     install_hint,
     py_launcher_list,
@@ -29,11 +33,38 @@ from launcher.venvs.requires import (
     uv_python_find,
 )
 
+if TYPE_CHECKING:
+    from launcher.settings import Settings
+
 _INTERPRETER_PROBE = (
     "import sys; print('ROBO_EXE=' + sys.executable); "
     "print('ROBO_VERSION=%d.%d.%d' % sys.version_info[:3])"
 )
 _STORE_ALIAS_EXIT = 9009
+
+
+def venv_interpreter(settings: Settings) -> Callable[[], Path | None]:
+    """A finder (run at most once, and only when a file needs it) for the python that knows the
+    backend's grammar: the project venv's when it exists, else the configured `python`, else one
+    that fits the project's requires-python (the one the venv will be created with)."""
+    return functools.cache(lambda: _grammar_python(settings))
+
+
+def _grammar_python(settings: Settings) -> Path | None:
+    existing = existing_venv_python(settings.venv_path)
+    if existing is not None:
+        return existing
+    if settings.python:
+        configured = shutil.which(str(settings.python))
+        return Path(configured) if configured else None
+    requires = settings.requires_python
+    if requires is None:
+        return None  # the venv will get an interpreter like ours: it parses no more than we do
+    try:
+        chosen = find_python(None, PlatformFacts.current(), requires=requires, cwd=settings.project)
+    except LauncherError:
+        return None
+    return Path(chosen.path)
 
 
 def is_store_alias(path: str) -> bool:

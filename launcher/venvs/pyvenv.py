@@ -49,6 +49,12 @@ def venv_python(venv: Path, layout: str | None = None) -> Path:
     return bin_dir / "python"
 
 
+def existing_venv_python(venv: Path) -> Path | None:
+    """The venv's interpreter when it exists (None: no venv, or a broken one)."""
+    python = venv_python(venv)
+    return python if python.is_file() else None
+
+
 def pyvenv_version(venv: Path) -> str:
     """The Python version pyvenv.cfg records (`version_info`, else `version`), "" if none."""
     cfg = read_pyvenv_cfg(venv) or {}

@@ -1,7 +1,6 @@
-"""The project's `requires-python` and the interpreters that satisfy it.
+"""The interpreters that satisfy the project's `requires-python` (as the settings read it).
 
-Poetry's `python = "^3.10"` counts (as `>=3.10,<4.0`) when `[project].requires-python` is not
-set. Candidates after the `python` setting and PATH: `uv python find`, Windows `py -0p`, and
+Candidates after the `python` setting and PATH: `uv python find`, Windows `py -0p`, and
 pyenv's versions folder (its shims answer only for the selected version).
 """
 
@@ -15,36 +14,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from launcher import proc
-from launcher.errors import ProjectError
 from launcher.platform import PlatformFacts, find_uv
 
 FIND_TIMEOUT = 10.0
-
-
-def requires_python(project: Path) -> str | None:
-    """`[project].requires-python` of the project's pyproject.toml, else poetry's
-    `[tool.poetry.dependencies].python` written as PEP 440 (None when neither is set)."""
-    from launcher.deps.poetry_spec import poetry_python
-    from launcher.settings import read_pyproject
-
-    if not (project / "pyproject.toml").is_file():
-        return None
-    data = read_pyproject(project)
-    value = data.get("project", {}).get("requires-python")
-    if value is None:
-        return poetry_python(data)
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        SpecifierSet(text)
-    except InvalidSpecifier:
-        raise ProjectError(
-            f"requires-python = {text!r} in {project / 'pyproject.toml'} is not a version "
-            "specifier",
-            'Write it like requires-python = ">=3.10".',
-        ) from None
-    return text
 
 
 def satisfies(version: str, spec: str | None) -> bool:

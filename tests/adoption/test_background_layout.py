@@ -30,7 +30,7 @@ def test_one_download_laid_out_as_fastembed_07_opens_it(
     cache = tmp_path / "cache"
     env = {"HF_ENDPOINT": fake_hub.url}
     settings = resolve_settings(project, {"cache_dir": str(cache)}, env)
-    choice = decide_cache(settings, env, None)
+    choice = decide_cache(settings, env)
 
     jobs = BackgroundModel()
     jobs.start_download(settings, env, choice.location)  # before the install: built-in spelling

@@ -17,7 +17,6 @@ from launcher.model_step import (
     asked_fastembed,
     decide_cache,
     make_model_ready,
-    remembered_cache,
 )
 from launcher.models.location import CacheLocation
 from launcher.settings import Flags, resolve_settings
@@ -38,7 +37,7 @@ def test_doctor_and_a_later_pre_flight_use_the_folder_the_venvs_fastembed_opens(
     flags: Flags = {"venv": str(future_venv), "model": BGE_MODEL}
     settings = resolve_settings(project, flags, env)
 
-    first = decide_cache(settings, env, remembered_cache(settings, future_venv))
+    first = decide_cache(settings, env)
     assert first.location.path == ours and first.followed is None  # nothing remembered yet
 
     python = future_venv / "bin" / "python"
@@ -46,7 +45,7 @@ def test_doctor_and_a_later_pre_flight_use_the_folder_the_venvs_fastembed_opens(
     own = asked.own_cache
     assert own is not None and own.name == "future-fastembed-cache"
 
-    later = decide_cache(settings, env, remembered_cache(settings, future_venv))
+    later = decide_cache(settings, env)
     assert (later.location.path, later.followed) == (own, own)
     doctor = DoctorContext.build(project, flags=flags, env=env)
     assert doctor.cache is not None and doctor.cache.path == own
@@ -60,7 +59,7 @@ def test_the_model_step_rechecks_a_folder_decided_after_the_pre_flight(
     env = {"FASTEMBED_CACHE_PATH": str(tmp_path / "ours"), "HF_ENDPOINT": fake_hub.url}
     flags: Flags = {"venv": str(future_venv), "model": BGE_MODEL, "fallback_model": ""}
     settings = resolve_settings(project, {**flags, "retries": 1}, env)
-    checked = decide_cache(settings, env, None)  # what the pre-flight checked
+    checked = decide_cache(settings, env)  # what the pre-flight checked
     python = future_venv / "bin" / "python"
     seen: list[Path] = []
 
@@ -99,7 +98,7 @@ def test_a_reinstalled_fastembed_is_asked_with_the_settings_folder_not_its_own(
     python = future_venv / "bin" / "python"
     own = asked_fastembed(settings, future_venv, python, env, ours).own_cache  # a first run
     assert own is not None
-    checked = decide_cache(settings, env, remembered_cache(settings, future_venv))
+    checked = decide_cache(settings, env)
     assert (checked.location.path, checked.configured) == (own, ours)
 
     dist = next(future_venv.glob("lib/python*/site-packages/fastembed-*.dist-info"))

@@ -22,12 +22,12 @@ from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from launcher.constraints import alternatives
 from launcher.deps import detect_source, sync_dependencies
 from launcher.deps.poetry_lock import LockedInstall, locked_install, marker_environment
-from launcher.deps.poetry_spec import alternatives, dependency_lines
+from launcher.deps.poetry_spec import dependency_lines
 from launcher.errors import DependencyError
-from launcher.settings import read_pyproject
-from launcher.venvs.requires import requires_python
+from launcher.settings import read_pyproject, resolve_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BIN = "Scripts" if sys.platform == "win32" else "bin"
@@ -119,8 +119,9 @@ def test_or_constraints_keep_every_alternative() -> None:
 
 
 def test_poetrys_python_key_is_the_projects_requires_python() -> None:
-    assert requires_python(FIXTURES / "poetry-app") == ">=3.10,<4.0"  # python = "^3.10"
-    assert requires_python(FIXTURES / "poetry-old-pin") == ">=3.10,<3.13"
+    app = resolve_settings(FIXTURES / "poetry-app", {}, {})
+    assert app.requires_python == ">=3.10,<4.0"  # python = "^3.10"
+    assert resolve_settings(FIXTURES / "poetry-old-pin", {}, {}).requires_python == ">=3.10,<3.13"
 
 
 def test_poetry_tables_without_a_lock_become_requirements() -> None:

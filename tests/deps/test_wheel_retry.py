@@ -76,7 +76,14 @@ def first_venv(
     settings = resolve_settings(project, flags or {}, env)
     facts = PlatformFacts.local(env)
     state = settings.state_path
-    venv = ensure_venv(project, settings.venv_path, python.path, facts, state_dir=state)
+    venv = ensure_venv(
+        project,
+        settings.venv_path,
+        python.path,
+        facts,
+        state_dir=state,
+        requires=settings.requires_python,
+    )
     assert venv.version.startswith("3.11.")
     return venv, facts
 

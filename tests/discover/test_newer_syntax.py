@@ -93,13 +93,14 @@ def test_a_broken_interpreter_falls_back_to_tokens(tmp_path: Path) -> None:
 @needs_old_launcher
 def test_before_the_venv_exists_the_configured_python_reads_the_code(tmp_path: Path) -> None:
     from launcher.discover import find_hardwired
-    from launcher.discover.adopt import adopt_hardwired, venv_interpreter
+    from launcher.discover.adopt import adopt_hardwired
     from launcher.settings import resolve_settings
+    from launcher.venvs.interpreters import venv_interpreter
 
     write(tmp_path, "main.py", NEW_SYNTAX)
     explicit = resolve_settings(tmp_path, {"python": PY312[-1]}, {})
     found = find_hardwired(tmp_path, venv_interpreter(explicit))
     assert found.unparsed == []
-    settings = adopt_hardwired(explicit)
+    settings = adopt_hardwired(explicit, venv_interpreter(explicit))
     assert settings.cache_dir == str(tmp_path / "models-cache")
     assert settings.origin("cache_dir").detail == "code: main.py:14"

@@ -11,6 +11,7 @@ import pytest
 
 from launcher.errors import UsageError
 from launcher.platform import PlatformFacts
+from launcher.settings import resolve_settings
 from launcher.venvs import ensure_venv
 from launcher.venvs.requires import (
     parse_py_list,
@@ -32,6 +33,11 @@ def write_project(project: Path, requires: str) -> Path:
         "dependencies = []\n"
     )
     return project
+
+
+def declared(project: Path) -> str | None:
+    """The project's requires-python, read as `up` reads it (with the settings)."""
+    return resolve_settings(project, {}, {}).requires_python
 
 
 def newer_pyenv_versions(facts: PlatformFacts) -> dict[str, str]:
@@ -67,7 +73,7 @@ def test_requires_python_picks_a_fitting_pyenv_interpreter_and_recreates_on_chan
         pytest.skip("no pyenv interpreter newer than the running Python on this machine")
     first = min(newer, key=lambda v: int(v.split(".")[1]))
     project = write_project(tmp_path / "app", f">={first}")
-    info = ensure_venv(project, Path(".venv"), None, facts)
+    info = ensure_venv(project, Path(".venv"), None, facts, requires=declared(project))
     chosen = venv_version(info.python)
     assert info.created and chosen in newer  # not the running (older) Python
     assert satisfies(info.version, f">={first}")
@@ -77,7 +83,7 @@ def test_requires_python_picks_a_fitting_pyenv_interpreter_and_recreates_on_chan
         return
     other = others[0]
     write_project(project, f"=={other}.*")
-    again = ensure_venv(project, Path(".venv"), None, facts)
+    again = ensure_venv(project, Path(".venv"), None, facts, requires=declared(project))
     assert again.created and venv_version(again.python) == other
     assert again.method.startswith("recreated with uv (its Python " + info.version)
     assert f"does not satisfy requires-python =={other}.*" in again.method
@@ -88,12 +94,12 @@ def test_requires_python_picks_a_fitting_pyenv_interpreter_and_recreates_on_chan
 def test_no_fitting_interpreter_is_a_usage_error_before_anything_changes(tmp_path: Path) -> None:
     facts = host_facts(tools_dir(tmp_path, "uv"))
     project = write_project(tmp_path / "app", ">=3.10")
-    info = ensure_venv(project, Path(".venv"), None, facts)
+    info = ensure_venv(project, Path(".venv"), None, facts, requires=declared(project))
     marker = info.path / "kept"
     marker.write_text("the old venv stays")
     write_project(project, ">=3.99")
     with pytest.raises(UsageError) as caught:
-        ensure_venv(project, Path(".venv"), None, facts)
+        ensure_venv(project, Path(".venv"), None, facts, requires=declared(project))
     error = caught.value
     assert error.exit_code == 2
     assert "requires-python >=3.99" in error.message
@@ -106,7 +112,7 @@ def test_an_explicit_python_that_does_not_fit_is_refused(tmp_path: Path) -> None
     facts = host_facts(tools_dir(tmp_path, "uv"))
     project = write_project(tmp_path / "app", ">=3.99")
     with pytest.raises(UsageError) as caught:
-        ensure_venv(project, Path(".venv"), sys.executable, facts)
+        ensure_venv(project, Path(".venv"), sys.executable, facts, requires=declared(project))
     assert caught.value.exit_code == 2
     assert "but the project's requires-python is >=3.99" in caught.value.message
     assert not (project / ".venv").exists()

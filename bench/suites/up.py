@@ -157,6 +157,15 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return left
 
 
+def _cmdline(process: psutil.Process) -> str:
+    """The command line, or `WATCHDOG` for a process already gone or a zombie (a short-lived
+    child such as the post-ready model check, exited a moment ago): nothing to wait for."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return WATCHDOG
+
+
 def _orphan_sample(ctx: Context, warm: WarmProject, extra: list[str]) -> float:
     """Seconds from SIGKILL of a ready `up` to the last process of its backend gone."""
     port = procs.free_port()
@@ -166,7 +175,7 @@ def _orphan_sample(ctx: Context, warm: WarmProject, extra: list[str]) -> float:
         svc.wait_ready(port, timeout=READY_TIMEOUT)
         time.sleep(1.2)  # the launcher re-reads its tree every second
         children = psutil.Process(svc.pid).children(recursive=True)
-        backend = [p for p in children if WATCHDOG not in " ".join(p.cmdline())]
+        backend = [p for p in children if WATCHDOG not in _cmdline(p)]
         if len(backend) < 1 + bool(extra):
             raise BenchError(f"unexpected tree under `up`: {[p.cmdline() for p in children]}")
         killed = time.perf_counter()

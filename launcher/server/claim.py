@@ -203,6 +203,6 @@ def being_started(holder: Holder | None, *, windows: bool) -> ServerError:
     who = f" (pid {holder.pid}, since {holder.since_clock})" if holder is not None else ""
     return ServerError(
         f"another `up` of this project{who} is starting its backend",
-        "Wait for it and use that one (`robo-backend status` shows it once it serves), or "
+        "Wait for it and use that one (`robo-backend status` shows how it is doing), or "
         f"stop it first ({_stop_hint(holder.pid if holder else None, windows)}).",
     )

@@ -19,6 +19,14 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return survivors
 
 
+def running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie, killed and waiting to be reaped, counts as gone)."""
+    try:
+        return bool(alive([psutil.Process(pid)]))
+    except psutil.NoSuchProcess:
+        return False
+
+
 def kill_all(processes: list[psutil.Process]) -> None:
     """Test cleanup: whatever survived a failing test is killed by pid."""
     for process in alive(processes):

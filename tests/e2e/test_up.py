@@ -32,7 +32,7 @@ from tests.fakehub.server import FakeHub
 from tests.helpers.cli import CLI, launcher_argv
 from tests.helpers.up_run import UpRun as Launcher
 from tests.helpers.up_run import free_port
-from tests.processes import alive, kill_all
+from tests.processes import alive, kill_all, running
 
 pytestmark = pytest.mark.e2e
 
@@ -641,7 +641,7 @@ def _early_runs(project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
         ready = third.wait_for("Backend ready at", READY_TIMEOUT)
         assert "early start not confirmed" in third.output
         assert f"(pid {early})" not in ready
-        assert not psutil.pid_exists(early)
+        assert not running(early)
         assert "main:application" in third.output
         assert 'Attribute "app" not found' not in third.output  # the guess is never shown
         assert third.stop() == 130
@@ -653,6 +653,6 @@ def _early_runs(project: Path, env: dict[str, str], tmp_path: Path, hub: FakeHub
         early = _early_pid(fourth)
         code, survivors = fourth.interrupt()
         assert code == 130, fourth.output
-        assert survivors == [] and not psutil.pid_exists(early), fourth.output
+        assert survivors == [] and not running(early), fourth.output
     finally:
         fourth.kill()

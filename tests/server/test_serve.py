@@ -34,6 +34,14 @@ HERE = Path(__file__).parent
 REPO = HERE.parent.parent
 
 
+def local_target(port: int, ready_timeout: float = 30, *, bind: bool = False) -> ServeTarget:
+    """A backend on 127.0.0.1:`port` with its health route at /health."""
+    url = f"http://127.0.0.1:{port}"
+    return ServeTarget(
+        url, f"{url}/health", ready_timeout, bind=("127.0.0.1", port) if bind else None
+    )
+
+
 @pytest.mark.parametrize(
     ("sig", "extra", "code"),
     [
@@ -81,7 +89,7 @@ def test_ready_only_after_health_answered_200(tmp_path: Path) -> None:
         uvicorn_argv(port),
         env=env,
         cwd=tmp_path,
-        target=ServeTarget(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/health", 30),
+        target=local_target(port),
         events=ServeEvents(ready=on_ready),
     )
     assert code == 130
@@ -103,7 +111,7 @@ def test_child_exiting_by_itself_returns_its_code_and_shows_its_last_lines(
         [sys.executable, "-c", script],
         env=dict(os.environ),
         cwd=tmp_path,
-        target=ServeTarget("http://127.0.0.1:9", "http://127.0.0.1:9/health", 30),
+        target=local_target(9),
         events=ConsoleEvents(also_ready=[lambda url, pid: called.append(pid)]).events(),
         log_tail=5,
     )
@@ -124,7 +132,7 @@ def test_child_killed_by_a_signal_reports_128_plus_n(tmp_path: Path) -> None:
         [sys.executable, "-c", script],
         env=dict(os.environ),
         cwd=tmp_path,
-        target=ServeTarget("http://127.0.0.1:9", "http://127.0.0.1:9/health", 30),
+        target=local_target(9),
         events=ServeEvents(ready=lambda url, pid: None),
     )
     assert code == 128 + signal.SIGKILL
@@ -152,7 +160,7 @@ def test_not_healthy_in_time_raises_and_kills_the_tree(tmp_path: Path) -> None:
             [sys.executable, "-c", GRANDPARENT],
             env=dict(os.environ),
             cwd=tmp_path,
-            target=ServeTarget(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/health", 2),
+            target=local_target(port, 2),
             events=ServeEvents(ready=lambda url, pid: pytest.fail("must not be ready")),
         )
     error = caught.value
@@ -185,7 +193,7 @@ def test_uvicorn_that_never_gets_healthy_is_stopped(tmp_path: Path) -> None:
             uvicorn_argv(port),
             env=env,
             cwd=tmp_path,
-            target=ServeTarget(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/health", 3),
+            target=local_target(port, 3),
             events=ServeEvents(ready=lambda url, pid: pytest.fail("must not be ready")),
         )
     assert "503" in caught.value.message  # uvicorn's access log lines are in the tail
@@ -198,7 +206,7 @@ def test_missing_interpreter_is_a_clear_error(tmp_path: Path) -> None:
             [str(tmp_path / "no-venv" / "bin" / "python"), "-m", "uvicorn"],
             env=dict(os.environ),
             cwd=tmp_path,
-            target=ServeTarget("http://127.0.0.1:9", "http://127.0.0.1:9/health", 5),
+            target=local_target(9, 5),
             events=ServeEvents(ready=lambda url, pid: None),
         )
     assert "could not start the backend" in caught.value.message
@@ -221,12 +229,7 @@ def test_port_taken_after_the_preflight_is_named_like_the_preflight(tmp_path: Pa
                 uvicorn_argv(port),
                 env=dict(os.environ),
                 cwd=tmp_path,
-                target=ServeTarget(
-                    f"http://127.0.0.1:{port}",
-                    f"http://127.0.0.1:{port}/health",
-                    30,
-                    bind=("127.0.0.1", port),
-                ),
+                target=local_target(port, bind=True),
                 events=ServeEvents(ready=lambda url, pid: pytest.fail("must not be ready")),
             )
     error = caught.value
@@ -260,12 +263,7 @@ def test_a_foreign_server_answering_health_is_not_our_backend_ready(tmp_path: Pa
                 uvicorn_argv(port),
                 env=dict(os.environ),
                 cwd=tmp_path,
-                target=ServeTarget(
-                    f"http://127.0.0.1:{port}",
-                    f"http://127.0.0.1:{port}/health",
-                    30,
-                    bind=("127.0.0.1", port),
-                ),
+                target=local_target(port, bind=True),
                 events=ServeEvents(ready=lambda url, pid: readies.append(pid)),
             )
         assert readies == [], "a foreign server's answer was taken for our backend's"
